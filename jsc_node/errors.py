@@ -1,0 +1,105 @@
+"""Every error jsc-node raises on purpose.
+
+    JscError
+    ├── ConfigError             bad flag, env var or config file
+    ├── GenesisError            bad genesis.json (names the field)
+    ├── StorageError            LevelDB trouble
+    │   └── DataDirLockedError  another process holds the data dir
+    ├── SeamError               the execution seam failed (peer gone, bad frame)
+    ├── InvalidBlock            a block breaks a rule (got/expected where it applies)
+    │   └── InvalidSeal
+    ├── InvalidTransaction      a transaction is refused by the pool (geth's words)
+    ├── ExecutionReverted       eth_call / eth_estimateGas reverted (carries revert data)
+    ├── BlockNotFound / TransactionNotFound
+    └── InvalidMessage          a consensus message breaks a rule (see the consensus section)
+
+Foreign errors (py-evm, plyvel, rlp) are translated where they enter: ``raise X(...) from exc``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class JscError(Exception):
+    """Root of every error jsc-node raises on purpose."""
+
+
+class GotExpected(JscError):
+    """An error that names what was found and what a rule wanted."""
+
+    def __init__(self, what: str, got: Any = None, expected: Any = None) -> None:
+        self.what = what
+        self.got = got
+        self.expected = expected
+        if got is None and expected is None:
+            super().__init__(what)
+        else:
+            super().__init__(f"{what}: got {_show(got)}, expected {_show(expected)}")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+class ConfigError(JscError):
+    pass
+
+
+class GenesisError(JscError):
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"genesis field {field!r}: {problem}")
+
+
+class StorageError(JscError):
+    pass
+
+
+class DataDirLockedError(StorageError):
+    pass
+
+
+class SeamError(JscError):
+    pass
+
+
+class InvalidBlock(GotExpected):
+    pass
+
+
+class InvalidSeal(InvalidBlock):
+    pass
+
+
+class InvalidTransaction(JscError):
+    """Refused by the pool or the executor; the message uses geth's words."""
+
+
+class ExecutionReverted(JscError):
+    def __init__(self, data: bytes, reason: str | None = None) -> None:
+        self.data = data
+        self.reason = reason
+        text = "execution reverted"
+        if reason:
+            text += f": {reason}"
+        super().__init__(text)
+
+
+class BlockNotFound(JscError):
+    pass
+
+
+class TransactionNotFound(JscError):
+    pass
+
+
+# --- consensus ---------------------------------------------------------------
+# Raised by jsc_node/consensus validation; the caller decides to drop, penalise or halt.
+
+
+class InvalidMessage(GotExpected):
+    pass
