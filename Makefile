@@ -1,0 +1,47 @@
+# jsc-node. Every target that runs code depends on `install`, which builds .venv once and
+# re-installs only when pyproject.toml changes.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA ?= $(HOME)/.local/share/jsc-node/dev
+SEEDS ?= 2000
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint bench conformance sim contracts clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+run: install
+	$(BIN)/jsc-node run --data-path $(DATA)
+
+test: install
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff format --check jsc_node tests
+	$(BIN)/ruff check jsc_node tests
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python -m bench.run
+
+conformance: install
+	$(BIN)/python -m tests.conformance.run
+
+sim: install
+	$(BIN)/python -m tests.sim.run --seeds $(SEEDS)
+
+# Regenerates contracts/build/*.json from contracts/*.sol with solc-js (offline, bundled wasm).
+contracts:
+	cd contracts && npm install --no-audit --no-fund --silent && node compile.js
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,92 @@
+"""NodeConfig: every knob of a node, validated once.
+
+Precedence, lowest first: defaults < TOML file (``--config-file``) < environment ``JSC_*`` < flags.
+Keys are the Besu-style flag names without dashes, in snake case (``rpc_http_port``); in TOML the
+flag spelling (``rpc-http-port``) is accepted too.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from jsc_node.errors import ConfigError
+
+DEFAULT_DEV_DATA_PATH = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "jsc-node" / "dev"
+
+
+class NodeConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JSC_", extra="forbid", frozen=True)
+
+    data_path: Path = Field(default=DEFAULT_DEV_DATA_PATH, description="Where LevelDB, keys and the tx journal live.")
+    genesis_file: Path | None = Field(default=None, description="geth/Besu genesis.json; none = embedded dev genesis.")
+    node_private_key_file: Path | None = Field(
+        default=None, description="secp256k1 key (hex). Default: DATA/key, created on first start (dev genesis: the dev validator key)."
+    )
+
+    rpc_http_enabled: bool = True
+    rpc_http_host: str = "127.0.0.1"
+    rpc_http_port: int = Field(default=8545, ge=0, le=65535)
+    rpc_http_cors_origins: list[str] = Field(default_factory=list)
+    rpc_ws_enabled: bool = True
+    rpc_ws_host: str = "127.0.0.1"
+    rpc_ws_port: int = Field(default=8546, ge=0, le=65535)
+    rpc_max_request_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="geth's 5 MiB body limit.")
+    rpc_max_batch_size: int = Field(default=1000, ge=1)
+    rpc_gas_cap: int = Field(default=50_000_000, ge=21_000, description="eth_call / eth_estimateGas gas cap (geth).")
+
+    p2p_enabled: bool = True
+    p2p_host: str = "127.0.0.1"
+    p2p_port: int = Field(default=30303, ge=0, le=65535)
+    bootnodes: list[str] = Field(default_factory=list)
+
+    tx_pool_max_size: int = Field(default=5120, ge=1, description="All pending + queued transactions (geth: 4096+1024).")
+    tx_pool_max_per_sender: int = Field(default=64, ge=1)
+    tx_pool_price_bump_percent: int = Field(default=10, ge=0)
+    min_gas_price: int = Field(default=0, ge=0, description="Lowest gas price (or fee cap) the pool accepts, in wei.")
+
+    log_level: str = "INFO"
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+
+def load_config(config_file: Path | None = None, **flags: Any) -> NodeConfig:
+    """Build the config from file < env < flags; flags set to None are left out."""
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            raw = tomllib.loads(Path(config_file).read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {config_file}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {config_file} is not valid TOML: {exc}") from exc
+        file_values = {key.replace("-", "_"): value for key, value in raw.items()}
+    env_values = _env_values()
+    merged = {**file_values, **env_values, **{k: v for k, v in flags.items() if v is not None}}
+    try:
+        return NodeConfig.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from exc
+
+
+def _env_values() -> dict[str, Any]:
+    # Parsed through NodeConfig itself so list/bool env syntax follows pydantic-settings.
+    try:
+        from_env = NodeConfig()
+    except ValidationError as exc:
+        raise ConfigError(f"invalid JSC_* environment variable: {exc}") from exc
+    return from_env.model_dump(exclude_defaults=True)
