@@ -103,3 +103,44 @@ class TransactionNotFound(JscError):
 
 class InvalidMessage(GotExpected):
     pass
+
+
+class MalformedMessage(InvalidMessage):
+    """Bytes that do not decode to a consensus message (bad RLP, wrong shape, unknown type)."""
+
+
+class InvalidSignature(InvalidMessage):
+    """A message or commit seal signature that does not recover, or recovers to someone else."""
+
+
+class NotAValidator(InvalidMessage):
+    """The signer is not in the validator set of the message's height."""
+
+
+class WrongHeight(InvalidMessage):
+    """A message for another height than the one being decided."""
+
+
+class WrongRound(InvalidMessage):
+    """A message for a round this state cannot accept (old round, or a round rule broken)."""
+
+
+class WrongProposer(InvalidMessage):
+    """A proposal signed by someone other than the round's proposer."""
+
+
+class DigestMismatch(InvalidMessage):
+    """A prepare, commit or certificate naming another block than the one it must name."""
+
+
+class InvalidProposalBlock(InvalidMessage):
+    """The proposed block does not fit: wrong number, parent or round in its extraData."""
+
+
+class InvalidJustification(InvalidMessage):
+    """A round-change or prepare justification that does not prove what it must (QBFT spec §
+    justification: a quorum of round changes, and the prepares of the highest prepared round)."""
+
+
+class DuplicateMessage(InvalidMessage):
+    """A second, different message from one signer for one height/round/type (equivocation)."""
