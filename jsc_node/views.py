@@ -1,0 +1,612 @@
+"""Neutral views of chain data, and the backend protocol the JSON-RPC layer reads through.
+
+This module is pure data: it imports nothing from py-evm, plyvel, libp2p or any jsc_node package
+but ``errors``. The execution side (``jsc_node/state``) implements :class:`RpcBackend`; the RPC
+layer (``jsc_node/rpc``) formats these views as geth does and never sees a py-evm object.
+
+Conventions for every view and every backend method:
+
+- Integers are plain Python ``int`` in their natural unit: wei for value and prices, gas units for
+  gas, seconds for timestamps. Never hex strings, never scaled.
+- Byte strings are raw ``bytes``: addresses are 20 bytes, hashes and roots 32 bytes, the bloom
+  256 bytes, the PoW nonce 8 bytes. The RPC layer hex-encodes them.
+- ``None`` means "this field does not exist for this block/transaction" (e.g. ``base_fee_per_gas``
+  before London); the RPC layer then leaves the JSON key out, as geth does. A field that exists but
+  is empty is an empty tuple/bytes, never ``None``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from jsc_node.errors import JscError
+
+# --- block identifiers -------------------------------------------------------
+
+BlockTag = Literal["latest", "earliest", "pending", "safe", "finalized"]
+BLOCK_TAGS: frozenset[str] = frozenset({"latest", "earliest", "pending", "safe", "finalized"})
+
+
+@dataclass(frozen=True, slots=True)
+class BlockId:
+    """Which block a request is about: exactly one of ``number``, ``hash`` or ``tag`` is set.
+
+    Under QBFT every committed block is final, so ``safe`` and ``finalized`` mean ``latest``.
+    ``pending`` means ``latest`` for block reads; for state reads it means "latest state plus this
+    node's pool" where that matters (the nonce: wallets ask ``eth_getTransactionCount(a, "pending")``
+    for the next nonce to use).
+    """
+
+    number: int | None = None
+    """A block number (``0x...`` on the wire, or ``{"blockNumber": ...}`` from EIP-1898)."""
+    hash: bytes | None = None
+    """A 32-byte block hash (a bare 32-byte hex string, or ``{"blockHash": ...}`` from EIP-1898)."""
+    tag: BlockTag | None = None
+    """A named block."""
+    require_canonical: bool = False
+    """EIP-1898: with a hash, fail if that block is not on the canonical chain."""
+
+    def __post_init__(self) -> None:
+        chosen = sum(x is not None for x in (self.number, self.hash, self.tag))
+        if chosen != 1:
+            raise ValueError("BlockId needs exactly one of number, hash, tag")
+        if self.number is not None and self.number < 0:
+            raise ValueError("block number must be >= 0")
+        if self.hash is not None and len(self.hash) != 32:
+            raise ValueError("block hash must be 32 bytes")
+
+    @classmethod
+    def latest(cls) -> BlockId:
+        return cls(tag="latest")
+
+    @classmethod
+    def pending(cls) -> BlockId:
+        return cls(tag="pending")
+
+    @classmethod
+    def of_number(cls, number: int) -> BlockId:
+        return cls(number=number)
+
+    @classmethod
+    def of_hash(cls, block_hash: bytes, require_canonical: bool = False) -> BlockId:
+        return cls(hash=block_hash, require_canonical=require_canonical)
+
+
+# --- transactions ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccessListEntry:
+    """One EIP-2930 access-list entry."""
+
+    address: bytes
+    """20 bytes."""
+    storage_keys: tuple[bytes, ...]
+    """32-byte storage slots."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationView:
+    """One EIP-7702 authorization tuple, as signed by the authority."""
+
+    chain_id: int
+    address: bytes
+    """20 bytes: the code the authority delegates to."""
+    nonce: int
+    y_parity: int
+    """0 or 1."""
+    r: int
+    s: int
+
+
+@dataclass(frozen=True, slots=True)
+class TxView:
+    """A signed transaction of type 0 (legacy), 1 (EIP-2930), 2 (EIP-1559), 3 (EIP-4844) or 4 (EIP-7702).
+
+    Fields a type does not have are ``None``. The JSON field set is chosen by ``type`` (geth's
+    ``RPCTransaction``); a field that the type has must not be ``None``.
+    """
+
+    type: int
+    """0, 1, 2, 3 or 4."""
+    hash: bytes
+    """32-byte transaction hash (keccak of the typed/RLP encoding)."""
+    sender: bytes
+    """20-byte recovered sender (``from`` on the wire)."""
+    to: bytes | None
+    """20-byte recipient; ``None`` for a contract creation."""
+    nonce: int
+    gas: int
+    """Gas limit."""
+    value: int
+    """Wei."""
+    input: bytes
+    """Call data or init code."""
+    gas_price: int
+    """Wei. Legacy/2930: the signed gas price. 1559 and later: the *effective* price
+    ``min(max_fee_per_gas, base_fee + max_priority_fee_per_gas)`` once mined, and
+    ``max_fee_per_gas`` while pending (geth does the same)."""
+    v: int
+    """Legacy: 27/28, or ``chain_id * 2 + 35/36`` under EIP-155. Typed: the y-parity (0/1)."""
+    r: int
+    s: int
+    chain_id: int | None = None
+    """Typed: always set. Legacy: set only when EIP-155 protected (derived from ``v``)."""
+    max_fee_per_gas: int | None = None
+    """Types 2, 3, 4."""
+    max_priority_fee_per_gas: int | None = None
+    """Types 2, 3, 4."""
+    access_list: tuple[AccessListEntry, ...] | None = None
+    """Types 1, 2, 3, 4 (empty tuple when the list is empty)."""
+    max_fee_per_blob_gas: int | None = None
+    """Type 3."""
+    blob_versioned_hashes: tuple[bytes, ...] | None = None
+    """Type 3: 32-byte versioned hashes."""
+    authorization_list: tuple[AuthorizationView, ...] | None = None
+    """Type 4."""
+    block_hash: bytes | None = None
+    """``None`` while pending."""
+    block_number: int | None = None
+    """``None`` while pending."""
+    block_timestamp: int | None = None
+    """Seconds; ``None`` while pending."""
+    transaction_index: int | None = None
+    """Position in the block; ``None`` while pending."""
+
+    @property
+    def y_parity(self) -> int | None:
+        """``yParity`` on the wire: typed transactions only (equals ``v``)."""
+        return None if self.type == 0 else self.v
+
+
+# --- receipts and logs -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LogView:
+    """One log as ``eth_getLogs`` and receipts show it."""
+
+    address: bytes
+    topics: tuple[bytes, ...]
+    """0 to 4 topics, 32 bytes each."""
+    data: bytes
+    block_number: int
+    block_hash: bytes
+    block_timestamp: int
+    transaction_hash: bytes
+    transaction_index: int
+    log_index: int
+    """Index of the log in the *block* (not in the transaction)."""
+    removed: bool = False
+    """True only for logs of a block that was reorged away (never under QBFT)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptView:
+    """A transaction receipt with the lookup fields geth adds."""
+
+    type: int
+    transaction_hash: bytes
+    transaction_index: int
+    block_hash: bytes
+    block_number: int
+    sender: bytes
+    """``from``."""
+    to: bytes | None
+    """``None`` for a contract creation."""
+    cumulative_gas_used: int
+    gas_used: int
+    """Gas used by this transaction alone."""
+    effective_gas_price: int
+    """Wei actually paid per gas."""
+    contract_address: bytes | None
+    """Created contract, for a creation; else ``None``."""
+    logs: tuple[LogView, ...]
+    logs_bloom: bytes
+    """256 bytes."""
+    status: int | None = None
+    """1 success, 0 failure (Byzantium and later). Exactly one of ``status``/``root`` is set."""
+    root: bytes | None = None
+    """Intermediate state root, pre-Byzantium receipts only."""
+    blob_gas_used: int | None = None
+    """Type-3 transactions only."""
+    blob_gas_price: int | None = None
+    """Type-3 transactions only: wei per blob gas."""
+
+
+# --- blocks ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawalView:
+    """An EIP-4895 withdrawal (never produced by QBFT, but imported chains may carry them)."""
+
+    index: int
+    validator_index: int
+    address: bytes
+    amount: int
+    """Gwei, as in the block (not wei)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlockView:
+    """A block: header fields, size, uncles and its transactions as hashes or full :class:`TxView`."""
+
+    number: int
+    hash: bytes
+    parent_hash: bytes
+    nonce: bytes
+    """8 bytes (zero after the merge and under QBFT)."""
+    mix_hash: bytes
+    """32 bytes (``prevRandao`` after the merge; the QBFT mix digest under QBFT)."""
+    sha3_uncles: bytes
+    logs_bloom: bytes
+    """256 bytes."""
+    transactions_root: bytes
+    state_root: bytes
+    receipts_root: bytes
+    miner: bytes
+    """20 bytes: the coinbase (the proposer under QBFT)."""
+    difficulty: int
+    extra_data: bytes
+    gas_limit: int
+    gas_used: int
+    timestamp: int
+    """Seconds."""
+    size: int
+    """Bytes of the RLP-encoded block."""
+    transactions: tuple[bytes, ...] | tuple[TxView, ...]
+    """32-byte hashes when read with ``full_txs=False``, else full views in block order."""
+    uncles: tuple[bytes, ...] = ()
+    """Uncle (ommer) hashes."""
+    base_fee_per_gas: int | None = None
+    """London and later."""
+    withdrawals_root: bytes | None = None
+    """Shanghai and later."""
+    withdrawals: tuple[WithdrawalView, ...] | None = None
+    """Shanghai and later (empty tuple when there are none)."""
+    blob_gas_used: int | None = None
+    """Cancun and later."""
+    excess_blob_gas: int | None = None
+    """Cancun and later."""
+    parent_beacon_block_root: bytes | None = None
+    """Cancun and later."""
+    requests_hash: bytes | None = None
+    """Prague and later (EIP-7685)."""
+    total_difficulty: int | None = None
+    """Leave ``None``: geth stopped reporting it after the merge; set only to show it."""
+
+
+# --- fees, sync, pool --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeeHistoryView:
+    """``eth_feeHistory`` for blocks ``oldest_block .. oldest_block + len(gas_used_ratio) - 1``."""
+
+    oldest_block: int
+    base_fee_per_gas: tuple[int, ...]
+    """One per block plus one: the base fee of the block after the newest (wei)."""
+    gas_used_ratio: tuple[float, ...]
+    """``gas_used / gas_limit`` per block."""
+    reward: tuple[tuple[int, ...], ...] | None = None
+    """Per block, the priority fee (wei) at each requested percentile, weighted by gas used;
+    ``None`` when no percentiles were asked for. An empty block gives zeros."""
+    base_fee_per_blob_gas: tuple[int, ...] | None = None
+    """One per block plus one (zeros before Cancun)."""
+    blob_gas_used_ratio: tuple[float, ...] | None = None
+    """One per block (zeros before Cancun)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    """What ``eth_syncing`` shows while the node is catching up."""
+
+    starting_block: int
+    current_block: int
+    highest_block: int
+
+
+@dataclass(frozen=True, slots=True)
+class TxPoolContent:
+    """Pool content by sender address (20 bytes) then nonce."""
+
+    pending: Mapping[bytes, Mapping[int, TxView]]
+    """Executable now (nonces without gaps from the account nonce)."""
+    queued: Mapping[bytes, Mapping[int, TxView]]
+    """Waiting for a nonce gap to fill."""
+
+
+# --- requests ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallRequest:
+    """The call object of ``eth_call`` / ``eth_estimateGas`` (geth's ``TransactionArgs``).
+
+    Everything is optional; the backend fills defaults as geth does: ``sender`` zero address,
+    ``gas`` the block gas limit capped by the node's RPC gas cap, prices zero (so no balance is
+    needed), ``value`` 0, ``nonce`` the account's nonce. ``input`` is already reconciled from the
+    wire's ``input``/``data`` pair.
+    """
+
+    sender: bytes | None = None
+    """``from``."""
+    to: bytes | None = None
+    """``None``: contract creation."""
+    gas: int | None = None
+    gas_price: int | None = None
+    max_fee_per_gas: int | None = None
+    max_priority_fee_per_gas: int | None = None
+    max_fee_per_blob_gas: int | None = None
+    value: int | None = None
+    input: bytes | None = None
+    nonce: int | None = None
+    chain_id: int | None = None
+    type: int | None = None
+    access_list: tuple[AccessListEntry, ...] | None = None
+    blob_versioned_hashes: tuple[bytes, ...] | None = None
+    authorization_list: tuple[AuthorizationView, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountOverride:
+    """One account of an ``eth_call`` state override (geth's ``OverrideAccount``).
+
+    ``state`` replaces the whole storage; ``state_diff`` changes only the listed slots; never both.
+    """
+
+    balance: int | None = None
+    nonce: int | None = None
+    code: bytes | None = None
+    state: Mapping[bytes, bytes] | None = None
+    """32-byte slot -> 32-byte value; the account's storage becomes exactly this."""
+    state_diff: Mapping[bytes, bytes] | None = None
+    """32-byte slot -> 32-byte value, applied on top of the existing storage."""
+    move_precompile_to: bytes | None = None
+    """Move the precompile at this account to the given address (geth ``movePrecompileToAddress``)."""
+
+
+StateOverride = Mapping[bytes, AccountOverride]
+"""20-byte address -> override, applied to a scratch copy of the state for one call."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    """An ``eth_getLogs`` query, already resolved to a block range within the chain."""
+
+    from_block: int
+    to_block: int
+    """Inclusive; ``from_block <= to_block <= head``."""
+    addresses: tuple[bytes, ...] = ()
+    """Match any of these emitters; empty matches all."""
+    topics: tuple[tuple[bytes, ...] | None, ...] = ()
+    """Per position: ``None`` matches anything, else any of the listed topics. Up to 4 positions;
+    a log with fewer topics than positions given does not match."""
+
+
+# --- errors this protocol adds ------------------------------------------------
+# These belong in jsc_node/errors.py with the rest of the tree (that file has another owner).
+
+
+class ExecutionFailed(JscError):
+    """``eth_call``/``eth_estimateGas`` failed without REVERT (out of gas, invalid opcode, ...).
+
+    The message is geth's: ``"out of gas"``, ``"invalid opcode: INVALID"``, ...
+    """
+
+
+class LogQueryLimitExceeded(JscError):
+    """``eth_getLogs`` asked for too much (too many blocks or results); the message says the limit,
+    e.g. ``"query returned more than 10000 results"``."""
+
+
+# --- the backend -------------------------------------------------------------
+
+
+class RpcBackend(Protocol):
+    """What the JSON-RPC layer needs from the execution side. Read-only except ``send_raw_transaction``.
+
+    All methods are coroutines, called from the uvicorn event loop, possibly concurrently. Cheap
+    reads can answer from memory; slow work (``call``, ``estimate_gas``, ``get_logs`` over many
+    blocks) may run in a thread or process of the implementation's choosing.
+
+    Errors: raise the ``jsc_node.errors`` / this module's exceptions named per method, with geth's
+    message. The RPC layer maps them to JSON-RPC codes (``rpc/dispatch.py``):
+    ``BlockNotFound`` -> -32000 (``"header not found"``), ``InvalidTransaction`` -> -32000,
+    ``ExecutionReverted`` -> 3 with the revert data, ``ExecutionFailed`` -> -32000,
+    ``LogQueryLimitExceeded`` -> -32005, any other ``JscError`` -> -32000 with its message,
+    anything else -> -32603 internal error (logged, message hidden).
+    "Not found" for blocks/transactions/receipts is ``None``, not an error.
+    """
+
+    # -- chain facts --------------------------------------------------------
+
+    async def chain_id(self) -> int:
+        """The EIP-155 chain id (also answered as ``net_version``)."""
+        ...
+
+    async def client_version(self) -> str:
+        """``web3_clientVersion``, e.g. ``"jsc-node/v0.1.0/linux-amd64/python3.11.7"``."""
+        ...
+
+    async def head_number(self) -> int:
+        """Number of the newest committed block (``eth_blockNumber``)."""
+        ...
+
+    async def resolve_block(self, block: BlockId) -> int | None:
+        """The canonical block number ``block`` names, or ``None`` if there is no such block.
+
+        ``latest``/``pending``/``safe``/``finalized`` -> head; ``earliest`` -> 0; a number -> itself
+        if ``<= head``; a hash -> its number if the block is known (and canonical when
+        ``require_canonical``; under QBFT every known block is canonical).
+        """
+        ...
+
+    async def syncing(self) -> SyncStatus | None:
+        """``None`` when not catching up with peers (``eth_syncing`` -> ``false``)."""
+        ...
+
+    async def peer_count(self) -> int:
+        """Connected consensus/gossip peers."""
+        ...
+
+    async def listening(self) -> bool:
+        """True while the p2p host accepts connections (``net_listening``)."""
+        ...
+
+    # -- blocks and transactions (None when not found) ------------------------
+
+    async def block_by_number(self, number: int, full_txs: bool) -> BlockView | None:
+        """The canonical block at ``number``; ``None`` beyond head.
+
+        ``full_txs``: ``transactions`` holds :class:`TxView` (with block fields set) instead of hashes.
+        """
+        ...
+
+    async def block_by_hash(self, block_hash: bytes, full_txs: bool) -> BlockView | None:
+        """The block with this 32-byte hash, or ``None``."""
+        ...
+
+    async def block_transaction_count(self, number: int) -> int | None:
+        """Number of transactions in canonical block ``number``; ``None`` beyond head."""
+        ...
+
+    async def transaction_by_hash(self, tx_hash: bytes) -> TxView | None:
+        """A mined transaction (block fields set), else a pool transaction (block fields ``None``),
+        else ``None``."""
+        ...
+
+    async def transaction_by_block_and_index(self, number: int, index: int) -> TxView | None:
+        """The ``index``-th transaction of canonical block ``number``; ``None`` if either is out of range."""
+        ...
+
+    async def receipt(self, tx_hash: bytes) -> ReceiptView | None:
+        """The receipt of a mined transaction; ``None`` if unknown or still pending."""
+        ...
+
+    async def block_receipts(self, number: int) -> list[ReceiptView] | None:
+        """All receipts of canonical block ``number`` in order (``[]`` for an empty block);
+        ``None`` beyond head."""
+        ...
+
+    # -- state (BlockNotFound when the block does not exist) ------------------
+
+    async def balance(self, address: bytes, block: BlockId) -> int:
+        """Wei held by ``address`` (0 for an unknown account) in the state after ``block``.
+
+        Raises ``BlockNotFound("header not found")`` when ``block`` does not resolve (and
+        ``BlockNotFound("hash is not currently canonical")`` for a non-canonical hash with
+        ``require_canonical``). The same for every state read below.
+        """
+        ...
+
+    async def nonce(self, address: bytes, block: BlockId) -> int:
+        """The account nonce; for ``pending``, the next nonce counting this node's pool
+        transactions from ``address`` (what wallets use for their next transaction)."""
+        ...
+
+    async def code(self, address: bytes, block: BlockId) -> bytes:
+        """Code at ``address`` (``b""`` if none; an EIP-7702 delegation designator as stored)."""
+        ...
+
+    async def storage_at(self, address: bytes, slot: bytes, block: BlockId) -> bytes:
+        """The 32-byte value of storage ``slot`` (32 bytes, left-padded), zero bytes if unset."""
+        ...
+
+    # -- execution ------------------------------------------------------------
+
+    async def call(self, request: CallRequest, block: BlockId, overrides: StateOverride | None) -> bytes:
+        """Execute ``request`` on a scratch copy of the state after ``block`` (plus ``overrides``)
+        with that block's successor environment; return the output. Nothing is persisted.
+
+        Raises ``ExecutionReverted(data)`` on REVERT (``data`` the revert bytes, possibly empty);
+        ``ExecutionFailed("out of gas")`` etc. for other EVM failures; ``InvalidTransaction`` for
+        checks before execution, in geth's words (``"insufficient funds for gas * price + value:
+        address 0x.. have 0 want 1000"``, ``"intrinsic gas too low: have 0, want 21000"``,
+        ``"nonce too high: ..."``, ``"max fee per gas less than block base fee: ..."``);
+        ``BlockNotFound``. Gas is capped by the node's ``rpc_gas_cap``.
+        """
+        ...
+
+    async def estimate_gas(
+        self, request: CallRequest, block: BlockId, overrides: StateOverride | None
+    ) -> int:
+        """The lowest gas limit with which ``request`` succeeds (binary search as geth does).
+
+        Raises ``ExecutionReverted(data)`` if it reverts even with the cap, ``InvalidTransaction``
+        (e.g. ``"gas required exceeds allowance (30000000)"``, ``"insufficient funds for transfer"``),
+        ``ExecutionFailed``, ``BlockNotFound``.
+        """
+        ...
+
+    async def gas_price(self) -> int:
+        """Suggested legacy gas price in wei (``eth_gasPrice``): base fee of the next block plus
+        ``max_priority_fee()``, and at least the node's ``min_gas_price``."""
+        ...
+
+    async def max_priority_fee(self) -> int:
+        """Suggested priority fee in wei (``eth_maxPriorityFeePerGas``)."""
+        ...
+
+    async def fee_history(self, count: int, newest: int, percentiles: Sequence[float]) -> FeeHistoryView:
+        """Fee data for the ``count`` blocks ending at ``newest`` (both already checked:
+        ``1 <= count <= newest + 1``, ``newest <= head``). ``percentiles`` are ascending in [0, 100];
+        when empty, ``reward`` is ``None``."""
+        ...
+
+    async def send_raw_transaction(self, raw: bytes) -> bytes:
+        """Decode, validate and add a signed transaction (the canonical or EIP-4844 network form)
+        to the pool; return its 32-byte hash.
+
+        Raises ``InvalidTransaction`` with geth's message: ``"already known"``, ``"nonce too low:
+        next nonce 5, tx nonce 3"``, ``"replacement transaction underpriced"``, ``"insufficient
+        funds for gas * price + value: ..."``, ``"intrinsic gas too low"``, ``"exceeds block gas
+        limit"``, ``"transaction underpriced: ..."``, ``"txpool is full"``, ``"invalid sender"``,
+        ``"only replay-protected (EIP-155) transactions allowed over RPC"``, and for bytes that do
+        not decode, the decoder's words (``"typed transaction too short"``, ``"rlp: ..."``).
+        """
+        ...
+
+    async def get_logs(self, query: LogFilter) -> list[LogView]:
+        """Logs matching ``query`` in block order, then log index.
+
+        Raises ``LogQueryLimitExceeded`` when the range or the result count is over the node's limit.
+        """
+        ...
+
+    # -- pool -----------------------------------------------------------------
+
+    async def txpool_content(self) -> TxPoolContent:
+        """Everything in the pool (``txpool_content``); pool ``TxView``s have no block fields."""
+        ...
+
+    async def txpool_status(self) -> tuple[int, int]:
+        """``(pending, queued)`` counts."""
+        ...
+
+
+__all__ = [
+    "BLOCK_TAGS",
+    "AccessListEntry",
+    "AccountOverride",
+    "AuthorizationView",
+    "BlockId",
+    "BlockTag",
+    "BlockView",
+    "CallRequest",
+    "ExecutionFailed",
+    "FeeHistoryView",
+    "LogFilter",
+    "LogQueryLimitExceeded",
+    "LogView",
+    "ReceiptView",
+    "RpcBackend",
+    "StateOverride",
+    "SyncStatus",
+    "TxPoolContent",
+    "TxView",
+    "WithdrawalView",
+]
