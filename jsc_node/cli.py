@@ -1,0 +1,388 @@
+"""The ``jsc-node`` command line: run, init, account, genesis, rlp.
+
+Flags follow Besu's names (``--data-path``, ``--rpc-http-port``...). Every JscError ends the command
+with ``error: <message>`` on stderr and exit status 1; a traceback means a bug in jsc-node.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from jsc_node.config import DEFAULT_DEV_DATA_PATH, load_config
+from jsc_node.errors import JscError
+
+EXIT_ERROR = 1
+# 128 + SIGINT, as shells report a command ended by Ctrl-C.
+EXIT_INTERRUPTED = 130
+
+app = typer.Typer(
+    name="jsc-node",
+    help="A permissioned, Ethereum-compatible QBFT node.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Help text is plain: "[default: ...]" in it must not be read as rich markup.
+    rich_markup_mode=None,
+    # Never print local variables in a traceback: they can hold passwords and private keys.
+    pretty_exceptions_show_locals=False,
+)
+account_app = typer.Typer(
+    help="Manage encrypted account keystores (Web3 Secret Storage V3).", no_args_is_help=True
+)
+genesis_app = typer.Typer(help="Create genesis files for development networks.", no_args_is_help=True)
+rlp_app = typer.Typer(help="Encode and decode RLP structures (as `besu rlp`).", no_args_is_help=True)
+app.add_typer(account_app, name="account")
+app.add_typer(genesis_app, name="genesis")
+app.add_typer(rlp_app, name="rlp")
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(EXIT_ERROR)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the errors jsc-node raises on purpose into ``error: ...`` and exit 1."""
+    try:
+        yield
+    except JscError as exc:
+        fail(str(exc))
+
+
+# --- shared options ------------------------------------------------------------------------------
+
+DataPathOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-path", help=f"Data directory. [default: {DEFAULT_DEV_DATA_PATH}]", show_default=False
+    ),
+]
+GenesisFileOpt = Annotated[
+    Path | None,
+    typer.Option("--genesis-file", help="geth/Besu genesis.json. [default: the embedded dev genesis]"),
+]
+ConfigFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config-file", help="TOML file of settings (keys as the flags); env JSC_* and flags override it."
+    ),
+]
+NodeKeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--node-private-key-file", help="Node key, hex. [default: DATA/key, created on first start]"
+    ),
+]
+LogLevelOpt = Annotated[
+    str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR. [default: INFO]")
+]
+
+
+def _split_list(values: list[str] | None) -> list[str] | None:
+    """Besu list flags: repeated and/or comma-separated (``--bootnodes a,b --bootnodes c``)."""
+    if not values:
+        return None
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+# --- run / init ----------------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    data_path: DataPathOpt = None,
+    genesis_file: GenesisFileOpt = None,
+    rpc_http_host: Annotated[str | None, typer.Option("--rpc-http-host", help="[default: 127.0.0.1]")] = None,
+    rpc_http_port: Annotated[int | None, typer.Option("--rpc-http-port", help="[default: 8545]")] = None,
+    rpc_http_cors_origins: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rpc-http-cors-origins", help="Allowed CORS origins, comma-separated or repeated; * for all."
+        ),
+    ] = None,
+    rpc_ws_host: Annotated[str | None, typer.Option("--rpc-ws-host", help="[default: 127.0.0.1]")] = None,
+    rpc_ws_port: Annotated[int | None, typer.Option("--rpc-ws-port", help="[default: 8546]")] = None,
+    p2p_host: Annotated[str | None, typer.Option("--p2p-host", help="[default: 127.0.0.1]")] = None,
+    p2p_port: Annotated[int | None, typer.Option("--p2p-port", help="[default: 30303]")] = None,
+    bootnodes: Annotated[
+        list[str] | None,
+        typer.Option("--bootnodes", help="Peers to dial at start (multiaddrs), comma-separated or repeated."),
+    ] = None,
+    node_private_key_file: NodeKeyOpt = None,
+    min_gas_price: Annotated[
+        int | None,
+        typer.Option("--min-gas-price", help="Lowest gas price the pool accepts, wei. [default: 0]"),
+    ] = None,
+    log_level: LogLevelOpt = None,
+    config_file: ConfigFileOpt = None,
+) -> None:
+    """Run a node: JSON-RPC over HTTP and WebSocket, libp2p, QBFT."""
+    with user_errors():
+        # Flags left None are not set: the TOML file and JSC_* env decide them.
+        config = load_config(
+            config_file,
+            data_path=data_path,
+            genesis_file=genesis_file,
+            rpc_http_host=rpc_http_host,
+            rpc_http_port=rpc_http_port,
+            rpc_http_cors_origins=_split_list(rpc_http_cors_origins),
+            rpc_ws_host=rpc_ws_host,
+            rpc_ws_port=rpc_ws_port,
+            p2p_host=p2p_host,
+            p2p_port=p2p_port,
+            bootnodes=_split_list(bootnodes),
+            node_private_key_file=node_private_key_file,
+            min_gas_price=min_gas_price,
+            log_level=log_level,
+        )
+        # Imported here: the node pulls in py-evm, libp2p and uvicorn, which the other commands never need.
+        from jsc_node.node import run_node
+
+        run_node(config)
+
+
+@app.command()
+def init(
+    data_path: DataPathOpt = None,
+    genesis_file: GenesisFileOpt = None,
+    node_private_key_file: NodeKeyOpt = None,
+    log_level: LogLevelOpt = None,
+    config_file: ConfigFileOpt = None,
+) -> None:
+    """Create the data directory and write the genesis block, then exit."""
+    with user_errors():
+        # Flags left None are not set: the TOML file and JSC_* env decide them.
+        config = load_config(
+            config_file,
+            data_path=data_path,
+            genesis_file=genesis_file,
+            node_private_key_file=node_private_key_file,
+            log_level=log_level,
+        )
+        from jsc_node.node import init_node
+
+        init_node(config)
+
+
+# --- account -------------------------------------------------------------------------------------
+
+KeystoreOpt = Annotated[
+    Path | None,
+    typer.Option("--keystore", help="Keystore directory. [default: DATA/keystore]", show_default=False),
+]
+PasswordFileOpt = Annotated[
+    Path | None,
+    typer.Option("--password-file", help="File whose first line is the password. [default: prompt twice]"),
+]
+LightKdfOpt = Annotated[
+    bool, typer.Option("--lightkdf", help="Weaker, faster scrypt (N=4096), as geth's --lightkdf. Tests only.")
+]
+PlaintextOpt = Annotated[
+    bool,
+    typer.Option(
+        "--insecure-plaintext",
+        help="Write the private key UNENCRYPTED (hex, mode 0600). Anyone who reads the file owns the account.",
+    ),
+]
+
+
+def _keystore_dir(keystore: Path | None, data_path: Path | None) -> Path:
+    if keystore is not None:
+        return keystore
+    from jsc_node.accounts import default_keystore_dir
+
+    return default_keystore_dir(load_config(data_path=data_path).data_path)
+
+
+def _password(password_file: Path | None) -> str:
+    from jsc_node.accounts import read_password_file
+
+    if password_file is not None:
+        return read_password_file(password_file)
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt="Repeat password", err=True)
+    if not password:
+        typer.echo("warning: empty password; anyone with the file can use the key", err=True)
+    return password
+
+
+@account_app.command("new")
+def account_new(
+    keystore: KeystoreOpt = None,
+    data_path: DataPathOpt = None,
+    password_file: PasswordFileOpt = None,
+    lightkdf: LightKdfOpt = False,
+    insecure_plaintext: PlaintextOpt = False,
+) -> None:
+    """Create a new account and save its key, encrypted with a password."""
+    from jsc_node.accounts import new_account
+
+    with user_errors():
+        directory = _keystore_dir(keystore, data_path)
+        password = None if insecure_plaintext else _password(password_file)
+        entry = new_account(directory, password, light_kdf=lightkdf, insecure_plaintext=insecure_plaintext)
+    _report_saved(entry.address, entry.path, entry.encrypted)
+
+
+@account_app.command("list")
+def account_list(keystore: KeystoreOpt = None, data_path: DataPathOpt = None) -> None:
+    """List the accounts in the keystore, oldest first."""
+    from jsc_node.accounts import list_accounts
+
+    with user_errors():
+        directory = _keystore_dir(keystore, data_path)
+        for i, entry in enumerate(list_accounts(directory)):
+            note = "" if entry.encrypted else " (UNENCRYPTED)"
+            typer.echo(f"Account #{i}: {entry.address} {entry.path}{note}")
+
+
+@account_app.command("import")
+def account_import(
+    keyfile: Annotated[Path, typer.Argument(help="File holding a hex private key (0x optional).")],
+    keystore: KeystoreOpt = None,
+    data_path: DataPathOpt = None,
+    password_file: PasswordFileOpt = None,
+    lightkdf: LightKdfOpt = False,
+    insecure_plaintext: PlaintextOpt = False,
+) -> None:
+    """Import a hex private key into the keystore, encrypted with a password."""
+    from jsc_node.accounts import read_private_key_file, save_key
+
+    with user_errors():
+        key = read_private_key_file(keyfile)
+        directory = _keystore_dir(keystore, data_path)
+        password = None if insecure_plaintext else _password(password_file)
+        entry = save_key(directory, key, password, light_kdf=lightkdf, insecure_plaintext=insecure_plaintext)
+    _report_saved(entry.address, entry.path, entry.encrypted)
+
+
+def _report_saved(address: str, path: Path, encrypted: bool) -> None:
+    typer.echo(f"Public address of the key:   {address}")
+    typer.echo(f"Path of the secret key file: {path}")
+    if encrypted:
+        typer.echo("Back up the key file and remember the password: without both the account is lost.")
+    else:
+        typer.echo("WARNING: the key is stored UNENCRYPTED; use it for development only.", err=True)
+
+
+# --- genesis -------------------------------------------------------------------------------------
+
+
+@genesis_app.command("new")
+def genesis_new(
+    validators: Annotated[
+        int, typer.Option("--validators", min=1, help="Number of validator keys to create.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Directory to create (must not exist or be empty).")],
+    chain_id: Annotated[int, typer.Option("--chain-id", min=1, help="EIP-155 chain id.")] = 1337,
+    block_period: Annotated[
+        int, typer.Option("--block-period", min=1, help="QBFT block period, seconds (blockperiodseconds).")
+    ] = 2,
+) -> None:
+    """Create validator keys and a QBFT genesis.json funding the ten dev accounts."""
+    from jsc_node.devtools import DEV_MNEMONIC, write_devnet
+
+    with user_errors():
+        keys = write_devnet(out, validators, chain_id, block_period, timestamp=int(time.time()))
+    for key in keys:
+        typer.echo(f"validator-{key.index}: {key.address}  {out / f'validator-{key.index}' / 'key'}")
+    typer.echo(f"genesis:     {out / 'genesis.json'} (chain id {chain_id}, {block_period} s blocks)")
+    typer.echo(f"dev accounts funded: the first ten of {DEV_MNEMONIC!r}")
+    typer.echo(
+        "WARNING: the validator keys are unencrypted files; not for production if you share them.",
+        err=True,
+    )
+
+
+# --- rlp -----------------------------------------------------------------------------------------
+
+
+class RlpType(StrEnum):
+    qbft_extra_data = "qbft-extra-data"
+
+
+def _rlp_type(value: str) -> RlpType:
+    # Besu spells it QBFT_EXTRA_DATA; accept both spellings.
+    normalized = value.strip().lower().replace("_", "-")
+    try:
+        return RlpType(normalized)
+    except ValueError:
+        raise typer.BadParameter(f"unsupported type {value!r}; supported: qbft-extra-data") from None
+
+
+TypeOpt = Annotated[
+    RlpType,
+    typer.Option("--type", parser=_rlp_type, help="What the data is: qbft-extra-data (QBFT_EXTRA_DATA)."),
+]
+FromOpt = Annotated[Path | None, typer.Option("--from", help="Input file. [default: stdin]")]
+ToOpt = Annotated[Path | None, typer.Option("--to", help="Output file. [default: stdout]")]
+
+
+def _read_input(source: Path | None) -> str:
+    if source is None:
+        return sys.stdin.read()
+    try:
+        return source.read_text()
+    except FileNotFoundError:
+        fail(f"input file not found: {source}")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {source}: {exc}")
+
+
+def _write_output(text: str, target: Path | None) -> None:
+    if target is None:
+        typer.echo(text)
+        return
+    try:
+        target.write_text(text + "\n")
+    except OSError as exc:
+        fail(f"cannot write {target}: {exc.strerror or exc}")
+
+
+@rlp_app.command("encode")
+def rlp_encode(
+    type_: TypeOpt = RlpType.qbft_extra_data,
+    source: FromOpt = None,
+    target: ToOpt = None,
+) -> None:
+    """Encode a JSON list of validator addresses as genesis QBFT extraData (0x-hex)."""
+    from jsc_node.devtools import encode_validators_json
+
+    text = _read_input(source)
+    with user_errors():
+        encoded = encode_validators_json(text)
+    _write_output(encoded, target)
+
+
+@rlp_app.command("decode")
+def rlp_decode(
+    type_: TypeOpt = RlpType.qbft_extra_data,
+    source: FromOpt = None,
+    target: ToOpt = None,
+) -> None:
+    """Decode 0x-hex QBFT extraData; prints vanity, validators, vote, round and seals as JSON."""
+    from jsc_node.devtools import decode_extra_data_hex
+
+    text = _read_input(source)
+    with user_errors():
+        fields = decode_extra_data_hex(text)
+    _write_output(json.dumps(fields, indent=2), target)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""Development-network helpers: the genesis document, validator keys, the well-known dev accounts.
+
+Shared by ``jsc-node genesis new``, the embedded dev genesis and the multi-validator devnet, so all
+three describe a chain the same way (geth/Besu genesis.json with a ``qbft`` section).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+
+from jsc_node.accounts import write_secret
+from jsc_node.consensus.extra_data import (
+    ADDRESS_BYTES,
+    BFT_MIX_HASH,
+    QbftExtraData,
+    decode_extra_data,
+    genesis_extra_data,
+)
+from jsc_node.errors import JscError
+
+# anvil's and Hardhat's development mnemonic: its first ten accounts are funded in every dev genesis.
+# The keys are public knowledge; anything sent to them on a public chain is taken within seconds.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+DEV_ACCOUNT_COUNT = 10
+DEV_ACCOUNT_BALANCE_WEI = 10_000 * 10**18
+
+DEFAULT_CHAIN_ID = 1337
+DEFAULT_BLOCK_PERIOD_S = 2
+# 30M gas, geth's and Besu's default block gas limit.
+DEFAULT_GAS_LIMIT = 0x1C9C380
+# EIP-1559 INITIAL_BASE_FEE (1 gwei).
+DEFAULT_BASE_FEE_WEI = 1_000_000_000
+QBFT_EPOCH_LENGTH = 30_000
+QBFT_REQUEST_TIMEOUT_S = 10
+QBFT_EMPTY_BLOCK_PERIOD_S = 60
+
+# Every pre-merge fork at block 0, then the timestamp forks at time 0: a dev chain starts on Prague.
+_BLOCK_FORKS = (
+    "homesteadBlock",
+    "eip150Block",
+    "eip155Block",
+    "eip158Block",
+    "byzantiumBlock",
+    "constantinopleBlock",
+    "petersburgBlock",
+    "istanbulBlock",
+    "muirGlacierBlock",
+    "berlinBlock",
+    "londonBlock",
+    "arrowGlacierBlock",
+    "grayGlacierBlock",
+)
+_TIME_FORKS = ("shanghaiTime", "cancunTime", "pragueTime")
+# EIP-4844 / EIP-7691 blob parameters; geth refuses a Cancun/Prague config without them (EIP-7840).
+_BLOB_SCHEDULE = {
+    "cancun": {"target": 3, "max": 6, "baseFeeUpdateFraction": 3_338_477},
+    "prague": {"target": 6, "max": 9, "baseFeeUpdateFraction": 5_007_716},
+}
+
+_README = """\
+THESE KEYS ARE NOT FOR PRODUCTION IF YOU SHARE THIS DIRECTORY
+=============================================================
+
+`jsc-node genesis new` wrote one secp256k1 private key per validator, unencrypted:
+
+{validators}
+
+Anyone who reads a `key` file can sign as that validator. A shared, copied, committed or
+published key is a compromised key: do not use it for a network that holds anything of value.
+For production, generate each validator's key on its own host and collect only the addresses.
+
+genesis.json funds the ten well-known development accounts of the mnemonic
+"{mnemonic}" (anvil/Hardhat), {balance} ETH each.
+Their private keys are public knowledge too.
+
+Start validator <i> with:
+
+    jsc-node run --genesis-file genesis.json --data-path <dir> \\
+        --node-private-key-file validator-<i>/key
+"""
+
+
+class DevToolsInputError(JscError):
+    """A validator list, extraData or other input to a dev tool is malformed."""
+
+
+@dataclass(frozen=True)
+class DevAccount:
+    address: str
+    """EIP-55 checksummed address."""
+    private_key: bytes
+    """32-byte secp256k1 key (public knowledge: development use only)."""
+
+
+@dataclass(frozen=True)
+class ValidatorKey:
+    index: int
+    """Position in generation order: the key lives in ``validator-<index>/key``."""
+    address: str
+    """EIP-55 checksummed address."""
+    private_key: bytes
+
+
+@cache
+def dev_accounts(count: int = DEV_ACCOUNT_COUNT) -> tuple[DevAccount, ...]:
+    """The first ``count`` accounts of DEV_MNEMONIC on the BIP-44 Ethereum path m/44'/60'/0'/0/i."""
+    Account.enable_unaudited_hdwallet_features()
+    accounts = []
+    for i in range(count):
+        acct = Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}")
+        accounts.append(DevAccount(address=str(acct.address), private_key=bytes(acct.key)))
+    return tuple(accounts)
+
+
+def dev_alloc(balance_wei: int = DEV_ACCOUNT_BALANCE_WEI) -> dict[str, dict[str, str]]:
+    return {acct.address.lower(): {"balance": hex(balance_wei)} for acct in dev_accounts()}
+
+
+def make_genesis(
+    validators: list[str],
+    chain_id: int = DEFAULT_CHAIN_ID,
+    block_period_s: int = DEFAULT_BLOCK_PERIOD_S,
+    *,
+    alloc: dict[str, dict[str, str]] | None = None,
+    timestamp: int = 0,
+    gas_limit: int = DEFAULT_GAS_LIMIT,
+    base_fee_wei: int = DEFAULT_BASE_FEE_WEI,
+    epoch_length: int = QBFT_EPOCH_LENGTH,
+    request_timeout_s: int = QBFT_REQUEST_TIMEOUT_S,
+    empty_block_period_s: int = QBFT_EMPTY_BLOCK_PERIOD_S,
+) -> dict[str, Any]:
+    """A geth/Besu-style QBFT genesis document (a JSON-ready dict).
+
+    ``validators`` are addresses (hex, 0x optional); extraData lists them sorted by byte value, as
+    Besu does. ``alloc`` defaults to the ten funded dev accounts (``dev_alloc()``).
+    """
+    if not validators:
+        raise DevToolsInputError("a QBFT genesis needs at least one validator")
+    if chain_id <= 0:
+        raise DevToolsInputError(f"chain id must be positive, got {chain_id}")
+    if block_period_s <= 0:
+        raise DevToolsInputError(f"block period must be at least 1 second, got {block_period_s}")
+    addresses = sorted({parse_address(v) for v in validators})
+    if len(addresses) != len(validators):
+        raise DevToolsInputError("validator addresses must be distinct")
+    config: dict[str, Any] = {"chainId": chain_id}
+    config.update(dict.fromkeys(_BLOCK_FORKS, 0))
+    config.update(dict.fromkeys(_TIME_FORKS, 0))
+    config["blobSchedule"] = _BLOB_SCHEDULE
+    config["qbft"] = {
+        "blockperiodseconds": block_period_s,
+        "epochlength": epoch_length,
+        "requesttimeoutseconds": request_timeout_s,
+        "emptyblockperiodseconds": empty_block_period_s,
+    }
+    config["zeroBaseFee"] = False
+    return {
+        "config": config,
+        "nonce": "0x0",
+        "timestamp": hex(timestamp),
+        "gasLimit": hex(gas_limit),
+        "difficulty": "0x1",
+        "mixHash": "0x" + BFT_MIX_HASH.hex(),
+        "coinbase": "0x" + "00" * ADDRESS_BYTES,
+        "baseFeePerGas": hex(base_fee_wei),
+        "extraData": "0x" + genesis_extra_data(addresses).hex(),
+        "alloc": dev_alloc() if alloc is None else alloc,
+    }
+
+
+def new_validator_keys(count: int) -> list[ValidatorKey]:
+    if count < 1:
+        raise DevToolsInputError(f"need at least one validator, got {count}")
+    keys = []
+    for i in range(count):
+        acct = Account.create()
+        keys.append(ValidatorKey(index=i, address=str(acct.address), private_key=bytes(acct.key)))
+    return keys
+
+
+def write_devnet(
+    out: Path, validators: int, chain_id: int, block_period_s: int, *, timestamp: int = 0
+) -> list[ValidatorKey]:
+    """Write ``out/validator-<i>/{key,address}``, ``out/genesis.json`` and ``out/README.md``.
+
+    Refuses a non-empty ``out`` so it never overwrites keys.
+    """
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DevToolsInputError(f"{out} exists and is not an empty directory; refusing to overwrite keys")
+    keys = new_validator_keys(validators)
+    genesis = make_genesis(
+        [k.address for k in keys], chain_id=chain_id, block_period_s=block_period_s, timestamp=timestamp
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    for key in keys:
+        key_dir = out / f"validator-{key.index}"
+        key_dir.mkdir(mode=0o700)
+        # Besu's key file format: 0x-prefixed hex, no newline.
+        write_secret(key_dir / "key", "0x" + key.private_key.hex())
+        (key_dir / "address").write_text(key.address + "\n")
+    (out / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
+    listing = "\n".join(f"    validator-{k.index}/key  {k.address}" for k in keys)
+    (out / "README.md").write_text(
+        _README.format(
+            validators=listing,
+            mnemonic=DEV_MNEMONIC,
+            balance=DEV_ACCOUNT_BALANCE_WEI // 10**18,
+        )
+    )
+    return keys
+
+
+# --- `jsc-node rlp`: QBFT extraData as text ------------------------------------------------------
+
+
+def parse_address(text: str) -> bytes:
+    """20 bytes from hex, with or without 0x; raises DevToolsInputError naming the bad value."""
+    if not isinstance(text, str):
+        raise DevToolsInputError(f"address must be a hex string, got {type(text).__name__}")
+    digits = text.strip().removeprefix("0x").removeprefix("0X")
+    try:
+        raw = bytes.fromhex(digits)
+    except ValueError as exc:
+        raise DevToolsInputError(f"address {text!r} is not hex") from exc
+    if len(raw) != ADDRESS_BYTES:
+        raise DevToolsInputError(f"address {text!r} is {len(raw)} bytes, expected {ADDRESS_BYTES}")
+    return raw
+
+
+def encode_validators_json(text: str) -> str:
+    """A JSON list of validator addresses -> genesis extraData as 0x-hex (order kept, as Besu's
+    ``besu rlp encode --type QBFT_EXTRA_DATA``)."""
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DevToolsInputError(f"input is not valid JSON: {exc}") from exc
+    if not isinstance(items, list):
+        raise DevToolsInputError(f"input must be a JSON list of addresses, got {type(items).__name__}")
+    return "0x" + genesis_extra_data([parse_address(item) for item in items]).hex()
+
+
+def decode_extra_data_hex(text: str) -> dict[str, Any]:
+    """0x-hex extraData -> its fields as a JSON-ready dict (addresses and bytes as 0x-hex)."""
+    digits = text.strip().removeprefix("0x").removeprefix("0X")
+    try:
+        raw = bytes.fromhex(digits)
+    except ValueError as exc:
+        raise DevToolsInputError("input is not hex") from exc
+    data = decode_extra_data(raw)
+    return extra_data_fields(data)
+
+
+def extra_data_fields(data: QbftExtraData) -> dict[str, Any]:
+    vote = None
+    if data.vote is not None:
+        vote = {"recipient": "0x" + data.vote.recipient.hex(), "add": data.vote.add}
+    return {
+        "vanity": "0x" + data.vanity.hex(),
+        "validators": ["0x" + v.hex() for v in data.validators],
+        "vote": vote,
+        "round": data.round,
+        "seals": ["0x" + s.hex() for s in data.seals],
+    }
