@@ -1,0 +1,294 @@
+"""geth/Besu-style genesis.json -> GenesisSpec.
+
+Pure parsing and checking: it imports no py-evm, so both processes can read the same file. Every
+problem is a GenesisError naming the field (``config.chainId``, ``alloc.<addr>.balance``, ...).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jsc_node.consensus.extra_data import BFT_MIX_HASH, QbftExtraData, decode_extra_data
+from jsc_node.errors import GenesisError, InvalidBlock
+
+# Insecure by design: the key of the one validator of the embedded development chain. Anyone can
+# sign its blocks. Never use genesis/dev.json, or this key, for a network that holds value.
+DEV_VALIDATOR_KEY = bytes.fromhex("8db6b2ec9f7d485cb5c3f2563da6920419e528dd152312d1697d28a44cc35df7")
+
+# Forks activated by block number, in order (geth's ChainConfig keys).
+BLOCK_FORKS: tuple[tuple[str, str], ...] = (
+    ("homestead", "homesteadBlock"),
+    ("tangerine_whistle", "eip150Block"),
+    ("spurious_dragon", "eip158Block"),
+    ("byzantium", "byzantiumBlock"),
+    ("constantinople", "constantinopleBlock"),
+    ("petersburg", "petersburgBlock"),
+    ("istanbul", "istanbulBlock"),
+    ("muir_glacier", "muirGlacierBlock"),
+    ("berlin", "berlinBlock"),
+    ("london", "londonBlock"),
+    ("arrow_glacier", "arrowGlacierBlock"),
+    ("gray_glacier", "grayGlacierBlock"),
+    ("paris", "mergeNetsplitBlock"),
+)
+# Forks activated by timestamp (post-merge).
+TIME_FORKS: tuple[tuple[str, str], ...] = (
+    ("shanghai", "shanghaiTime"),
+    ("cancun", "cancunTime"),
+    ("prague", "pragueTime"),
+)
+UNSUPPORTED_FORKS = ("osakaTime", "bpo1Time", "verkleTime")
+
+
+@dataclass(frozen=True)
+class QbftConfig:
+    block_period_s: int = 1
+    """Seconds between blocks (``blockperiodseconds``)."""
+    epoch_length: int = 30000
+    """Blocks per voting epoch; votes reset at each epoch boundary (``epochlength``)."""
+    request_timeout_s: int = 10
+    """Round-0 timeout; round r waits ``request_timeout_s * 2**r`` (``requesttimeoutseconds``)."""
+    empty_block_period_s: int = 0
+    """No empty block before this many seconds since the last block (``emptyblockperiodseconds``);
+    0 means the block period applies to empty blocks too."""
+
+
+@dataclass(frozen=True)
+class Account:
+    balance: int = 0
+    nonce: int = 0
+    code: bytes = b""
+    storage: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GenesisSpec:
+    chain_id: int
+    block_forks: tuple[tuple[str, int], ...]
+    """(fork, first block) for forks activated by number, in activation order."""
+    time_forks: tuple[tuple[str, int], ...]
+    """(fork, first timestamp) for forks activated by time, in activation order."""
+    terminal_total_difficulty: int | None
+    qbft: QbftConfig | None
+    """QBFT settings; None for an imported non-QBFT chain (served, not produced)."""
+    zero_base_fee: bool
+    """Besu's ``zeroBaseFee``: base fee stays 0, gas is free (permissioned chains)."""
+    alloc: dict[bytes, Account]
+    gas_limit: int
+    base_fee: int | None
+    difficulty: int
+    timestamp: int
+    extra_data: bytes
+    mix_hash: bytes
+    nonce: bytes
+    coinbase: bytes
+    parent_beacon_block_root: bytes | None
+    raw: dict[str, Any]
+    """The parsed document, for eth_config and export."""
+
+    @property
+    def validators(self) -> tuple[bytes, ...]:
+        return self.qbft_extra_data.validators if self.qbft else ()
+
+    @property
+    def qbft_extra_data(self) -> QbftExtraData:
+        return decode_extra_data(self.extra_data)
+
+
+def load_genesis(path: Path | None) -> GenesisSpec:
+    """Read a genesis file; ``None`` is the embedded development genesis (genesis/dev.json)."""
+    if path is None:
+        text = resources.files("jsc_node").joinpath("data/dev.json").read_text()
+        source = "embedded dev genesis"
+    else:
+        try:
+            text = Path(path).read_text()
+        except FileNotFoundError as exc:
+            raise GenesisError("file", f"{path} does not exist") from exc
+        except OSError as exc:
+            raise GenesisError("file", f"cannot read {path}: {exc}") from exc
+        source = str(path)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GenesisError("file", f"{source} is not valid JSON: {exc}") from exc
+    return parse_genesis(doc)
+
+
+def parse_genesis(doc: Any) -> GenesisSpec:
+    if not isinstance(doc, dict):
+        raise GenesisError("(root)", "must be a JSON object")
+    config = doc.get("config")
+    if not isinstance(config, dict):
+        raise GenesisError("config", "missing or not an object")
+    chain_id = _int(config.get("chainId"), "config.chainId", required=True)
+    if chain_id <= 0:
+        raise GenesisError("config.chainId", "must be positive")
+
+    for key in UNSUPPORTED_FORKS:
+        if config.get(key) is not None:
+            raise GenesisError(f"config.{key}", "fork not supported by this node (rules up to Prague)")
+
+    block_forks = _fork_list(config, BLOCK_FORKS, "Block")
+    time_forks = _fork_list(config, TIME_FORKS, "Time")
+    ttd = config.get("terminalTotalDifficulty")
+    terminal_total_difficulty = None if ttd is None else _int(ttd, "config.terminalTotalDifficulty")
+
+    qbft: QbftConfig | None = None
+    if "qbft" in config:
+        q = config["qbft"]
+        if not isinstance(q, dict):
+            raise GenesisError("config.qbft", "must be an object")
+        qbft = QbftConfig(
+            block_period_s=_int(q.get("blockperiodseconds", 1), "config.qbft.blockperiodseconds"),
+            epoch_length=_int(q.get("epochlength", 30000), "config.qbft.epochlength"),
+            request_timeout_s=_int(q.get("requesttimeoutseconds", 10), "config.qbft.requesttimeoutseconds"),
+            empty_block_period_s=_int(q.get("emptyblockperiodseconds", 0), "config.qbft.emptyblockperiodseconds"),
+        )
+        if qbft.block_period_s < 1:
+            raise GenesisError("config.qbft.blockperiodseconds", "must be at least 1")
+        if qbft.epoch_length < 1:
+            raise GenesisError("config.qbft.epochlength", "must be at least 1")
+        if qbft.request_timeout_s < 1:
+            raise GenesisError("config.qbft.requesttimeoutseconds", "must be at least 1")
+        if qbft.empty_block_period_s < 0:
+            raise GenesisError("config.qbft.emptyblockperiodseconds", "must not be negative")
+    for other in ("ibft2", "clique", "ethash"):
+        if qbft is not None and other in config:
+            raise GenesisError(f"config.{other}", "only one consensus section may be given (qbft is set)")
+
+    zero_base_fee = bool(config.get("zeroBaseFee", False))
+    extra_data = _data(doc.get("extraData", "0x"), "extraData")
+    mix_hash = _data(doc.get("mixHash", "0x" + "00" * 32), "mixHash", length=32)
+    if qbft is not None:
+        try:
+            extra = decode_extra_data(extra_data)
+        except InvalidBlock as exc:
+            raise GenesisError("extraData", f"not QBFT extraData: {exc}") from exc
+        if not extra.validators:
+            raise GenesisError("extraData", "QBFT extraData lists no validators")
+        if len(set(extra.validators)) != len(extra.validators):
+            raise GenesisError("extraData", "validator listed twice")
+        if mix_hash != BFT_MIX_HASH:
+            raise GenesisError("mixHash", f"a QBFT genesis needs mixHash 0x{BFT_MIX_HASH.hex()}")
+
+    london_block = dict(block_forks).get("london")
+    base_fee: int | None = None
+    if london_block == 0:
+        base_fee = 0 if zero_base_fee else _int(doc.get("baseFeePerGas", 1_000_000_000), "baseFeePerGas")
+    elif doc.get("baseFeePerGas") is not None:
+        base_fee = _int(doc["baseFeePerGas"], "baseFeePerGas")
+
+    gas_limit = _int(doc.get("gasLimit"), "gasLimit", required=True)
+    if gas_limit < 5000:
+        raise GenesisError("gasLimit", "must be at least 5000")
+    beacon_root = doc.get("parentBeaconBlockRoot")
+
+    return GenesisSpec(
+        chain_id=chain_id,
+        block_forks=block_forks,
+        time_forks=time_forks,
+        terminal_total_difficulty=terminal_total_difficulty,
+        qbft=qbft,
+        zero_base_fee=zero_base_fee,
+        alloc=_alloc(doc.get("alloc", {})),
+        gas_limit=gas_limit,
+        base_fee=base_fee,
+        difficulty=_int(doc.get("difficulty", 0), "difficulty"),
+        timestamp=_int(doc.get("timestamp", 0), "timestamp"),
+        extra_data=extra_data,
+        mix_hash=mix_hash,
+        nonce=_data(doc.get("nonce", "0x0"), "nonce", pad_to=8),
+        coinbase=_data(doc.get("coinbase", "0x" + "00" * 20), "coinbase", length=20),
+        parent_beacon_block_root=None if beacon_root is None else _data(beacon_root, "parentBeaconBlockRoot", length=32),
+        raw=doc,
+    )
+
+
+def _fork_list(config: dict[str, Any], forks: tuple[tuple[str, str], ...], unit: str) -> tuple[tuple[str, int], ...]:
+    result: list[tuple[str, int]] = []
+    last = -1
+    for name, key in forks:
+        if config.get(key) is None:
+            continue
+        at = _int(config[key], f"config.{key}")
+        if at < last:
+            raise GenesisError(f"config.{key}", f"activates before an earlier fork ({at} < {last})")
+        last = at
+        result.append((name, at))
+    return tuple(result)
+
+
+def _alloc(alloc: Any) -> dict[bytes, Account]:
+    if not isinstance(alloc, dict):
+        raise GenesisError("alloc", "must be an object of address -> account")
+    accounts: dict[bytes, Account] = {}
+    for key, entry in alloc.items():
+        where = f"alloc.{key}"
+        address = _data(key if key.startswith("0x") else "0x" + key, where, length=20)
+        if not isinstance(entry, dict):
+            raise GenesisError(where, "must be an object")
+        storage_doc = entry.get("storage", {})
+        if not isinstance(storage_doc, dict):
+            raise GenesisError(f"{where}.storage", "must be an object of slot -> value")
+        storage = {
+            _int(slot, f"{where}.storage"): _int_from_data(value, f"{where}.storage.{slot}")
+            for slot, value in storage_doc.items()
+        }
+        accounts[address] = Account(
+            balance=_int(entry.get("balance", 0), f"{where}.balance"),
+            nonce=_int(entry.get("nonce", 0), f"{where}.nonce"),
+            code=_data(entry.get("code", "0x"), f"{where}.code"),
+            storage={k: v for k, v in storage.items() if v != 0},
+        )
+    return accounts
+
+
+def _int(value: Any, where: str, required: bool = False) -> int:
+    if value is None:
+        if required:
+            raise GenesisError(where, "is required")
+        return 0
+    if isinstance(value, bool):
+        raise GenesisError(where, f"must be a number, got {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise GenesisError(where, "must not be negative")
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = int(text, 16) if text[:2].lower() == "0x" else int(text, 10)
+        except ValueError:
+            raise GenesisError(where, f"not a number: {value!r}") from None
+        if number < 0:
+            raise GenesisError(where, "must not be negative")
+        return number
+    raise GenesisError(where, f"must be a number or a hex/decimal string, got {type(value).__name__}")
+
+
+def _int_from_data(value: Any, where: str) -> int:
+    return int.from_bytes(_data(value, where), "big") if isinstance(value, str) else _int(value, where)
+
+
+def _data(value: Any, where: str, length: int | None = None, pad_to: int | None = None) -> bytes:
+    if not isinstance(value, str) or not value[:2].lower() == "0x":
+        raise GenesisError(where, f"must be a 0x-prefixed hex string, got {value!r}")
+    digits = value[2:]
+    if len(digits) % 2:
+        digits = "0" + digits
+    try:
+        raw = bytes.fromhex(digits)
+    except ValueError:
+        raise GenesisError(where, f"not hex: {value!r}") from None
+    if pad_to is not None:
+        if len(raw) > pad_to:
+            raise GenesisError(where, f"longer than {pad_to} bytes")
+        raw = raw.rjust(pad_to, b"\x00")
+    if length is not None and len(raw) != length:
+        raise GenesisError(where, f"must be {length} bytes, got {len(raw)}")
+    return raw

@@ -1,0 +1,475 @@
+"""py-evm execution: fork schedule, QBFT header rules, genesis, build / validate / commit.
+
+A block is executed once. Building (proposer) or validating (other validators) runs it in an
+``Overlay`` over LevelDB and keeps that overlay, keyed by the block's on-chain hash; committing the
+sealed block later writes the sealed header into the same overlay and flushes it in one LevelDB
+batch. The on-chain hash ignores seals and round (state/headers.py), so the block that was executed
+and the block that was committed are the same block.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import rlp
+from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI
+from eth.consensus.context import ConsensusContext
+from eth.consensus.noproof import NoProofConsensus
+from eth.constants import BLANK_ROOT_HASH, EMPTY_UNCLE_HASH, ZERO_ADDRESS
+from eth.db.account import AccountDB
+from eth.db.chain import ChainDB
+from eth.exceptions import HeaderNotFound
+from eth.vm.interrupt import EVMMissingData
+from eth.vm.base import VM
+from eth.vm.chain_context import ChainContext
+from eth.vm.forks import (
+    ArrowGlacierVM,
+    BerlinVM,
+    ByzantiumVM,
+    CancunVM,
+    ConstantinopleVM,
+    FrontierVM,
+    GrayGlacierVM,
+    HomesteadVM,
+    IstanbulVM,
+    LondonVM,
+    MuirGlacierVM,
+    ParisVM,
+    PetersburgVM,
+    PragueVM,
+    ShanghaiVM,
+    SpuriousDragonVM,
+    TangerineWhistleVM,
+)
+from eth.vm.spoof import SpoofTransaction
+from eth_utils import ValidationError
+
+from jsc_node.consensus.extra_data import BFT_MIX_HASH
+from jsc_node.errors import GenesisError, InvalidBlock
+from jsc_node.genesis import GenesisSpec
+from jsc_node.state import headers as _headers  # noqa: F401  (installs BFT block hashing)
+from jsc_node.state import senders as _senders  # noqa: F401  (installs one recovery per tx)
+from jsc_node.state.leveldb import LevelDB, Overlay
+
+log = logging.getLogger(__name__)
+
+ZERO_NONCE = b"\x00" * 8
+ZERO_HASH = b"\x00" * 32
+# extraData of a QBFT header grows with validators and seals: 32 + 21·n + 66·n + a few bytes.
+QBFT_EXTRA_DATA_MAX_BYTES = 64 * 1024
+# Pending (built/validated, not yet committed) blocks kept for commit without re-execution.
+MAX_PENDING_BLOCKS = 64
+
+FORK_VMS: dict[str, type[VM]] = {
+    "frontier": FrontierVM,
+    "homestead": HomesteadVM.configure(support_dao_fork=False),
+    "tangerine_whistle": TangerineWhistleVM,
+    "spurious_dragon": SpuriousDragonVM,
+    "byzantium": ByzantiumVM,
+    "constantinople": ConstantinopleVM,
+    "petersburg": PetersburgVM,
+    "istanbul": IstanbulVM,
+    "muir_glacier": MuirGlacierVM,
+    "berlin": BerlinVM,
+    "london": LondonVM,
+    "arrow_glacier": ArrowGlacierVM,
+    "gray_glacier": GrayGlacierVM,
+    "paris": ParisVM,
+    "shanghai": ShanghaiVM,
+    "cancun": CancunVM,
+    "prague": PragueVM,
+}
+
+
+def make_qbft_vm(base: type[VM], zero_base_fee: bool) -> type[VM]:
+    """``base`` with Besu's BFT header rules: difficulty 1, zero nonce, the BFT mixHash, empty
+    uncles, no block reward, seals in extraData (so extraData may be long), fee to coinbase."""
+    has_base_fee = issubclass(base, LondonVM)
+    is_post_merge = issubclass(base, ParisVM)
+    base_create = base.create_header_from_parent
+
+    def create_header_from_parent(parent: BlockHeaderAPI, **params: Any) -> BlockHeaderAPI:
+        params.pop("difficulty", None)
+        params.pop("nonce", None)
+        params.pop("mix_hash", None)
+        if not is_post_merge:
+            params["difficulty"] = 1
+        header = base_create(parent, **params)
+        fields: dict[str, Any] = {"difficulty": 1, "nonce": ZERO_NONCE, "mix_hash": BFT_MIX_HASH}
+        if has_base_fee and zero_base_fee:
+            fields["base_fee_per_gas"] = 0
+        return header.copy(**fields)
+
+    def validate_header(cls: type[VM], header: BlockHeaderAPI, parent: BlockHeaderAPI) -> None:
+        validate_bft_header_fields(header)
+        # The generic checks (number, timestamp, gas limit, extraData size) without ParisVM's
+        # difficulty-0 rule, which BFT headers break on purpose (Besu: difficulty 1).
+        VM.validate_header.__func__(cls, header, parent)  # type: ignore[attr-defined]
+
+    def validate_gas(cls: type[VM], header: BlockHeaderAPI, parent: BlockHeaderAPI) -> None:
+        if has_base_fee and zero_base_fee:
+            if header.base_fee_per_gas != 0:
+                raise ValidationError(f"zeroBaseFee chain: base fee must be 0, got {header.base_fee_per_gas}")
+            VM.validate_gas.__func__(cls, header, parent)  # type: ignore[attr-defined]
+        else:
+            base.validate_gas.__func__(cls, header, parent)  # type: ignore[attr-defined]
+
+    namespace: dict[str, Any] = {
+        "extra_data_max_bytes": QBFT_EXTRA_DATA_MAX_BYTES,
+        "consensus_class": NoProofConsensus,
+        "create_header_from_parent": staticmethod(create_header_from_parent),
+        "validate_header": classmethod(validate_header),
+        "validate_gas": classmethod(validate_gas),
+        "get_block_reward": staticmethod(lambda: 0),
+        "get_uncle_reward": staticmethod(lambda block_number, uncle: 0),
+        "get_nephew_reward": classmethod(lambda cls: 0),
+    }
+    return type(f"Qbft{base.__name__}", (base,), namespace)
+
+
+def make_imported_vm(base: type[VM]) -> type[VM]:
+    """``base`` for a chain imported from elsewhere: its seals (PoW/PoS) are not checked."""
+    return type(f"Imported{base.__name__}", (base,), {"consensus_class": NoProofConsensus})
+
+
+def validate_bft_header_fields(header: BlockHeaderAPI) -> None:
+    if header.difficulty != 1:
+        raise ValidationError(f"BFT header difficulty must be 1, got {header.difficulty}")
+    if header.nonce != ZERO_NONCE:
+        raise ValidationError(f"BFT header nonce must be zero, got 0x{header.nonce.hex()}")
+    if header.mix_hash != BFT_MIX_HASH:
+        raise ValidationError(f"BFT header mixHash must be 0x{BFT_MIX_HASH.hex()}")
+    if header.uncles_hash != EMPTY_UNCLE_HASH:
+        raise ValidationError("BFT blocks have no uncles")
+
+
+class ForkSchedule:
+    """Which VM class runs a block, from the genesis fork schedule (block numbers, then times)."""
+
+    def __init__(self, spec: GenesisSpec) -> None:
+        wrap: Callable[[type[VM]], type[VM]]
+        if spec.qbft is not None:
+            zero = spec.zero_base_fee
+            wrap = lambda vm: make_qbft_vm(vm, zero)  # noqa: E731
+        else:
+            wrap = make_imported_vm
+        self.by_block: list[tuple[int, type[VM]]] = [(0, wrap(FORK_VMS["frontier"]))]
+        for name, at in spec.block_forks:
+            self.by_block.append((at, wrap(FORK_VMS[name])))
+        self.by_block.sort(key=lambda item: item[0])
+        self.by_time: list[tuple[int, type[VM]]] = [(at, wrap(FORK_VMS[name])) for name, at in spec.time_forks]
+
+    def vm_class(self, number: int, timestamp: int) -> type[VM]:
+        chosen = self.by_block[0][1]
+        for at, vm in self.by_block:
+            if number >= at:
+                chosen = vm
+        for at, vm in self.by_time:
+            if timestamp >= at:
+                chosen = vm
+        return chosen
+
+    def vm_class_for_header(self, header: BlockHeaderAPI) -> type[VM]:
+        return self.vm_class(header.block_number, header.timestamp)
+
+
+@dataclass
+class ExecutedBlock:
+    """A block executed in an overlay, not yet part of the chain."""
+
+    block: BlockAPI
+    receipts: tuple[ReceiptAPI, ...]
+    overlay: Overlay
+    skipped: list[tuple[bytes, str]] = field(default_factory=list)
+    """(tx hash, reason) of candidate transactions left out while building."""
+    elapsed_s: float = 0.0
+
+    @property
+    def hash(self) -> bytes:
+        return bytes(self.block.hash)
+
+    @property
+    def number(self) -> int:
+        return int(self.block.number)
+
+
+class Executor:
+    """Owns the chain database of the execution process: genesis, build, validate, commit."""
+
+    def __init__(self, db: LevelDB, spec: GenesisSpec) -> None:
+        self.db = db
+        self.spec = spec
+        self.schedule = ForkSchedule(spec)
+        self.chain_context = ChainContext(spec.chain_id)
+        self.chaindb = ChainDB(db)
+        self._pending: dict[bytes, ExecutedBlock] = {}
+        self.genesis = self._init_genesis()
+        self.head: BlockHeaderAPI = self.chaindb.get_canonical_head()
+
+    # -- genesis ---------------------------------------------------------------------------
+
+    def _init_genesis(self) -> BlockHeaderAPI:
+        overlay = Overlay(self.db)
+        header = self._write_genesis(overlay)
+        try:
+            stored = self.chaindb.get_canonical_block_hash(0)
+        except HeaderNotFound:
+            overlay.flush()
+            log.info("initialised chain %s genesis 0x%s", self.spec.chain_id, header.hash.hex())
+            return header
+        if stored != header.hash:
+            raise GenesisError(
+                "(file)",
+                f"the data dir holds a chain with genesis 0x{stored.hex()}, this genesis file gives "
+                f"0x{header.hash.hex()}; use another --data-path or the genesis the data dir was made with",
+            )
+        return self.chaindb.get_block_header_by_hash(stored)
+
+    def _write_genesis(self, overlay: Overlay) -> BlockHeaderAPI:
+        spec = self.spec
+        atomic = overlay.atomic()
+        accounts = AccountDB(atomic)
+        for address, account in spec.alloc.items():
+            accounts.set_balance(address, account.balance)
+            accounts.set_nonce(address, account.nonce)
+            if account.code:
+                accounts.set_code(address, account.code)
+            for slot, value in account.storage.items():
+                accounts.set_storage(address, slot, value)
+        accounts.persist()
+        vm_class = self.schedule.vm_class(0, spec.timestamp)
+        params: dict[str, Any] = {
+            "difficulty": spec.difficulty,
+            "extra_data": spec.extra_data,
+            "gas_limit": spec.gas_limit,
+            "mix_hash": spec.mix_hash,
+            "nonce": spec.nonce,
+            "coinbase": spec.coinbase,
+            "timestamp": spec.timestamp,
+            "state_root": accounts.state_root,
+        }
+        if issubclass(vm_class, LondonVM):
+            params["base_fee_per_gas"] = spec.base_fee if spec.base_fee is not None else 1_000_000_000
+        if issubclass(vm_class, CancunVM):
+            params["parent_beacon_block_root"] = spec.parent_beacon_block_root or ZERO_HASH
+        # Build the generic header, then set the fields fork helpers would reject for a genesis
+        # (a BFT genesis has difficulty 1 under post-merge rules).
+        fixed = {k: params.pop(k) for k in ("difficulty", "nonce", "mix_hash")}
+        header = vm_class.create_genesis_header(**params).copy(**fixed)
+        if issubclass(vm_class, ShanghaiVM):
+            header = header.copy(withdrawals_root=BLANK_ROOT_HASH)
+        block = vm_class.get_block_class()(header, transactions=[], uncles=[])
+        ChainDB(atomic).persist_block(block)
+        return header
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def header_by_hash(self, block_hash: bytes) -> BlockHeaderAPI:
+        return self.chaindb.get_block_header_by_hash(block_hash)
+
+    def _vm(self, header: BlockHeaderAPI, overlay: Overlay) -> VM:
+        atomic = overlay.atomic()
+        vm_class = self.schedule.vm_class_for_header(header)
+        return vm_class(header, ChainDB(atomic), self.chain_context, ConsensusContext(atomic))
+
+    def decode_block(self, block_rlp: bytes) -> BlockAPI:
+        try:
+            items = rlp.decode(block_rlp)
+            if not isinstance(items, list) or not items or not isinstance(items[0], list) or len(items[0]) < 13:
+                raise InvalidBlock("block RLP is not [header, transactions, ...]")
+            number = int.from_bytes(items[0][8], "big")
+            timestamp = int.from_bytes(items[0][11], "big")
+            block_class = self.schedule.vm_class(number, timestamp).get_block_class()
+            return rlp.decode(block_rlp, sedes=block_class)
+        except (rlp.DecodingError, rlp.DeserializationError, ValidationError, ValueError) as exc:
+            raise InvalidBlock(f"malformed block: {exc}") from exc
+
+    # -- build -----------------------------------------------------------------------------
+
+    def build_block(
+        self,
+        parent_hash: bytes,
+        timestamp: int,
+        coinbase: bytes,
+        extra_data: bytes,
+        transactions: Iterable[Any],
+        max_txs: int | None = None,
+    ) -> ExecutedBlock:
+        """Execute ``transactions`` (py-evm tx objects, best first) on ``parent`` into a new block.
+
+        A transaction that does not apply (nonce, balance, gas) is left out with its reason, and
+        so are its sender's later ones in this block (geth's miner pops the sender).
+        """
+        started = time.perf_counter()
+        parent = self.header_by_hash(parent_hash)
+        overlay = Overlay(self.db)
+        vm_class = self.schedule.vm_class(parent.block_number + 1, timestamp)
+        header_params: dict[str, Any] = {
+            "coinbase": coinbase,
+            "timestamp": timestamp,
+            "extra_data": extra_data,
+            "gas_limit": parent.gas_limit,
+        }
+        if issubclass(vm_class, CancunVM):
+            header_params["parent_beacon_block_root"] = ZERO_HASH
+        header = vm_class.create_header_from_parent(parent, **header_params)
+        vm = self._vm(header, overlay)
+        vm.block_preprocessing(vm.get_block())
+        header = vm.get_header().copy(gas_used=0)
+
+        included: list[Any] = []
+        receipts: list[ReceiptAPI] = []
+        skipped: list[tuple[bytes, str]] = []
+        failed_senders: set[bytes] = set()
+        for tx in transactions:
+            if max_txs is not None and len(included) >= max_txs:
+                break
+            if header.gas_limit - header.gas_used < 21_000:
+                break
+            sender = tx.sender
+            if sender in failed_senders:
+                continue
+            if header.gas_used + tx.gas > header.gas_limit:
+                skipped.append((tx.hash, "gas limit reached"))
+                failed_senders.add(sender)
+                continue
+            snapshot = vm.state.snapshot()
+            try:
+                receipt, _computation = vm.apply_transaction(header, tx)
+            except (ValidationError, EVMMissingData) as exc:
+                vm.state.revert(snapshot)
+                skipped.append((tx.hash, str(exc)))
+                failed_senders.add(sender)
+                continue
+            header = vm.add_receipt_to_header(header, receipt)
+            header = vm.increment_blob_gas_used(header, tx)
+            included.append(tx)
+            receipts.append(receipt)
+
+        withdrawals = () if issubclass(vm_class, ShanghaiVM) else None
+        filled = vm.set_block_transactions_and_withdrawals(
+            vm.get_block(), header, included, receipts, withdrawals=withdrawals
+        )
+        processed = vm.block_postprocessing(filled)
+        block = vm.mine_block(processed).block
+        ChainDB(overlay.atomic()).persist_block(block)
+        executed = ExecutedBlock(block, tuple(receipts), overlay, skipped, time.perf_counter() - started)
+        self._remember(executed)
+        return executed
+
+    # -- validate --------------------------------------------------------------------------
+
+    def validate_block(self, block_rlp: bytes) -> ExecutedBlock:
+        """Execute a proposed block on scratch state; raises InvalidBlock. Kept for commit."""
+        block = self.decode_block(block_rlp)
+        cached = self._pending.get(bytes(block.hash))
+        if cached is not None:
+            return cached
+        return self._execute(block)
+
+    def _execute(self, block: BlockAPI) -> ExecutedBlock:
+        started = time.perf_counter()
+        try:
+            parent = self.header_by_hash(block.header.parent_hash)
+        except HeaderNotFound as exc:
+            raise InvalidBlock(
+                f"unknown parent 0x{block.header.parent_hash.hex()} of block {block.number}"
+            ) from exc
+        vm_class = self.schedule.vm_class_for_header(block.header)
+        overlay = Overlay(self.db)
+        try:
+            vm_class.validate_header(block.header, parent)
+            if self.spec.qbft is not None and block.uncles:
+                raise ValidationError("BFT blocks have no uncles")
+            base = vm_class.create_header_from_parent(parent).copy(gas_used=block.header.gas_used)
+            vm = self._vm(base, overlay)
+            imported = vm.import_block(block).block
+            _validate_unchanged(imported, block)
+            receipts = tuple(imported.get_receipts(ChainDB(overlay.atomic())))
+            ChainDB(overlay.atomic()).persist_block(block)
+        except InvalidBlock:
+            raise
+        except (ValidationError, EVMMissingData, HeaderNotFound, rlp.DecodingError, ValueError) as exc:
+            raise InvalidBlock(f"block {block.number} 0x{block.hash.hex()} is invalid: {exc}") from exc
+        executed = ExecutedBlock(block, receipts, overlay, [], time.perf_counter() - started)
+        self._remember(executed)
+        return executed
+
+    def _remember(self, executed: ExecutedBlock) -> None:
+        self._pending[executed.hash] = executed
+        while len(self._pending) > MAX_PENDING_BLOCKS:
+            self._pending.pop(next(iter(self._pending)))
+
+    # -- commit ----------------------------------------------------------------------------
+
+    def commit_block(self, block_rlp: bytes) -> ExecutedBlock:
+        """Make ``block_rlp`` (sealed) the new head, atomically. Re-executes only if this process
+        never executed the block (e.g. it was committed by others while this node was behind)."""
+        block = self.decode_block(block_rlp)
+        if block.header.parent_hash != self.head.hash:
+            raise InvalidBlock("parent of committed block", got=bytes(block.header.parent_hash), expected=bytes(self.head.hash))
+        executed = self._pending.pop(bytes(block.hash), None)
+        if executed is None:
+            executed = self._execute(block)
+            self._pending.pop(executed.hash, None)
+        # Same on-chain hash, possibly other seals/round: store the header as committed.
+        executed.overlay[block.hash] = rlp.encode(block.header)
+        executed.block = executed.block.copy(header=block.header)
+        executed.overlay.flush()
+        self.head = block.header
+        # Blocks built on the old head can never be committed now.
+        self._pending = {h: e for h, e in self._pending.items() if e.block.header.parent_hash == self.head.hash}
+        return executed
+
+    # -- state reads -----------------------------------------------------------------------
+
+    def state_at(self, header: BlockHeaderAPI) -> Any:
+        """A read-only py-evm state after ``header`` (writes go to a throwaway overlay)."""
+        vm_class = self.schedule.vm_class_for_header(header)
+        return vm_class.build_state(Overlay(self.db).atomic(), header, self.chain_context)
+
+    def call_state(self, header: BlockHeaderAPI) -> tuple[VM, Any]:
+        """A VM and a free-gas state on top of ``header`` for eth_call / eth_estimateGas."""
+        vm = self._vm(header, Overlay(self.db))
+        context = vm.in_costless_state()
+        state = context.__enter__()
+        return vm, state
+
+    def spoof_transaction(
+        self,
+        state: Any,
+        header: BlockHeaderAPI,
+        sender: bytes,
+        to: bytes | None,
+        gas: int,
+        value: int,
+        data: bytes,
+        gas_price: int = 0,
+    ) -> Any:
+        vm_class = self.schedule.vm_class_for_header(header)
+        unsigned = vm_class.create_unsigned_transaction(
+            nonce=state.get_nonce(sender),
+            gas_price=gas_price,
+            gas=gas,
+            to=to if to is not None else b"",
+            value=value,
+            data=data,
+        )
+        return SpoofTransaction(unsigned, from_=sender)
+
+
+def _validate_unchanged(imported: BlockAPI, block: BlockAPI) -> None:
+    if imported.header == block.header:
+        return
+    for name, _sedes in block.header._meta.fields:
+        got, want = getattr(block.header, name), getattr(imported.header, name)
+        if got != want:
+            raise InvalidBlock(f"header field {name} after execution", got=got, expected=want)
+    raise InvalidBlock("header differs after execution")
+
+
+__all__ = ["ZERO_ADDRESS", "ExecutedBlock", "Executor", "ForkSchedule"]
