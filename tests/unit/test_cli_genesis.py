@@ -1,0 +1,140 @@
+"""`jsc-node genesis new` and devtools.make_genesis."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from jsc_node.consensus.extra_data import decode_extra_data
+from jsc_node.devtools import DEV_ACCOUNT_BALANCE_WEI, DevToolsInputError, dev_accounts, make_genesis
+
+REPO = Path(__file__).resolve().parents[2]
+# The ten accounts anvil and Hardhat fund from "test test ... junk" (their documented list).
+ANVIL_ACCOUNTS = [
+    "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+    "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+    "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
+    "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65",
+    "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc",
+    "0x976EA74026E726554dB657fA54763abd0C3a0aa9",
+    "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955",
+    "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f",
+    "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
+]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JSC_")}
+    return subprocess.run(
+        [sys.executable, "-m", "jsc_node.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": str(REPO)},
+        timeout=120,
+        check=False,
+    )
+
+
+def test_genesis_new_writes_keys_and_a_qbft_genesis(tmp_path: Path) -> None:
+    out = tmp_path / "devnet"
+    result = run_cli(
+        "genesis", "new", "--validators", "4", "--out", str(out), "--chain-id", "4242", "--block-period", "5"
+    )
+    assert result.returncode == 0, result.stderr
+
+    addresses = []
+    for i in range(4):
+        key_file = out / f"validator-{i}" / "key"
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        text = key_file.read_text()
+        assert text.startswith("0x")
+        assert len(text) == 66
+        address = Account.from_key(bytes.fromhex(text[2:])).address
+        assert (out / f"validator-{i}" / "address").read_text().strip() == address
+        assert address in result.stdout
+        addresses.append(bytes.fromhex(address[2:]))
+    assert len(set(addresses)) == 4
+    assert "not for production if you share" in (out / "README.md").read_text().lower()
+
+    genesis = json.loads((out / "genesis.json").read_text())
+    config = genesis["config"]
+    assert config["chainId"] == 4242
+    assert config["qbft"] == {
+        "blockperiodseconds": 5,
+        "epochlength": 30000,
+        "requesttimeoutseconds": 10,
+        "emptyblockperiodseconds": 60,
+    }
+    for fork in ("homesteadBlock", "londonBlock", "shanghaiTime", "cancunTime", "pragueTime"):
+        assert config[fork] == 0
+    assert config["zeroBaseFee"] is False
+    assert genesis["gasLimit"] == "0x1c9c380"
+    assert genesis["mixHash"] == "0x63746963616c2062797a616e74696e65206661756c7420746f6c6572616e6365"
+    assert int(genesis["timestamp"], 16) > 0
+
+    extra = decode_extra_data(bytes.fromhex(genesis["extraData"][2:]))
+    assert list(extra.validators) == sorted(addresses)
+    assert (extra.vote, extra.round, extra.seals) == (None, 0, ())
+
+    alloc = {address.lower(): entry for address, entry in genesis["alloc"].items()}
+    assert sorted(alloc) == sorted(a.lower() for a in ANVIL_ACCOUNTS)
+    assert all(int(entry["balance"], 16) == 10_000 * 10**18 for entry in alloc.values())
+
+
+def test_genesis_new_refuses_to_overwrite(tmp_path: Path) -> None:
+    out = tmp_path / "devnet"
+    out.mkdir()
+    (out / "something").write_text("keep me")
+    result = run_cli("genesis", "new", "--validators", "1", "--out", str(out))
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ")
+    assert "refusing to overwrite" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["something"]
+
+
+def test_genesis_new_needs_a_validator(tmp_path: Path) -> None:
+    result = run_cli("genesis", "new", "--validators", "0", "--out", str(tmp_path / "x"))
+    assert result.returncode == 2
+    assert not (tmp_path / "x").exists()
+
+
+def test_dev_accounts_are_anvils() -> None:
+    accounts = dev_accounts()
+    assert [a.address for a in accounts] == ANVIL_ACCOUNTS
+    assert accounts[0].private_key.hex() == "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+def test_make_genesis_is_deterministic_and_sorts_validators() -> None:
+    validators = ["0x" + "bb" * 20, "AA" * 20]
+    genesis = make_genesis(validators, chain_id=7, block_period_s=1, alloc={})
+    assert genesis == make_genesis(list(reversed(validators)), chain_id=7, block_period_s=1, alloc={})
+    extra = decode_extra_data(bytes.fromhex(genesis["extraData"][2:]))
+    assert extra.validators == (b"\xaa" * 20, b"\xbb" * 20)
+    assert genesis["alloc"] == {}
+    assert genesis["timestamp"] == "0x0"
+    assert make_genesis(validators)["alloc"]["0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"] == {
+        "balance": hex(DEV_ACCOUNT_BALANCE_WEI)
+    }
+
+
+@pytest.mark.parametrize(
+    ("validators", "chain_id", "period", "message"),
+    [
+        ([], 1, 1, "at least one validator"),
+        (["aa" * 20, "0xAA" * 1 + "aa" * 19], 1, 1, "distinct"),
+        (["aa" * 19], 1, 1, "19 bytes"),
+        (["aa" * 20], 0, 1, "chain id"),
+        (["aa" * 20], 1, 0, "block period"),
+    ],
+)
+def test_make_genesis_rejects(validators: list[str], chain_id: int, period: int, message: str) -> None:
+    with pytest.raises(DevToolsInputError, match=message):
+        make_genesis(validators, chain_id=chain_id, block_period_s=period)
