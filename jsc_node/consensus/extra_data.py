@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import rlp
+
 from jsc_node.errors import InvalidBlock
 
 VANITY_BYTES = 32
@@ -50,9 +51,8 @@ def encode_extra_data(data: QbftExtraData) -> bytes:
     vote: list[bytes] = []
     if data.vote is not None:
         vote = [data.vote.recipient, VOTE_ADD_BYTE if data.vote.add else VOTE_DROP_BYTE]
-    return rlp.encode(
-        [data.vanity, list(data.validators), vote, data.round, list(data.seals)]
-    )
+    encoded: bytes = rlp.encode([data.vanity, list(data.validators), vote, data.round, list(data.seals)])
+    return encoded
 
 
 def decode_extra_data(raw: bytes) -> QbftExtraData:
@@ -84,9 +84,7 @@ def decode_extra_data(raw: bytes) -> QbftExtraData:
         vote = Vote(recipient=vote_item[0], add=vote_item[1] == VOTE_ADD_BYTE)
     if not isinstance(round_item, bytes) or round_item.startswith(b"\x00"):
         raise InvalidBlock("extraData round must be a minimal RLP integer")
-    if not isinstance(seals, list) or not all(
-        isinstance(s, bytes) and len(s) == SEAL_BYTES for s in seals
-    ):
+    if not isinstance(seals, list) or not all(isinstance(s, bytes) and len(s) == SEAL_BYTES for s in seals):
         raise InvalidBlock("extraData seals must be a list of 65-byte signatures")
     return QbftExtraData(
         vanity=vanity,
