@@ -1,0 +1,392 @@
+"""NodeBackend: the execution side's answer to jsc_node.views.RpcBackend.
+
+Runs in the execution process's asyncio loop. Cheap reads answer inline; eth_call, eth_estimateGas
+and wide eth_getLogs run in a worker thread so a slow one does not stall the loop. Blocks are
+built, validated and committed by ExecutionService (one at a time, in its own worker thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from eth.abc import BlockHeaderAPI
+from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
+from eth_utils import ValidationError
+
+from jsc_node import CLIENT_NAME, __version__
+from jsc_node.errors import BlockNotFound, ExecutionReverted, InvalidTransaction
+from jsc_node.state.chain import ChainReader, effective_gas_price, tx_view
+from jsc_node.state.execution import Executor
+from jsc_node.state.txpool import TxPool
+from jsc_node.views import (
+    BlockId,
+    BlockView,
+    CallRequest,
+    ExecutionFailed,
+    FeeHistoryView,
+    LogFilter,
+    LogQueryLimitExceeded,
+    LogView,
+    ReceiptView,
+    StateOverride,
+    SyncStatus,
+    TxPoolContent,
+    TxView,
+)
+
+log = logging.getLogger(__name__)
+
+ZERO_ADDRESS = b"\x00" * 20
+DEFAULT_PRIORITY_FEE_WEI = 1_000_000_000
+MAX_LOG_RESULTS = 10_000
+# EIP-150: a call forwards at most 63/64 of its gas; geth's estimator starts from used * 64/63.
+CALL_STIPEND = 2300
+
+
+class NodeBackend:
+    def __init__(self, executor: Executor, pool: TxPool, gas_cap: int, min_gas_price: int = 0) -> None:
+        self.executor = executor
+        self.reader = ChainReader(executor.chaindb, executor.schedule)
+        self.pool = pool
+        self.gas_cap = gas_cap
+        self.min_gas_price = min_gas_price
+        self.peers = 0
+        self.sync_status: SyncStatus | None = None
+        self.p2p_listening = False
+
+    # -- helpers -----------------------------------------------------------------------
+
+    @property
+    def head(self) -> BlockHeaderAPI:
+        return self.executor.head
+
+    def _header(self, block: BlockId) -> BlockHeaderAPI:
+        if block.tag is not None:
+            if block.tag == "earliest":
+                return self.executor.genesis
+            return self.head
+        if block.number is not None:
+            header = self.reader.header_by_number(block.number) if block.number <= self.head.block_number else None
+            if header is None:
+                raise BlockNotFound("header not found")
+            return header
+        assert block.hash is not None
+        header = self.reader.header_by_hash(block.hash)
+        if header is None:
+            raise BlockNotFound("header not found")
+        if block.require_canonical and not self.reader.is_canonical(header):
+            raise BlockNotFound("hash is not currently canonical")
+        return header
+
+    def next_base_fee(self) -> int | None:
+        head = self.head
+        if getattr(head, "base_fee_per_gas", None) is None:
+            return None
+        if self.executor.spec.zero_base_fee:
+            return 0
+        return int(calculate_expected_base_fee_per_gas(head))
+
+    # -- chain facts -------------------------------------------------------------------
+
+    async def chain_id(self) -> int:
+        return self.executor.spec.chain_id
+
+    async def client_version(self) -> str:
+        machine = platform.machine().lower().replace("x86_64", "amd64").replace("aarch64", "arm64")
+        python = ".".join(str(x) for x in sys.version_info[:3])
+        return f"{CLIENT_NAME}/v{__version__}/{sys.platform}-{machine}/python{python}"
+
+    async def head_number(self) -> int:
+        return int(self.head.block_number)
+
+    async def resolve_block(self, block: BlockId) -> int | None:
+        try:
+            return int(self._header(block).block_number)
+        except BlockNotFound:
+            return None
+
+    async def syncing(self) -> SyncStatus | None:
+        return self.sync_status
+
+    async def peer_count(self) -> int:
+        return self.peers
+
+    async def listening(self) -> bool:
+        return self.p2p_listening
+
+    # -- blocks and transactions -------------------------------------------------------
+
+    async def block_by_number(self, number: int, full_txs: bool) -> BlockView | None:
+        if number > self.head.block_number:
+            return None
+        header = self.reader.header_by_number(number)
+        return None if header is None else self.reader.block_view(header, full_txs)
+
+    async def block_by_hash(self, block_hash: bytes, full_txs: bool) -> BlockView | None:
+        header = self.reader.header_by_hash(block_hash)
+        return None if header is None else self.reader.block_view(header, full_txs)
+
+    async def block_transaction_count(self, number: int) -> int | None:
+        if number > self.head.block_number:
+            return None
+        header = self.reader.header_by_number(number)
+        return None if header is None else len(self.reader.tx_hashes(header))
+
+    async def transaction_by_hash(self, tx_hash: bytes) -> TxView | None:
+        found = self.reader.tx_location(tx_hash)
+        if found is not None:
+            header, index = found
+            return tx_view(self.reader.transactions(header)[index], header, index)
+        pooled = self.pool.get(tx_hash)
+        if pooled is not None:
+            return tx_view(pooled.tx, None, None)
+        return None
+
+    async def transaction_by_block_and_index(self, number: int, index: int) -> TxView | None:
+        if number > self.head.block_number:
+            return None
+        header = self.reader.header_by_number(number)
+        if header is None:
+            return None
+        txs = self.reader.transactions(header)
+        if not 0 <= index < len(txs):
+            return None
+        return tx_view(txs[index], header, index)
+
+    async def receipt(self, tx_hash: bytes) -> ReceiptView | None:
+        found = self.reader.tx_location(tx_hash)
+        if found is None:
+            return None
+        header, index = found
+        return self.reader.receipt_views(header)[index]
+
+    async def block_receipts(self, number: int) -> list[ReceiptView] | None:
+        if number > self.head.block_number:
+            return None
+        header = self.reader.header_by_number(number)
+        return None if header is None else self.reader.receipt_views(header)
+
+    # -- state -------------------------------------------------------------------------
+
+    async def balance(self, address: bytes, block: BlockId) -> int:
+        return int(self.executor.state_at(self._header(block)).get_balance(address))
+
+    async def nonce(self, address: bytes, block: BlockId) -> int:
+        if block.tag == "pending":
+            return int(self.pool.nonce_after_pending(address))
+        return int(self.executor.state_at(self._header(block)).get_nonce(address))
+
+    async def code(self, address: bytes, block: BlockId) -> bytes:
+        return bytes(self.executor.state_at(self._header(block)).get_code(address))
+
+    async def storage_at(self, address: bytes, slot: bytes, block: BlockId) -> bytes:
+        state = self.executor.state_at(self._header(block))
+        value = state.get_storage(address, int.from_bytes(slot, "big"))
+        return int(value).to_bytes(32, "big")
+
+    # -- execution ---------------------------------------------------------------------
+
+    async def call(self, request: CallRequest, block: BlockId, overrides: StateOverride | None) -> bytes:
+        header = self._header(block)
+        return await asyncio.to_thread(self._call_sync, request, header, overrides)
+
+    def _call_sync(self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverride | None) -> bytes:
+        vm, state = self.executor.call_state(header)
+        _apply_overrides(state, overrides)
+        gas = min(request.gas if request.gas is not None else self.gas_cap, self.gas_cap)
+        computation = self._run(state, header, request, gas)
+        _raise_if_error(computation)
+        return bytes(computation.output)
+
+    def _run(self, state: Any, header: BlockHeaderAPI, request: CallRequest, gas: int) -> Any:
+        sender = request.sender or ZERO_ADDRESS
+        value = request.value or 0
+        price = request.gas_price or request.max_fee_per_gas or 0
+        balance = state.get_balance(sender)
+        want = gas * price + value
+        if want > balance:
+            raise InvalidTransaction(
+                f"insufficient funds for gas * price + value: address 0x{sender.hex()} have {balance} want {want}"
+            )
+        tx = self.executor.spoof_transaction(state, header, sender, request.to, gas, value, request.input or b"")
+        intrinsic = int(tx.intrinsic_gas)
+        if gas < intrinsic:
+            raise InvalidTransaction(f"intrinsic gas too low: have {gas}, want {intrinsic}")
+        snapshot = state.snapshot()
+        try:
+            return state.apply_transaction(tx)
+        except ValidationError as exc:
+            raise InvalidTransaction(str(exc)) from exc
+        finally:
+            state.revert(snapshot)
+
+    async def estimate_gas(self, request: CallRequest, block: BlockId, overrides: StateOverride | None) -> int:
+        header = self._header(block)
+        return await asyncio.to_thread(self._estimate_sync, request, header, overrides)
+
+    def _estimate_sync(self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverride | None) -> int:
+        _vm, state = self.executor.call_state(header)
+        _apply_overrides(state, overrides)
+        hi = min(request.gas if request.gas is not None else header.gas_limit, self.gas_cap)
+        if request.value and not (request.gas_price or request.max_fee_per_gas):
+            balance = state.get_balance(request.sender or ZERO_ADDRESS)
+            if request.value > balance:
+                raise InvalidTransaction("insufficient funds for transfer")
+        top = self._run(state, header, request, hi)
+        if top.is_error:
+            if _is_revert(top):
+                raise ExecutionReverted(bytes(top.output))
+            if _is_out_of_gas(top):
+                raise InvalidTransaction(f"gas required exceeds allowance ({hi})")
+            _raise_if_error(top)
+        probe = self.executor.spoof_transaction(state, header, request.sender or ZERO_ADDRESS, request.to, hi, 0, request.input or b"")
+        lo = int(probe.intrinsic_gas) - 1
+        used = hi - top.get_gas_remaining()
+        # geth's first guess: what it used plus refunds and a call stipend, scaled for EIP-150.
+        guess = (used + top.get_gas_refund() + CALL_STIPEND) * 64 // 63
+        if lo < guess < hi and not self._run(state, header, request, guess).is_error:
+            hi = guess
+        else:
+            lo = max(lo, used - 1)
+        while lo + 1 < hi:
+            mid = (lo + hi) // 2
+            if self._run(state, header, request, mid).is_error:
+                lo = mid
+            else:
+                hi = mid
+        return hi
+
+    async def gas_price(self) -> int:
+        return max((self.next_base_fee() or 0) + await self.max_priority_fee(), self.min_gas_price)
+
+    async def max_priority_fee(self) -> int:
+        if self.executor.spec.zero_base_fee:
+            return self.min_gas_price
+        return max(DEFAULT_PRIORITY_FEE_WEI, self.min_gas_price)
+
+    async def fee_history(self, count: int, newest: int, percentiles: Sequence[float]) -> FeeHistoryView:
+        oldest = newest - count + 1
+        base_fees: list[int] = []
+        ratios: list[float] = []
+        rewards: list[tuple[int, ...]] = []
+        last: BlockHeaderAPI | None = None
+        for number in range(oldest, newest + 1):
+            header = self.reader.header_by_number(number)
+            if header is None:
+                raise BlockNotFound("header not found")
+            last = header
+            base_fee = getattr(header, "base_fee_per_gas", None) or 0
+            base_fees.append(base_fee)
+            ratios.append(header.gas_used / header.gas_limit if header.gas_limit else 0.0)
+            if percentiles:
+                rewards.append(self._rewards(header, base_fee, percentiles))
+        assert last is not None
+        if getattr(last, "base_fee_per_gas", None) is None:
+            base_fees.append(0)
+        elif self.executor.spec.zero_base_fee:
+            base_fees.append(0)
+        else:
+            base_fees.append(int(calculate_expected_base_fee_per_gas(last)))
+        return FeeHistoryView(
+            oldest_block=oldest,
+            base_fee_per_gas=tuple(base_fees),
+            gas_used_ratio=tuple(ratios),
+            reward=tuple(rewards) if percentiles else None,
+        )
+
+    def _rewards(self, header: BlockHeaderAPI, base_fee: int, percentiles: Sequence[float]) -> tuple[int, ...]:
+        txs = self.reader.transactions(header)
+        if not txs:
+            return tuple(0 for _ in percentiles)
+        receipts = self.reader.receipt_views(header)
+        tips = sorted(
+            (effective_gas_price(tx, base_fee) - base_fee, receipt.gas_used) for tx, receipt in zip(txs, receipts, strict=True)
+        )
+        total = sum(gas for _, gas in tips) or 1
+        result: list[int] = []
+        index, cumulative = 0, tips[0][1]
+        for p in percentiles:
+            threshold = total * p / 100
+            while cumulative < threshold and index < len(tips) - 1:
+                index += 1
+                cumulative += tips[index][1]
+            result.append(tips[index][0])
+        return tuple(result)
+
+    async def send_raw_transaction(self, raw: bytes) -> bytes:
+        return self.pool.add(raw)
+
+    async def get_logs(self, query: LogFilter) -> list[LogView]:
+        try:
+            if query.to_block - query.from_block > 64:
+                return await asyncio.to_thread(self.reader.logs, query, MAX_LOG_RESULTS)
+            return self.reader.logs(query, MAX_LOG_RESULTS)
+        except OverflowError as exc:
+            raise LogQueryLimitExceeded(f"query returned more than {MAX_LOG_RESULTS} results") from exc
+
+    # -- pool ----------------------------------------------------------------------------
+
+    async def txpool_content(self) -> TxPoolContent:
+        content = self.pool.content()
+        return TxPoolContent(
+            pending={s: {n: tx_view(p.tx, None, None) for n, p in txs.items()} for s, txs in content["pending"].items()},
+            queued={s: {n: tx_view(p.tx, None, None) for n, p in txs.items()} for s, txs in content["queued"].items()},
+        )
+
+    async def txpool_status(self) -> tuple[int, int]:
+        return self.pool.status()
+
+
+def _apply_overrides(state: Any, overrides: StateOverride | None) -> None:
+    if not overrides:
+        return
+    for address, override in overrides.items():
+        if override.balance is not None:
+            state.set_balance(address, override.balance)
+        if override.nonce is not None:
+            state.set_nonce(address, override.nonce)
+        if override.code is not None:
+            state.set_code(address, override.code)
+        if override.state is not None:
+            state.delete_storage(address)
+            for slot, value in override.state.items():
+                state.set_storage(address, int.from_bytes(slot, "big"), int.from_bytes(value, "big"))
+        if override.state_diff is not None:
+            for slot, value in override.state_diff.items():
+                state.set_storage(address, int.from_bytes(slot, "big"), int.from_bytes(value, "big"))
+
+
+def _is_revert(computation: Any) -> bool:
+    from eth.exceptions import Revert
+
+    return isinstance(computation.error, Revert)
+
+
+def _is_out_of_gas(computation: Any) -> bool:
+    from eth.exceptions import OutOfGas
+
+    return isinstance(computation.error, OutOfGas)
+
+
+def _raise_if_error(computation: Any) -> None:
+    if not computation.is_error:
+        return
+    if _is_revert(computation):
+        raise ExecutionReverted(bytes(computation.output))
+    if _is_out_of_gas(computation):
+        raise ExecutionFailed("out of gas")
+    from eth.exceptions import InvalidInstruction, StackDepthLimit, WriteProtection
+
+    error = computation.error
+    if isinstance(error, InvalidInstruction):
+        raise ExecutionFailed(f"invalid opcode: {error}")
+    if isinstance(error, WriteProtection):
+        raise ExecutionFailed("write protection")
+    if isinstance(error, StackDepthLimit):
+        raise ExecutionFailed("max call depth exceeded")
+    raise ExecutionFailed(str(error) or type(error).__name__)
