@@ -21,8 +21,6 @@ from jsc_node.config import DEFAULT_DEV_DATA_PATH, load_config
 from jsc_node.errors import JscError
 
 EXIT_ERROR = 1
-# 128 + SIGINT, as shells report a command ended by Ctrl-C.
-EXIT_INTERRUPTED = 130
 
 app = typer.Typer(
     name="jsc-node",
@@ -106,7 +104,9 @@ def run(
     rpc_http_cors_origins: Annotated[
         list[str] | None,
         typer.Option(
-            "--rpc-http-cors-origins", help="Allowed CORS origins, comma-separated or repeated; * for all."
+            "--rpc-http-cors-origins",
+            metavar="ORIGIN[,ORIGIN...]",
+            help="Allowed CORS origins, comma-separated or repeated; * for all.",
         ),
     ] = None,
     rpc_ws_host: Annotated[str | None, typer.Option("--rpc-ws-host", help="[default: 127.0.0.1]")] = None,
@@ -115,7 +115,11 @@ def run(
     p2p_port: Annotated[int | None, typer.Option("--p2p-port", help="[default: 30303]")] = None,
     bootnodes: Annotated[
         list[str] | None,
-        typer.Option("--bootnodes", help="Peers to dial at start (multiaddrs), comma-separated or repeated."),
+        typer.Option(
+            "--bootnodes",
+            metavar="MULTIADDR[,MULTIADDR...]",
+            help="Peers to dial at start (multiaddrs), comma-separated or repeated.",
+        ),
     ] = None,
     node_private_key_file: NodeKeyOpt = None,
     min_gas_price: Annotated[
@@ -378,10 +382,7 @@ def rlp_decode(
 
 
 def main() -> None:
-    try:
-        app()
-    except KeyboardInterrupt:
-        sys.exit(EXIT_INTERRUPTED)
+    app()
 
 
 if __name__ == "__main__":

@@ -119,7 +119,8 @@ def dev_accounts(count: int = DEV_ACCOUNT_COUNT) -> tuple[DevAccount, ...]:
 
 
 def dev_alloc(balance_wei: int = DEV_ACCOUNT_BALANCE_WEI) -> dict[str, dict[str, str]]:
-    return {acct.address.lower(): {"balance": hex(balance_wei)} for acct in dev_accounts()}
+    # Alloc keys as Besu's examples and genesis/dev.json write them: lowercase hex, no 0x.
+    return {acct.address.lower()[2:]: {"balance": hex(balance_wei)} for acct in dev_accounts()}
 
 
 def make_genesis(

@@ -14,6 +14,7 @@ from eth_account import Account
 
 from jsc_node.consensus.extra_data import decode_extra_data
 from jsc_node.devtools import DEV_ACCOUNT_BALANCE_WEI, DevToolsInputError, dev_accounts, make_genesis
+from jsc_node.genesis import load_genesis
 
 REPO = Path(__file__).resolve().parents[2]
 # The ten accounts anvil and Hardhat fund from "test test ... junk" (their documented list).
@@ -84,9 +85,17 @@ def test_genesis_new_writes_keys_and_a_qbft_genesis(tmp_path: Path) -> None:
     assert list(extra.validators) == sorted(addresses)
     assert (extra.vote, extra.round, extra.seals) == (None, 0, ())
 
-    alloc = {address.lower(): entry for address, entry in genesis["alloc"].items()}
+    alloc = {"0x" + address.lower().removeprefix("0x"): entry for address, entry in genesis["alloc"].items()}
     assert sorted(alloc) == sorted(a.lower() for a in ANVIL_ACCOUNTS)
     assert all(int(entry["balance"], 16) == 10_000 * 10**18 for entry in alloc.values())
+
+    # The node's own genesis parser accepts it and sees the same chain.
+    spec = load_genesis(out / "genesis.json")
+    assert spec.chain_id == 4242
+    assert spec.validators == tuple(sorted(addresses))
+    assert spec.qbft is not None
+    assert spec.qbft.block_period_s == 5
+    assert len(spec.alloc) == 10
 
 
 def test_genesis_new_refuses_to_overwrite(tmp_path: Path) -> None:
@@ -120,7 +129,7 @@ def test_make_genesis_is_deterministic_and_sorts_validators() -> None:
     assert extra.validators == (b"\xaa" * 20, b"\xbb" * 20)
     assert genesis["alloc"] == {}
     assert genesis["timestamp"] == "0x0"
-    assert make_genesis(validators)["alloc"]["0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"] == {
+    assert make_genesis(validators)["alloc"]["f39fd6e51aad88f6f4ce6ab8827279cfffb92266"] == {
         "balance": hex(DEV_ACCOUNT_BALANCE_WEI)
     }
 
