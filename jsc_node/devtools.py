@@ -153,7 +153,7 @@ def make_genesis(
     config: dict[str, Any] = {"chainId": chain_id}
     config.update(dict.fromkeys(_BLOCK_FORKS, 0))
     config.update(dict.fromkeys(_TIME_FORKS, 0))
-    config["blobSchedule"] = _BLOB_SCHEDULE
+    config["blobSchedule"] = {fork: dict(params) for fork, params in _BLOB_SCHEDULE.items()}
     config["qbft"] = {
         "blockperiodseconds": block_period_s,
         "epochlength": epoch_length,
