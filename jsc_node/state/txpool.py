@@ -10,8 +10,9 @@ Model
   account nonce are *pending* (executable); the rest are *queued* (a gap before them).
   Promotion is implicit: when a gap fills, or the account nonce advances, the contiguous
   run grows and the newly pending txs are announced to listeners.
-- The sender is recovered once per tx, at admission, and kept on ``PooledTx.sender``;
-  py-evm's cached ``tx.sender`` is primed with it, so ``tx.sender`` does not recover again.
+- The sender is recovered once per tx, at admission (through ``state/senders.py``, whose
+  cache py-evm's signature check then hits when the block is built), and kept on
+  ``PooledTx.sender``; py-evm's cached ``tx.sender`` is primed with it as well.
 - Durability: every accepted tx is appended to the journal and fsynced before ``add``
   returns; ``load_journal`` re-adds them at start and rewrites the file compactly.
 - Single-threaded (asyncio execution process): no locks. Reader calls are the only I/O
@@ -33,18 +34,18 @@ import logging
 import os
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 import rlp
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
-from eth_keys.datatypes import Signature
 from eth_keys.exceptions import BadSignature
 from eth_utils.crypto import keccak
 from eth_utils.exceptions import ValidationError
 
 from jsc_node.errors import InvalidTransaction, StorageError
+from jsc_node.state.senders import recover_sender
 
 logger = logging.getLogger(__name__)
 
@@ -110,9 +111,9 @@ class PoolLimits:
 class PooledTx:
     """A validated tx with what the pool and the block builder need, computed once."""
 
-    raw: bytes
+    raw: bytes = field(repr=False)
     """The canonical encoding (typed envelope or legacy RLP), as journaled and gossiped."""
-    tx: Any
+    tx: Any = field(repr=False)
     """The py-evm signed tx object (``tx.sender`` is primed: it does not recover again)."""
     sender: bytes
     """20-byte address recovered from the signature at admission."""
@@ -140,14 +141,6 @@ NewPendingListener = Callable[[Sequence[PooledTx]], None]
 
 
 # --- decoding and stateless validation ------------------------------------------------
-
-
-def recover_sender(tx: Any) -> bytes:
-    """ecrecover of a decoded tx; the pool's only call to it is in ``_validate_stateless``."""
-    y_parity = tx.y_parity
-    signature = Signature(vrs=(y_parity, tx.r, tx.s))
-    public_key = signature.recover_public_key_from_msg(tx.get_message_for_signing())
-    return bytes(public_key.to_canonical_address())
 
 
 def decode_transaction(raw: bytes) -> Any:
@@ -730,7 +723,10 @@ class TxPool:
         return acct.pending_end
 
     def pending_for_block(self, base_fee: int | None) -> PendingTxIterator:
-        """Executable txs for the block builder, best effective tip first (see PendingTxIterator)."""
+        """Executable txs for the block builder, best effective tip first (see PendingTxIterator).
+
+        ``Executor.build_block`` takes py-evm txs: ``(p.tx for p in pool.pending_for_block(fee))``.
+        """
         runs = {sender: acct.pending() for sender, acct in self._senders.items() if acct.pending_count}
         return PendingTxIterator(runs, base_fee)
 
