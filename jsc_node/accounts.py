@@ -185,7 +185,21 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def write_secret(path: Path, text: str) -> None:
-    """Create ``path`` (never overwrite) with mode 0600 from the start: no moment where others can read it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
+    """Create ``path`` with ``text``, mode 0600 from the start, never replacing an existing file.
+
+    Written to a temporary name, flushed to disk, then hard-linked into place: a crash leaves either
+    no file or the whole file, never a truncated key (geth writes keystores the same way).
+    """
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError as exc:
+            raise KeystoreError(f"{path} already exists; not overwriting it") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
