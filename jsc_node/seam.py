@@ -8,6 +8,7 @@ Transport: a Unix stream socket; each frame is a 4-byte big-endian length and a 
 Methods (all params and results are objects):
 - ``head``                         -> header summary of the canonical head
 - ``header``  {number}             -> header summary, or null beyond head
+- ``headers`` {start, count}       -> [header RLP], canonical, from ``start`` up to head
 - ``status``                       -> {"pending": txs ready for a block, "head": number}
 - ``build_block`` {parent, timestamp, coinbase, extra_data} -> {"block", "hash", "number", "tx_count"}
 - ``validate_block`` {block}       -> {"hash", "number"} or error InvalidBlock

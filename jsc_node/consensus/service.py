@@ -1,0 +1,270 @@
+"""The one driver of the QBFT engine (trio).
+
+Every input reaches the engine through one memory channel, as an event: gossip messages, timer
+expiries, the execution side's answers (block built, validated), pending-transaction counts and
+votes. The engine's actions are carried out in order; an own message is made durable
+(``OwnMessageLog``) before it is broadcast, so a validator restarted mid-round never signs two
+different messages for one height and round (CometBFT's WAL rule, STYLE.md).
+
+Ports: ``ExecutionPort`` (the seam client), ``GossipPort`` (libp2p in production, in-memory in
+tests). This module is the only one in consensus/ that may use trio, files or the clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import rlp
+import trio
+
+from jsc_node.consensus.block import BlockView, decode_block
+from jsc_node.consensus.engine import (
+    Action,
+    BlockBuilt,
+    BlockValidated,
+    Broadcast,
+    BuildBlock,
+    CommitBlock,
+    Event,
+    Head,
+    MessageDropped,
+    MessageReceived,
+    NewHead,
+    PendingTxs,
+    PersistOwnMessage,
+    ProposeVote,
+    QbftEngine,
+    RequestSync,
+    ScheduleTimeout,
+    Start,
+    Timeout,
+    ValidateBlock,
+)
+from jsc_node.consensus.validators import ValidatorHistory
+from jsc_node.errors import InvalidBlock, SeamError
+
+log = logging.getLogger("jsc_node.consensus")
+
+PENDING_POLL_INTERVAL_S = 0.1
+EVENT_QUEUE_SIZE = 4096
+HEADER_BATCH = 512
+_LENGTH = struct.Struct(">I")
+
+
+class ExecutionPort(Protocol):
+    async def request(self, method: str, **params: Any) -> Any: ...
+
+
+class GossipPort(Protocol):
+    async def broadcast(self, message: bytes) -> None: ...
+
+    async def receive(self) -> bytes: ...
+
+
+class NoPeers:
+    """Gossip for a validator alone: nothing to send to, nothing arrives."""
+
+    async def broadcast(self, message: bytes) -> None:
+        return None
+
+    async def receive(self) -> bytes:
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+
+class OwnMessageLog:
+    """Append-only, fsynced record of this validator's own consensus messages at the current
+    height. Reset when the chain moves past that height."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def load(self) -> list[PersistOwnMessage]:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        records: list[PersistOwnMessage] = []
+        offset = 0
+        while offset + _LENGTH.size <= len(data):
+            (length,) = _LENGTH.unpack_from(data, offset)
+            end = offset + _LENGTH.size + length
+            if end > len(data):
+                break  # torn last record: the message was never broadcast
+            try:
+                message, certificate = rlp.decode(data[offset + _LENGTH.size : end])
+            except (rlp.DecodingError, ValueError):
+                break
+            records.append(PersistOwnMessage(message, certificate))
+            offset = end
+        return records
+
+    def append(self, record: PersistOwnMessage) -> None:
+        body = rlp.encode([record.message, record.prepared_certificate])
+        with open(self.path, "ab") as f:
+            f.write(_LENGTH.pack(len(body)) + body)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def reset(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_bytes(b"")
+        os.replace(tmp, self.path)
+
+
+def header_block(header_rlp: bytes) -> BlockView:
+    """A BlockView of a header alone (empty body): enough for validator history."""
+    return decode_block(rlp.encode([rlp.decode(header_rlp), [], []]))
+
+
+class ConsensusService:
+    def __init__(
+        self,
+        engine: QbftEngine,
+        execution: ExecutionPort,
+        gossip: GossipPort,
+        own_messages: OwnMessageLog,
+        epoch_length: int,
+        clock: Any = time.time,
+    ) -> None:
+        self.engine = engine
+        self.execution = execution
+        self.gossip = gossip
+        self.own_messages = own_messages
+        self.epoch_length = epoch_length
+        self.clock = clock
+        self.history: ValidatorHistory | None = None
+        self._send, self._receive = trio.open_memory_channel[Event](EVENT_QUEUE_SIZE)
+        self._nursery: trio.Nursery | None = None
+        self.committed = 0
+
+    # -- startup -----------------------------------------------------------------------------
+
+    async def load_history(self) -> Head:
+        """Replay validator votes from genesis to head (header extraData only)."""
+        head = await self.execution.request("head")
+        genesis = await self.execution.request("headers", start=0, count=1)
+        history = ValidatorHistory(header_block(bytes.fromhex(genesis[0][2:])), self.epoch_length)
+        number = 1
+        while number <= head["number"]:
+            batch = await self.execution.request("headers", start=number, count=HEADER_BATCH)
+            for raw in batch:
+                history.append(header_block(bytes.fromhex(raw[2:])))
+            number += len(batch)
+            if not batch:
+                raise SeamError(f"execution returned no headers from {number}")
+        self.history = history
+        return self._head_of(history.head)
+
+    def _head_of(self, block: BlockView) -> Head:
+        assert self.history is not None
+        return Head(
+            number=block.number,
+            hash=block.onchain_hash,
+            timestamp=block.timestamp,
+            proposer=block.coinbase,
+            validators=self.history.validators_at(block.number + 1),
+        )
+
+    # -- events ------------------------------------------------------------------------------
+
+    async def submit(self, event: Event) -> None:
+        await self._send.send(event)
+
+    def propose_vote(self, recipient: bytes, add: bool | None) -> None:
+        self._send.send_nowait(ProposeVote(recipient, add))
+
+    async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        head = await self.load_history()
+        self.engine.restore(self.own_messages.load())
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            nursery.start_soon(self._poll_pending)
+            nursery.start_soon(self._read_gossip)
+            await self._handle(Start(head))
+            task_status.started()
+            async for event in self._receive:
+                await self._handle(event)
+
+    async def _poll_pending(self) -> None:
+        last = -1
+        while True:
+            status = await self.execution.request("status")
+            if status["pending"] != last:
+                last = status["pending"]
+                await self.submit(PendingTxs(last))
+            await trio.sleep(PENDING_POLL_INTERVAL_S)
+
+    async def _read_gossip(self) -> None:
+        while True:
+            message = await self.gossip.receive()
+            await self.submit(MessageReceived(message))
+
+    async def _handle(self, event: Event) -> None:
+        for action in self.engine.step(event, self.clock()):
+            await self._carry_out(action)
+
+    # -- actions -----------------------------------------------------------------------------
+
+    async def _carry_out(self, action: Action) -> None:
+        if isinstance(action, PersistOwnMessage):
+            await trio.to_thread.run_sync(self.own_messages.append, action)
+        elif isinstance(action, Broadcast):
+            await self.gossip.broadcast(action.message)
+        elif isinstance(action, ScheduleTimeout):
+            assert self._nursery is not None
+            self._nursery.start_soon(self._timer, action)
+        elif isinstance(action, BuildBlock):
+            assert self._nursery is not None
+            self._nursery.start_soon(self._build, action)
+        elif isinstance(action, ValidateBlock):
+            assert self._nursery is not None
+            self._nursery.start_soon(self._validate, action)
+        elif isinstance(action, CommitBlock):
+            await self._commit(action)
+        elif isinstance(action, RequestSync):
+            log.info("peers are at height %d; block sync is not available yet", action.height)
+        elif isinstance(action, MessageDropped):
+            log.debug("dropped consensus message: %s (%s)", action.reason, action.error)
+
+    async def _timer(self, action: ScheduleTimeout) -> None:
+        await trio.sleep(max(0.0, action.at - self.clock()))
+        await self.submit(Timeout(action.height, action.round, action.kind))
+
+    async def _build(self, action: BuildBlock) -> None:
+        try:
+            built = await self.execution.request(
+                "build_block",
+                parent="0x" + action.parent_hash.hex(),
+                timestamp=action.timestamp,
+                coinbase="0x" + self.engine.address.hex(),
+                extra_data="0x" + action.extra_data.hex(),
+            )
+        except SeamError as exc:
+            log.warning("building block %d failed: %s", action.height, exc)
+            return
+        await self.submit(BlockBuilt(bytes.fromhex(built["block"][2:])))
+
+    async def _validate(self, action: ValidateBlock) -> None:
+        try:
+            await self.execution.request("validate_block", block="0x" + action.block.hex())
+        except InvalidBlock as exc:
+            await self.submit(BlockValidated(action.digest, False, str(exc)))
+            return
+        await self.submit(BlockValidated(action.digest, True))
+
+    async def _commit(self, action: CommitBlock) -> None:
+        assert self.history is not None
+        await self.execution.request("commit_block", block="0x" + action.block.hex())
+        block = decode_block(action.block)
+        self.history.append(block)
+        self.committed += 1
+        await trio.to_thread.run_sync(self.own_messages.reset)
+        await self.submit(NewHead(self._head_of(block)))
+

@@ -1,0 +1,246 @@
+"""Starts a node's two processes, supervises them and shuts them down cleanly.
+
+    jsc-node run
+      ├── execution process (asyncio): LevelDB, py-evm, tx pool, JSON-RPC   (execution_process.py)
+      └── consensus process (trio): QBFT service, later libp2p              (consensus_process.py)
+          joined by the execution seam, a Unix socket in the data dir        (seam.py)
+
+If either child dies the other is stopped and the node exits non-zero; SIGINT/SIGTERM stop both
+(SIGTERM first, SIGKILL after a grace period). Children die with the parent (PR_SET_PDEATHSIG),
+so ``kill -9`` of the node is a crash of the whole node, never a half-alive one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import hashlib
+import logging
+import multiprocessing
+import os
+import secrets
+import signal
+import socket
+import sys
+import tempfile
+import time
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from jsc_node import __version__
+from jsc_node.config import NodeConfig
+from jsc_node.errors import ConfigError, DataDirLockedError
+from jsc_node.genesis import DEV_VALIDATOR_KEY, GenesisSpec, load_genesis
+
+log = logging.getLogger("jsc_node")
+
+SHUTDOWN_GRACE_S = 15.0
+READY_TIMEOUT_S = 120.0
+PR_SET_PDEATHSIG = 1
+UNIX_SOCKET_PATH_MAX = 100
+
+DEV_ACCOUNTS = (
+    ("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"),
+    ("0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"),
+    ("0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"),
+    ("0x90F79bf6EB2c4f870365E785982E1f101E93b906", "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6"),
+    ("0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65", "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a"),
+    ("0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc", "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba"),
+    ("0x976EA74026E726554dB657fA54763abd0C3a0aa9", "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e"),
+    ("0x14dC79964da2C08b23698B3D3cc7Ca32193d9955", "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356"),
+    ("0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f", "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97"),
+    ("0xa0Ee7A142d267C1f36714E4a8F75612F20a79720", "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6"),
+)
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)-5s %(name)s [%(process)d] %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("eth", "trie", "libp2p", "uvicorn", "multiaddr", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level)))
+
+
+def load_node_key(config: NodeConfig, spec: GenesisSpec) -> bytes:
+    """The node key: the configured file; else DATA/key (created on first start); the embedded
+    dev genesis without a key file uses the dev validator key so it produces blocks."""
+    path = config.node_private_key_file
+    if path is None:
+        if config.genesis_file is None:
+            return DEV_VALIDATOR_KEY
+        path = config.data_path / "key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_bytes(32).hex() + "\n")
+            log.info("created node key %s", path)
+    try:
+        text = Path(path).read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read node key file {path}: {exc}") from exc
+    text = text[2:] if text.startswith("0x") else text
+    try:
+        key = bytes.fromhex(text)
+    except ValueError as exc:
+        raise ConfigError(f"node key file {path} is not hex") from exc
+    if len(key) != 32:
+        raise ConfigError(f"node key file {path} must hold a 32-byte secp256k1 key, got {len(key)} bytes")
+    return key
+
+
+def seam_socket_path(data_path: Path) -> str:
+    path = str(data_path.resolve() / "seam.sock")
+    if len(path) <= UNIX_SOCKET_PATH_MAX:
+        return path
+    digest = hashlib.sha256(path.encode()).hexdigest()[:16]
+    return str(Path(tempfile.gettempdir()) / f"jsc-node-{digest}.sock")
+
+
+@contextlib.contextmanager
+def data_dir_lock(data_path: Path) -> Any:
+    data_path.mkdir(parents=True, exist_ok=True)
+    lock_path = data_path / "LOCK"
+    handle = open(lock_path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        raise DataDirLockedError(f"data dir {data_path} is in use by another jsc-node process (pid {owner})") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    try:
+        yield
+    finally:
+        handle.close()
+
+
+def init_node(config: NodeConfig) -> GenesisSpec:
+    """Create the data dir and write the genesis block (what ``run`` does first, and no more)."""
+    from jsc_node.state.execution import Executor
+    from jsc_node.state.leveldb import LevelDB
+
+    spec = load_genesis(config.genesis_file)
+    with data_dir_lock(config.data_path):
+        db = LevelDB(config.data_path / "chaindata")
+        try:
+            executor = Executor(db, spec)
+            print(f"initialised {config.data_path}: chain id {spec.chain_id}, genesis 0x{executor.genesis.hash.hex()}")
+        finally:
+            db.close()
+    return spec
+
+
+def _child(target: str, level: str, *args: Any) -> None:
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+    setup_logging(level)
+    from jsc_node.errors import JscError
+
+    try:
+        if target == "execution":
+            from jsc_node.execution_process import main as execution_main
+
+            execution_main(*args)
+        else:
+            from jsc_node.consensus_process import main as consensus_main
+
+            consensus_main(*args)
+    except JscError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        pass
+
+
+def _wait_for_port(host: str, port: int, processes: list[BaseProcess], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if any(p.exitcode is not None for p in processes):
+            return False
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _print_banner(config: NodeConfig, spec: GenesisSpec) -> None:
+    lines = [
+        f"jsc-node v{__version__}",
+        f"  chain id      {spec.chain_id}",
+        f"  data path     {config.data_path}",
+        f"  JSON-RPC      http://{config.rpc_http_host}:{config.rpc_http_port}",
+    ]
+    if config.rpc_ws_enabled:
+        lines.append(f"  WebSocket     ws://{config.rpc_ws_host}:{config.rpc_ws_port}")
+    if config.genesis_file is None:
+        lines.append("")
+        lines.append("Development accounts (10,000 ETH each; public keys, never use them on a real network):")
+        for i, (address, key) in enumerate(DEV_ACCOUNTS):
+            lines.append(f"  ({i}) {address}  key {key}")
+    print("\n".join(lines), flush=True)
+
+
+def run_node(config: NodeConfig) -> int:
+    setup_logging(config.log_level)
+    spec = load_genesis(config.genesis_file)
+    node_key = load_node_key(config, spec)
+    with data_dir_lock(config.data_path):
+        seam_path = seam_socket_path(config.data_path)
+        ctx = multiprocessing.get_context("spawn")
+        execution = ctx.Process(
+            target=_child, args=("execution", config.log_level, config, seam_path), name="jsc-execution"
+        )
+        consensus = ctx.Process(
+            target=_child, args=("consensus", config.log_level, config, seam_path, node_key), name="jsc-consensus"
+        )
+        stopping = False
+
+        def request_stop(signum: int, _frame: Any) -> None:
+            nonlocal stopping
+            stopping = True
+
+        previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        execution.start()
+        consensus.start()
+        processes: list[BaseProcess] = [execution, consensus]
+        try:
+            if config.rpc_http_enabled and _wait_for_port(
+                config.rpc_http_host, config.rpc_http_port, processes, READY_TIMEOUT_S
+            ):
+                _print_banner(config, spec)
+            while not stopping and all(p.exitcode is None for p in processes):
+                time.sleep(0.1)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            _stop(processes)
+        failed = [p for p in processes if p.exitcode not in (0, -signal.SIGTERM, -signal.SIGINT)]
+        if stopping and not failed:
+            log.info("node stopped")
+            return 0
+        for p in failed:
+            log.error("%s process exited with code %s", p.name, p.exitcode)
+        return 1 if failed or not stopping else 0
+
+
+def _stop(processes: list[BaseProcess]) -> None:
+    # Consensus first, so it does not commit into an execution process that is going away.
+    for process in reversed(processes):
+        if process.exitcode is None and process.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGTERM)
+            process.join(SHUTDOWN_GRACE_S)
+        if process.exitcode is None:
+            process.kill()
+            process.join(5)
