@@ -749,17 +749,20 @@ class TxPool:
             data = b""
         except OSError as exc:
             raise StorageError(f"cannot read tx journal {path}: {exc}") from exc
-        loaded = dropped = 0
+        admitted: list[PooledTx] = []
         promoted: list[PooledTx] = []
+        dropped = 0
         for raw in _decode_journal(data, path):
             try:
-                _, newly = self._admit(raw)
+                ptx, newly = self._admit(raw)
             except InvalidTransaction as exc:
                 dropped += 1
                 logger.debug("journaled tx dropped: %s", exc)
                 continue
-            loaded += 1
+            admitted.append(ptx)
             promoted += newly
+        # A journaled tx may have been replaced or evicted by a later record.
+        loaded = sum(1 for ptx in admitted if self._by_hash.get(ptx.hash) is ptx)
         logger.info("tx journal: %d loaded, %d dropped", loaded, dropped)
         self._rewrite_journal()
         self._notify([p for p in promoted if self._by_hash.get(p.hash) is p])
