@@ -16,6 +16,7 @@ Events (driver -> engine)
 ``BlockValidated(digest, ok, reason)`` answer to ``ValidateBlock``.
 ``PendingTxs(count)``           the pool holds ``count`` executable transactions (lets a waiting
                                 proposer stop waiting for ``empty_block_period_s``).
+``SealedBlockReceived(block)``  a committed block (with seals) gossiped by a peer.
 ``ProposeVote(recipient, add)`` this validator's vote to add (True) / drop (False) a validator,
                                 or withdraw it (None); carried in the blocks it proposes.
 
@@ -36,7 +37,8 @@ Actions (engine -> driver)
         answer with ``BlockBuilt``.
 ``ValidateBlock(block, digest)``  execution checks the block (no commit); answer ``BlockValidated``.
 ``CommitBlock(block, height, digest)``  the block (with round and commit seals in extraData) is
-        final: persist it, make it head, then send ``NewHead``.
+        final: persist it (ignore it if that block is already held, e.g. synced meanwhile), make
+        it head, gossip it to peers (they feed it as ``SealedBlockReceived``), send ``NewHead``.
 ``RequestSync(height)``         peers are at ``height`` or above: fetch and import the missing
         blocks (each with its commit seals), then send ``NewHead``.
 ``MessageDropped(reason, error)``  a message was refused; ``reason`` is the error class name
@@ -61,7 +63,14 @@ from typing import Literal, TypeVar
 
 from eth_keys.datatypes import PrivateKey
 
-from jsc_node.consensus.block import BlockView, address_of, decode_block, recover_address, sign_commit_seal
+from jsc_node.consensus.block import (
+    BlockView,
+    address_of,
+    decode_block,
+    recover_address,
+    sign_commit_seal,
+    validate_commit_seals,
+)
 from jsc_node.consensus.extra_data import VANITY_BYTES, QbftExtraData, Vote, encode_extra_data
 from jsc_node.consensus.messages import (
     COMMIT,
@@ -177,6 +186,12 @@ class BlockValidated:
 
 
 @dataclass(frozen=True)
+class SealedBlockReceived:
+    block: bytes
+    """A committed block with its commit seals, gossiped by a peer after its CommitBlock."""
+
+
+@dataclass(frozen=True)
 class PendingTxs:
     count: int
 
@@ -188,7 +203,17 @@ class ProposeVote:
     """True to add, False to drop, None to withdraw this validator's vote about ``recipient``."""
 
 
-Event = Start | NewHead | MessageReceived | Timeout | BlockBuilt | BlockValidated | PendingTxs | ProposeVote
+Event = (
+    Start
+    | NewHead
+    | MessageReceived
+    | Timeout
+    | BlockBuilt
+    | BlockValidated
+    | PendingTxs
+    | ProposeVote
+    | SealedBlockReceived
+)
 
 
 # --- actions ------------------------------------------------------------------------------------
@@ -346,6 +371,8 @@ class QbftEngine:
             self._on_head(event.head, start=isinstance(event, Start))
         elif isinstance(event, PendingTxs):
             self._on_pending_txs(event.count)
+        elif isinstance(event, SealedBlockReceived):
+            self._on_sealed_block(event.block)
         else:
             if event.add is None:
                 self.votes.pop(event.recipient, None)
@@ -639,16 +666,18 @@ class QbftEngine:
             self._maybe_request_sync()
 
     def _maybe_request_sync(self) -> None:
-        """f+1 validators of this height speak of later heights: at least one honest validator has
-        moved on, so the blocks we miss exist; ask the driver to sync them."""
+        """A validator of this height speaks of a later height: the blocks we miss probably exist.
+        Ask the driver to sync them, at most once per round (sync checks the commit seals, so a
+        Byzantine validator lying about its height costs one wasted request per round, no more;
+        waiting for f+1 such validators instead stalls a validator whose commits were lost)."""
         hs = self._hs()
         if hs.committed or hs.sync_requested:
             return
-        heights = sorted((h for h in hs.ahead.values() if h > hs.height), reverse=True)
-        if len(heights) >= hs.f + 1:
+        heights = [h for h in hs.ahead.values() if h > hs.height]
+        if heights:
             hs.sync_requested = True
             self.stats["sync_requested"] += 1
-            self._out.append(RequestSync(heights[hs.f] - 1))
+            self._out.append(RequestSync(max(heights) - 1))
 
     def _handle(self, msg: Message) -> None:
         hs = self._hs()
@@ -795,6 +824,43 @@ class QbftEngine:
         block = rs.block.with_round(round_).with_seals([c.seal for c in commits])
         self.stats["committed"] += 1
         self._out.append(CommitBlock(block.encode(), hs.height, digest))
+
+    def _on_sealed_block(self, raw: bytes) -> None:
+        """A peer's committed block: for our height, its commit seals are a commit certificate
+        (commit it without waiting for the messages we missed); for a later height, sync."""
+        hs = self.state
+        if hs is None or hs.committed:
+            return
+        try:
+            block = decode_block(raw)
+            if block.number > hs.height:
+                hs.ahead[block.coinbase] = max(hs.ahead.get(block.coinbase, 0), block.number + 1)
+                hs.sync_requested = False
+                self._maybe_request_sync()
+                return
+            if block.number < hs.height:
+                return
+            if block.parent_hash != hs.parent.hash:
+                raise InvalidProposalBlock(
+                    "sealed block parent", got=block.parent_hash, expected=hs.parent.hash
+                )
+            if block.extra.validators != hs.validators:
+                raise InvalidProposalBlock(
+                    "sealed block validators", got=len(block.extra.validators), expected=len(hs.validators)
+                )
+            validate_commit_seals(block, hs.validators, hs.quorum)
+        except InvalidSeal as exc:
+            self._drop(InvalidSignature(f"sealed block: {exc}"))
+            return
+        except InvalidBlock as exc:
+            self._drop(InvalidProposalBlock(f"sealed block: {exc}"))
+            return
+        except InvalidMessage as exc:
+            self._drop(exc)
+            return
+        hs.committed = True
+        self.stats["committed_from_peer_block"] += 1
+        self._out.append(CommitBlock(block.encode(), hs.height, block.onchain_hash))
 
     # --- round change -------------------------------------------------------------------------------
 
@@ -1046,6 +1112,7 @@ __all__ = [
     "QbftEngine",
     "RequestSync",
     "ScheduleTimeout",
+    "SealedBlockReceived",
     "Start",
     "Timeout",
 ]
