@@ -65,7 +65,7 @@ def test_parse_error(body: bytes) -> None:
     "message",
     [
         1,
-        b"\"x\"",
+        b'"x"',
         None,
         {"id": 1, "method": "eth_chainId"},
         {"jsonrpc": "1.0", "id": 1, "method": "eth_chainId"},
