@@ -78,6 +78,7 @@ FULL_RECHECK_INTERVAL_BLOCKS = 32
 JOURNAL_RECORD_HEADER = struct.Struct(">I")  # record = 4-byte big-endian length + raw tx
 JOURNAL_MAX_RECORD_BYTES = 16 * 1024 * 1024  # a longer length prefix means a corrupt tail
 JOURNAL_COMPACT_MIN_RECORDS = 1024  # rewrite when garbage records exceed max(this, live txs)
+EVICTION_HEAP_SLACK = 1024  # stale eviction entries tolerated beyond 2 per sender
 
 
 # --- ports and value types -------------------------------------------------------------
@@ -292,12 +293,18 @@ class TxPool:
         self._base_fee: int | None = None
         self._blocks_since_full_recheck = 0
         self._listeners: list[NewPendingListener] = []
+        # Eviction candidates: each sender's highest-nonce tx by (price, -seq), cheapest
+        # first. Entries go stale when that tx leaves or stops being the top; they are
+        # skipped when met and the heap is rebuilt when it grows too stale.
+        self._evict_heap: list[tuple[tuple[int, int, int], int, bytes]] = []
 
     # --- head ---------------------------------------------------------------------------
 
     def set_head(self, block_gas_limit: int, base_fee: int | None) -> None:
         self._block_gas_limit = block_gas_limit
-        self._base_fee = base_fee
+        if base_fee != self._base_fee:
+            self._base_fee = base_fee
+            self._rebuild_eviction_heap()  # eviction prices are effective tips at the base fee
 
     def on_new_head(
         self,
@@ -427,6 +434,7 @@ class TxPool:
         if old is not None:
             self._validate_replacement(old, ptx)
             self._replace(acct, old, ptx)
+            self._push_eviction_candidate(acct)
             return ptx, [ptx] if ptx.nonce < acct.pending_end else []
 
         sender_victim: PooledTx | None = None
@@ -449,6 +457,7 @@ class TxPool:
             self._senders[sender] = acct
         acct.txs[ptx.nonce] = ptx
         self._by_hash[tx_hash] = ptx
+        self._push_eviction_candidate(acct)
         return ptx, self._refresh_pending(acct)
 
     def _validate_stateless(self, raw: bytes, tx_hash: bytes, tx: Any) -> PooledTx:
@@ -573,33 +582,52 @@ class TxPool:
     def _pick_pool_victim(self, new: PooledTx, queued: bool) -> PooledTx:
         """The tx to evict so ``new`` fits a full pool, or InvalidTransaction.
 
-        Candidates are each other sender's highest nonce (evicting it leaves no gap). A
-        queued newcomer may only evict queued txs (geth: a future tx never churns pending).
+        Candidates are each other sender's highest nonce (evicting it leaves no gap); the
+        cheapest goes, if ``new`` pays more. As in geth, a queued newcomer never evicts a
+        pending tx ("future transaction tries to replace pending").
         """
-        new_key = self._price_key(new)
-        best: PooledTx | None = None
-        best_key: tuple[tuple[int, int, int], int] | None = None
-        cheaper_pending = False
-        for sender, acct in self._senders.items():
-            if sender == new.sender:
-                continue
-            top = acct.txs[max(acct.txs)]
-            key = self._price_key(top)
-            if key >= new_key:
-                continue
-            if queued and top.nonce < acct.pending_end:
-                cheaper_pending = True
-                continue
-            ranked = (key, -top.seq)  # cheapest first; among equals, the latest arrival
-            if best_key is None or ranked < best_key:
-                best, best_key = top, ranked
-        if best is not None:
-            return best
-        if cheaper_pending:
-            raise InvalidTransaction("future transaction tries to replace pending")
-        if len(self._senders) == 0 or (len(self._senders) == 1 and new.sender in self._senders):
+        heap = self._evict_heap
+        own: list[tuple[tuple[int, int, int], int, bytes]] = []
+        victim: PooledTx | None = None
+        while heap:
+            entry = heap[0]
+            ptx = self._by_hash.get(entry[2])
+            if ptx is None or not self._is_top(ptx):
+                heapq.heappop(heap)  # stale
+            elif ptx.sender == new.sender:
+                own.append(heapq.heappop(heap))  # evicting its own txs would not help it
+            else:
+                victim = ptx
+                break
+        for entry in own:
+            heapq.heappush(heap, entry)
+        if victim is None:
             raise InvalidTransaction("txpool is full")
-        raise InvalidTransaction("transaction underpriced")
+        if self._price_key(victim) >= self._price_key(new):
+            raise InvalidTransaction("transaction underpriced")
+        if queued and victim.nonce < self._senders[victim.sender].pending_end:
+            raise InvalidTransaction("future transaction tries to replace pending")
+        return victim
+
+    def _is_top(self, ptx: PooledTx) -> bool:
+        acct = self._senders.get(ptx.sender)
+        return acct is not None and acct.txs.get(ptx.nonce) is ptx and max(acct.txs) == ptx.nonce
+
+    def _push_eviction_candidate(self, acct: _SenderTxs) -> None:
+        if not acct.txs:
+            return
+        top = acct.txs[max(acct.txs)]
+        heapq.heappush(self._evict_heap, (self._price_key(top), -top.seq, top.hash))
+        if len(self._evict_heap) > 2 * len(self._senders) + EVICTION_HEAP_SLACK:
+            self._rebuild_eviction_heap()
+
+    def _rebuild_eviction_heap(self) -> None:
+        heap = []
+        for acct in self._senders.values():
+            top = acct.txs[max(acct.txs)]
+            heap.append((self._price_key(top), -top.seq, top.hash))
+        heapq.heapify(heap)
+        self._evict_heap = heap
 
     # --- internal state changes ------------------------------------------------------
 
@@ -630,6 +658,8 @@ class TxPool:
             acct.pending_end = ptx.nonce
         if not acct.txs:
             del self._senders[ptx.sender]
+        else:
+            self._push_eviction_candidate(acct)
 
     def _revalidate_sender(self, sender: bytes, acct: _SenderTxs, nonce: int, balance: int) -> list[PooledTx]:
         """Apply a new account nonce/balance (and the head gas limit) to one sender.
@@ -653,6 +683,7 @@ class TxPool:
         if not acct.txs:
             self._senders.pop(sender, None)
             return []
+        self._push_eviction_candidate(acct)
         run = self._refresh_pending(acct)
         return [ptx for ptx in run if ptx.nonce not in was_pending]
 

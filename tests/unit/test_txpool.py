@@ -3,6 +3,7 @@ limits and eviction, block ordering, head updates, events, one sender recovery p
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -726,3 +727,59 @@ def test_listener_errors_do_not_break_add_and_unsubscribe_works() -> None:
     unsubscribe()
     pool.add(tx1559(nonce=1))
     assert seen == [raw]
+
+
+# --- consistency under random operations --------------------------------------------
+
+
+def check_invariants(pool: TxPool) -> None:
+    by_hash = pool._by_hash
+    seen = 0
+    pending = 0
+    for sender, acct in pool._senders.items():
+        assert acct.txs, "empty sender kept"
+        assert min(acct.txs) >= acct.nonce
+        end = acct.nonce
+        while end in acct.txs:
+            end += 1
+        assert acct.pending_end == end
+        pending += end - acct.nonce
+        for nonce, ptx in acct.txs.items():
+            assert ptx.sender == sender
+            assert ptx.nonce == nonce
+            assert by_hash[ptx.hash] is ptx
+            seen += 1
+    assert seen == len(by_hash) == len(pool)
+    assert pool.pending_count() == pending
+    assert len(pool) <= pool.limits.max_size
+
+
+def test_random_operations_keep_the_pool_consistent() -> None:
+    import random
+
+    rng = random.Random(1337)
+    reader = FakeReader(default_balance=10 * ETHER)
+    pool = make_pool(reader, max_size=12, max_per_sender=6)
+    keys_ = [key(i) for i in range(5)]
+    events: list[PooledTx] = []
+    pool.subscribe(events.extend)
+    for _ in range(400):
+        op = rng.random()
+        k = rng.choice(keys_)
+        if op < 0.75:
+            nonce = reader.nonces.get(address(k), 0) + rng.randrange(-1, 7)
+            tip = rng.randrange(1, 6) * GWEI
+            with contextlib.suppress(InvalidTransaction):
+                pool.add(
+                    tx1559(k, nonce=max(nonce, 0), tip=tip, fee_cap=tip + GWEI, value=rng.randrange(ETHER))
+                )
+        elif op < 0.9:
+            reader.nonces[address(k)] = reader.nonces.get(address(k), 0) + rng.randrange(0, 3)
+            pool.on_new_head(BLOCK_GAS_LIMIT, GWEI, [], senders=[address(k)])
+        else:
+            reader.balances[address(k)] = rng.randrange(ETHER // 1000, 5 * ETHER)
+            pool.on_new_head(BLOCK_GAS_LIMIT, rng.choice([GWEI, GWEI // 2]), [], senders=[address(k)])
+        check_invariants(pool)
+        block = list(pool.pending_for_block(GWEI // 2))
+        assert len(block) == pool.pending_count()
+    assert events  # something became pending along the way
