@@ -151,7 +151,10 @@ def run(
         # Imported here: the node pulls in py-evm, libp2p and uvicorn, which the other commands never need.
         from jsc_node.node import run_node
 
-        run_node(config)
+        status = run_node(config)
+    if status != 0:
+        # A node process failed; run_node has logged which and why.
+        raise typer.Exit(status)
 
 
 @app.command()

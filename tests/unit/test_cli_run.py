@@ -21,14 +21,16 @@ REPO = Path(__file__).resolve().parents[2]
 class FakeNode:
     """Stands in for jsc_node.node: records the config run_node / init_node were given."""
 
-    def __init__(self, error: Exception | None = None) -> None:
+    def __init__(self, error: Exception | None = None, status: int = 0) -> None:
         self.error = error
+        self.status = status
         self.calls: list[tuple[str, NodeConfig]] = []
 
-    def run_node(self, config: NodeConfig) -> None:
+    def run_node(self, config: NodeConfig) -> int:
         self.calls.append(("run", config))
         if self.error is not None:
             raise self.error
+        return self.status
 
     def init_node(self, config: NodeConfig) -> None:
         self.calls.append(("init", config))
@@ -127,6 +129,12 @@ def test_node_errors_print_one_line(
     assert result.exit_code == 1
     assert result.stderr == f"error: {error}\n"
     assert result.stdout == ""
+
+
+def test_run_exits_with_the_node_status(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    install(monkeypatch, FakeNode(status=1))
+    result = CliRunner().invoke(app, ["run", "--data-path", str(tmp_path)])
+    assert result.exit_code == 1
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
