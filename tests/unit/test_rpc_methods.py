@@ -241,7 +241,8 @@ def test_send_raw_transaction(backend: FakeBackend) -> None:
 
 
 def _fee_call(backend: FakeBackend) -> tuple[Any, ...]:
-    return next(c for c in reversed(backend.calls) if c[0] == "fee_history")[1]
+    args: tuple[Any, ...] = next(c for c in reversed(backend.calls) if c[0] == "fee_history")[1]
+    return args
 
 
 def test_fee_history_clamps_count(backend: FakeBackend) -> None:
