@@ -157,7 +157,18 @@ def decode_transaction(raw: bytes) -> Any:
     try:
         return PragueTransactionBuilder.decode(raw)
     except (rlp.exceptions.RLPException, ValidationError) as exc:
-        raise InvalidTransaction(f"rlp: {_first_line(exc)}") from exc
+        raise InvalidTransaction(f"rlp: {_rlp_reason(exc)}") from exc
+
+
+def _rlp_reason(exc: BaseException) -> str:
+    # pyrlp reports a cut-short input as a negative count of superfluous bytes; say it as
+    # geth's rlp package does (ErrValueTooLarge / "more than one value").
+    text = _first_line(exc)
+    if text.startswith("RLP string ends with -"):
+        return "value size exceeds available input length"
+    if text.startswith("RLP string ends with"):
+        return "input contains more than one value"
+    return text
 
 
 def _first_line(exc: BaseException) -> str:
@@ -437,22 +448,12 @@ class TxPool:
             self._push_eviction_candidate(acct)
             return ptx, [ptx] if ptx.nonce < acct.pending_end else []
 
-        sender_victim: PooledTx | None = None
-        pool_victim: PooledTx | None = None
-        if len(acct.txs) >= limits.max_per_sender:
-            # Keep the lowest nonces: they are the ones that can execute soonest. The highest
-            # is above this one (nonce bound above) so it is queued, never pending.
-            highest = acct.txs[max(acct.txs)]
-            if highest.nonce < ptx.nonce:
-                raise InvalidTransaction(f"account limit exceeded: pooled {len(acct.txs)} txs")
-            sender_victim = highest
-        elif len(self._by_hash) >= limits.max_size:
-            pool_victim = self._pick_pool_victim(ptx, queued=ptx.nonce > acct.pending_end)
-
-        for victim in (sender_victim, pool_victim):
-            if victim is not None:
-                logger.debug("evicting tx %s to admit %s", victim.hash.hex(), tx_hash.hex())
-                self._remove(victim)
+        # No per-sender eviction is needed: the nonce window above holds a sender to
+        # max_per_sender txs (a full window leaves only replacements).
+        if len(self._by_hash) >= limits.max_size:
+            victim = self._pick_pool_victim(ptx, queued=ptx.nonce > acct.pending_end)
+            logger.debug("evicting tx %s to admit %s", victim.hash.hex(), tx_hash.hex())
+            self._remove(victim)
         if sender not in self._senders:
             self._senders[sender] = acct
         acct.txs[ptx.nonce] = ptx

@@ -157,10 +157,14 @@ def _nonce_five(pool: TxPool, reader: FakeReader) -> None:
 REFUSALS = [
     Refusal("empty", lambda: b"", "typed transaction too short", exact=True),
     Refusal("type byte only", lambda: b"\x02", "typed transaction too short", exact=True),
-    Refusal("truncated rlp", lambda: tx1559()[:-1], "rlp: "),
+    Refusal(
+        "truncated rlp", lambda: tx1559()[:-1], "rlp: value size exceeds available input length", exact=True
+    ),
     Refusal("legacy garbage", lambda: b"\xf8", "rlp: "),
     Refusal("typed wrong field count", lambda: b"\x02\xc0", "rlp: "),
-    Refusal("trailing bytes", lambda: tx_legacy() + b"\x00", "rlp: "),
+    Refusal(
+        "trailing bytes", lambda: tx_legacy() + b"\x00", "rlp: input contains more than one value", exact=True
+    ),
     Refusal("blob tx", lambda: b"\x03" + tx1559()[1:], "transaction type not supported", exact=True),
     Refusal("unknown type", lambda: b"\x05" + tx1559()[1:], "transaction type not supported", exact=True),
     Refusal("type 0 envelope", lambda: b"\x00" + tx_legacy(), "transaction type not supported", exact=True),
