@@ -512,6 +512,29 @@ def test_new_head_balance_drop_removes_unaffordable_and_demotes_later() -> None:
     assert pool.status() == (1, 1)  # nonce 2 now waits behind a gap
 
 
+def test_balance_drop_without_named_sender_is_caught_by_the_periodic_full_recheck() -> None:
+    reader = FakeReader()
+    pool = make_pool(reader)
+    h0 = pool.add(tx1559(nonce=0, value=ETHER))
+    reader.balances[address(A)] = ETHER // 2  # e.g. a delegated EOA drained by a call
+    for _ in range(txpool_module.FULL_RECHECK_INTERVAL_BLOCKS - 1):
+        pool.on_new_head(BLOCK_GAS_LIMIT, GWEI, [])
+    assert h0 in pool  # lazily kept: the builder would skip it
+    pool.on_new_head(BLOCK_GAS_LIMIT, GWEI, [])
+    assert h0 not in pool
+
+
+def test_eviction_follows_the_base_fee() -> None:
+    pool = make_pool(max_size=2, base_fee=GWEI)
+    x = pool.add(tx1559(A, tip=5 * GWEI, fee_cap=6 * GWEI))  # effective 5 now, 1 at base fee 5
+    y = pool.add(tx1559(B, tip=2 * GWEI, fee_cap=10 * GWEI))  # effective 2 at both
+    pool.on_new_head(BLOCK_GAS_LIMIT, 5 * GWEI, [])
+    z = pool.add(tx1559(key(2), tip=3 * GWEI, fee_cap=10 * GWEI))
+    assert x not in pool
+    assert y in pool
+    assert z in pool
+
+
 def test_new_head_lower_gas_limit_drops_big_txs() -> None:
     pool = make_pool()
     big = pool.add(tx1559(B, gas=1_000_000))
