@@ -191,7 +191,8 @@ def too_large_response(size: int | None, limit: int) -> bytes:
 
 
 def _valid_id(value: Any) -> bool:
-    return value is None or (isinstance(value, str | int | float) and not isinstance(value, bool))
+    # A tuple, not ``str | int | float``: isinstance with a union is several times slower (hot path).
+    return value is None or (isinstance(value, (str, int, float)) and not isinstance(value, bool))
 
 
 # --- the dispatcher ----------------------------------------------------------

@@ -18,12 +18,10 @@ from typing import Any, Final, TypeVar
 from eth_hash.auto import keccak
 
 from jsc_node.views import (
-    BLOCK_TAGS,
     AccessListEntry,
     AccountOverride,
     AuthorizationView,
     BlockId,
-    BlockTag,
     BlockView,
     CallRequest,
     FeeHistoryView,
@@ -169,10 +167,15 @@ def decode_bool(value: Any) -> bool:
     return value
 
 
+_TAG_IDS: Final[dict[str, BlockId]] = {
+    tag: BlockId(tag=tag) for tag in ("latest", "earliest", "pending", "safe", "finalized")
+}
+
+
 def _decode_block_number_text(text: str) -> BlockId:
-    if text in BLOCK_TAGS:
-        tag: BlockTag = text  # type: ignore[assignment]
-        return BlockId(tag=tag)
+    tagged = _TAG_IDS.get(text)
+    if tagged is not None:
+        return tagged
     number = decode_uint64(text)
     if number > INT64_MAX:
         raise InvalidParams("block number larger than int64")
