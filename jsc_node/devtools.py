@@ -12,9 +12,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
-
-from jsc_node.accounts import write_secret
 from jsc_node.consensus.extra_data import (
     ADDRESS_BYTES,
     BFT_MIX_HASH,
@@ -110,6 +107,8 @@ class ValidatorKey:
 @cache
 def dev_accounts(count: int = DEV_ACCOUNT_COUNT) -> tuple[DevAccount, ...]:
     """The first ``count`` accounts of DEV_MNEMONIC on the BIP-44 Ethereum path m/44'/60'/0'/0/i."""
+    from eth_account import Account  # ~0.5 s to import; `jsc-node rlp` never needs it
+
     Account.enable_unaudited_hdwallet_features()
     accounts = []
     for i in range(count):
@@ -178,6 +177,8 @@ def make_genesis(
 def new_validator_keys(count: int) -> list[ValidatorKey]:
     if count < 1:
         raise DevToolsInputError(f"need at least one validator, got {count}")
+    from eth_account import Account
+
     keys = []
     for i in range(count):
         acct = Account.create()
@@ -194,6 +195,8 @@ def write_devnet(
     """
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise DevToolsInputError(f"{out} exists and is not an empty directory; refusing to overwrite keys")
+    from jsc_node.accounts import write_secret
+
     keys = new_validator_keys(validators)
     genesis = make_genesis(
         [k.address for k in keys], chain_id=chain_id, block_period_s=block_period_s, timestamp=timestamp
