@@ -191,10 +191,30 @@ def _print_banner(config: NodeConfig, spec: GenesisSpec) -> None:
     print("\n".join(lines), flush=True)
 
 
+def check_ports_free(config: NodeConfig) -> None:
+    """Refuse to start when a listening port is taken, before any child starts (and before a
+    banner could point users at someone else's server)."""
+    wanted = []
+    if config.rpc_http_enabled:
+        wanted.append(("--rpc-http-port", config.rpc_http_host, config.rpc_http_port))
+    if config.rpc_ws_enabled and config.rpc_ws_port != config.rpc_http_port:
+        wanted.append(("--rpc-ws-port", config.rpc_ws_host, config.rpc_ws_port))
+    for flag, host, port in wanted:
+        if port == 0:
+            continue
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                raise ConfigError(f"{flag} {port}: cannot listen on {host}:{port} ({exc.strerror})") from exc
+
+
 def run_node(config: NodeConfig) -> int:
     setup_logging(config.log_level)
     spec = load_genesis(config.genesis_file)
     node_key = load_node_key(config, spec)
+    check_ports_free(config)
     with data_dir_lock(config.data_path):
         seam_path = seam_socket_path(config.data_path)
         ctx = multiprocessing.get_context("spawn")
