@@ -67,6 +67,7 @@ from jsc_node.consensus.validators import ValidatorHistory, quorum
 from jsc_node.errors import InvalidBlock
 from tests.sim.fakes import BAD_TX, make_block, make_genesis, make_keys
 
+SIM_ENGINE = EngineConfig(block_period_s=1, request_timeout_s=1.0, epoch_length=1000)
 BYZANTINE_MODES = ("equivocate", "invalid_block", "bad_seal", "replay", "spam_round_change", "silent")
 
 
@@ -93,7 +94,7 @@ class SimConfig:
     max_events: int = 200_000
     crash: tuple[int, float, float] | None = None
     """(honest node index, crash time, restart time): restart restores own messages."""
-    engine: EngineConfig = EngineConfig(block_period_s=1, request_timeout_s=1.0, epoch_length=1000)
+    engine: EngineConfig = SIM_ENGINE
     observers: int = 0
     """Extra nodes that start as non-validators (candidates for votes)."""
     votes: tuple[tuple[float, int, int, bool], ...] = ()
