@@ -280,7 +280,7 @@ class Executor:
         try:
             items = rlp.decode(block_rlp)
             if not isinstance(items, list) or not items or not isinstance(items[0], list) or len(items[0]) < 13:
-                raise InvalidBlock("block RLP is not [header, transactions, ...]")
+                raise InvalidBlock("malformed block: RLP is not [header, transactions, ...]")
             number = int.from_bytes(items[0][8], "big")
             timestamp = int.from_bytes(items[0][11], "big")
             block_class = self.schedule.vm_class(number, timestamp).get_block_class()
@@ -337,14 +337,23 @@ class Executor:
                 skipped.append((tx.hash, "gas limit reached"))
                 failed_senders.add(sender)
                 continue
-            snapshot = vm.state.snapshot()
+            # VM.apply_transaction, with a snapshot taken after lock_changes() (which drops
+            # every earlier checkpoint), so a refused transaction leaves no trace.
             try:
-                receipt, _computation = vm.apply_transaction(header, tx)
+                vm.validate_transaction_against_header(header, tx)
+                vm.state.lock_changes()
+                snapshot = vm.state.snapshot()
+                try:
+                    computation = vm.state.apply_transaction(tx)
+                except BaseException:
+                    vm.state.revert(snapshot)
+                    raise
             except (ValidationError, EVMMissingData) as exc:
-                vm.state.revert(snapshot)
                 skipped.append((tx.hash, str(exc)))
                 failed_senders.add(sender)
                 continue
+            receipt = vm.make_receipt(header, tx, computation, vm.state)
+            vm.validate_receipt(receipt)
             header = vm.add_receipt_to_header(header, receipt)
             header = vm.increment_blob_gas_used(header, tx)
             included.append(tx)
