@@ -55,6 +55,7 @@ Handler = Callable[[RpcBackend, list[Any]], Awaitable[Any]]
 METHODS: Final[Mapping[str, Handler]] = {
     "web3_clientVersion": web3.client_version,
     "web3_sha3": web3.sha3,
+    "rpc_modules": web3.rpc_modules,
     "net_version": net.version,
     "net_listening": net.listening,
     "net_peerCount": net.peer_count,
@@ -81,6 +82,8 @@ METHODS: Final[Mapping[str, Handler]] = {
     "eth_getBlockByNumber": eth.get_block_by_number,
     "eth_getBlockByHash": eth.get_block_by_hash,
     "eth_getBlockReceipts": eth.get_block_receipts,
+    "eth_getHeaderByNumber": eth.get_header_by_number,
+    "eth_getHeaderByHash": eth.get_header_by_hash,
     "eth_getBlockTransactionCountByNumber": eth.get_block_transaction_count_by_number,
     "eth_getBlockTransactionCountByHash": eth.get_block_transaction_count_by_hash,
     "eth_getTransactionByBlockNumberAndIndex": eth.get_transaction_by_block_number_and_index,

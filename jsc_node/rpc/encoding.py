@@ -335,6 +335,8 @@ def decode_state_override(value: Any) -> StateOverride:
 
 
 MAX_TOPICS: Final = 4
+# geth filters/api.go: at most this many addresses, and alternatives per topic position.
+MAX_FILTER_ALTERNATIVES: Final = 1000
 
 
 def decode_topics(value: Any) -> tuple[tuple[bytes, ...] | None, ...]:
@@ -350,6 +352,8 @@ def decode_topics(value: Any) -> tuple[tuple[bytes, ...] | None, ...]:
         elif isinstance(raw, str):
             positions.append((decode_hash(raw),))
         elif isinstance(raw, list):
+            if len(raw) > MAX_FILTER_ALTERNATIVES:
+                raise InvalidParams("exceed max addresses or topics per search position")
             if not raw or any(item is None for item in raw):
                 positions.append(None)
             else:
@@ -364,6 +368,8 @@ def decode_addresses(value: Any) -> tuple[bytes, ...]:
     if isinstance(value, str):
         return (decode_address(value),)
     if isinstance(value, list):
+        if len(value) > MAX_FILTER_ALTERNATIVES:
+            raise InvalidParams("exceed max addresses or topics per search position")
         return tuple(decode_address(item) for item in value)
     raise InvalidParams("invalid addresses in query")
 
@@ -588,6 +594,17 @@ def format_block(block: BlockView) -> dict[str, Any]:
         out["withdrawals"] = [format_withdrawal(w) for w in block.withdrawals]
     if block.withdrawals_root is not None:
         out["withdrawalsRoot"] = "0x" + block.withdrawals_root.hex()
+    return out
+
+
+_BODY_KEYS: Final = ("size", "totalDifficulty", "transactions", "uncles", "withdrawals")
+
+
+def format_header(block: BlockView) -> dict[str, Any]:
+    """geth's ``RPCMarshalHeader``: the block's fields without size and body lists."""
+    out = format_block(block)
+    for key in _BODY_KEYS:
+        out.pop(key, None)
     return out
 
 

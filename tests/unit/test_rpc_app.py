@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from jsc_node.config import NodeConfig
-from jsc_node.rpc.app import create_app
+from jsc_node.rpc.app import create_app, server_options
 from tests.unit.test_rpc_fake import FakeBackend, make_block, post, request
 
 with warnings.catch_warnings():
@@ -183,3 +183,11 @@ def test_websocket_frame_over_limit() -> None:
 @pytest.mark.parametrize("path", ["/docs", "/openapi.json"])
 def test_no_docs_pages(path: str) -> None:
     assert request(_app(), "GET", path).status_code == 404
+
+
+def test_server_options_fit_uvicorn() -> None:
+    import uvicorn
+
+    options = server_options(Settings(max_bytes=2048))
+    assert options["ws_max_size"] == 2048
+    uvicorn.Config(_app(), host="127.0.0.1", port=0, **options)

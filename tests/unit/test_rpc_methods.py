@@ -376,3 +376,23 @@ def test_txpool(backend: FakeBackend) -> None:
     inspect = result(backend, "txpool_inspect")
     assert inspect["pending"][key]["0"] == "contract creation: 1 wei + 21000 gas × 8 wei"
     assert inspect["pending"][key]["1"].endswith(": 1 wei + 21000 gas × 8 wei")
+
+
+def test_headers_are_blocks_without_body(backend: FakeBackend) -> None:
+    header = result(backend, "eth_getHeaderByNumber", "0x2")
+    block = result(backend, "eth_getBlockByNumber", "0x2", False)
+    assert header == {k: v for k, v in block.items() if k not in ("size", "transactions", "uncles")}
+    assert result(backend, "eth_getHeaderByHash", block["hash"]) == header
+    assert result(backend, "eth_getHeaderByNumber", "0x64") is None
+
+
+def test_rpc_modules(backend: FakeBackend) -> None:
+    assert result(backend, "rpc_modules") == {"eth": "1.0", "net": "1.0", "txpool": "1.0", "web3": "1.0"}
+
+
+def test_log_filter_caps(backend: FakeBackend) -> None:
+    many = ["0x" + "11" * 20] * 1001
+    assert error(backend, "eth_getLogs", {"address": many})["message"] == (
+        "invalid argument 0: exceed max addresses or topics per search position"
+    )
+    assert error(backend, "eth_getLogs", {"topics": [["0x" + "00" * 32] * 1001]})["code"] == -32602

@@ -28,6 +28,7 @@ from jsc_node.rpc.encoding import (
     decode_uint64,
     format_block,
     format_fee_history,
+    format_header,
     format_log,
     format_receipt,
     format_sync_status,
@@ -231,6 +232,21 @@ async def get_block_by_hash(backend: RpcBackend, params: Params) -> dict[str, An
     full = required(params, 1, decode_bool)
     block = await backend.block_by_hash(block_hash, full)
     return None if block is None else format_block(block)
+
+
+async def get_header_by_number(backend: RpcBackend, params: Params) -> dict[str, Any] | None:
+    check_arity(params, 1)
+    number = await backend.resolve_block(required(params, 0, decode_block_number))
+    if number is None:
+        return None
+    block = await backend.block_by_number(number, False)
+    return None if block is None else format_header(block)
+
+
+async def get_header_by_hash(backend: RpcBackend, params: Params) -> dict[str, Any] | None:
+    check_arity(params, 1)
+    block = await backend.block_by_hash(required(params, 0, decode_hash), False)
+    return None if block is None else format_header(block)
 
 
 async def get_block_receipts(backend: RpcBackend, params: Params) -> list[dict[str, Any]] | None:

@@ -19,3 +19,12 @@ async def sha3(backend: RpcBackend, params: list[Any]) -> str:
     """Keccak-256 of the given DATA (not SHA3-256)."""
     check_arity(params, 1)
     return "0x" + keccak(required(params, 0, decode_data)).hex()
+
+
+# geth's rpc_modules answer: every namespace this server serves, at version 1.0.
+MODULES = {"eth": "1.0", "net": "1.0", "txpool": "1.0", "web3": "1.0"}
+
+
+async def rpc_modules(backend: RpcBackend, params: list[Any]) -> dict[str, str]:
+    check_arity(params, 0)
+    return dict(MODULES)
