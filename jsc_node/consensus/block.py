@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import rlp
 from eth_hash.auto import keccak
 from eth_keys.datatypes import PrivateKey
 from eth_keys.main import KeyAPI
 
+from jsc_node.consensus import rlp_codec
 from jsc_node.consensus.extra_data import (
     QbftExtraData,
     decode_extra_data,
@@ -91,27 +92,31 @@ class BlockView:
         fields[I_EXTRA_DATA] = encode_extra_data(extra)
         return fields
 
-    @property
+    @cached_property
     def onchain_hash(self) -> bytes:
         """The block hash: extraData without seals and with round 0."""
-        return keccak(rlp.encode(self._header_with_extra(replace(self.extra, seals=(), round=0))))
+        return keccak(rlp_codec.encode(self._header_with_extra(replace(self.extra, seals=(), round=0))))
 
-    @property
+    @cached_property
     def commit_seal_digest(self) -> bytes:
         """What a commit seal signs: extraData without seals, round kept."""
-        return keccak(rlp.encode(self._header_with_extra(replace(self.extra, seals=()))))
+        return keccak(rlp_codec.encode(self._header_with_extra(replace(self.extra, seals=()))))
 
     def with_extra(self, extra: QbftExtraData) -> BlockView:
         return BlockView(header=tuple(self._header_with_extra(extra)), body=self.body, extra=extra)
 
     def with_round(self, round_: int) -> BlockView:
+        if round_ == self.extra.round:
+            return self
         return self.with_extra(replace(self.extra, round=round_))
 
     def with_seals(self, seals: Sequence[bytes]) -> BlockView:
+        if tuple(seals) == self.extra.seals:
+            return self
         return self.with_extra(replace(self.extra, seals=tuple(seals)))
 
     def encode(self) -> bytes:
-        encoded: bytes = rlp.encode([list(self.header), *self.body])
+        encoded: bytes = rlp_codec.encode([list(self.header), *self.body])
         return encoded
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 import rlp
 
+from jsc_node.consensus import rlp_codec
 from jsc_node.errors import InvalidBlock
 
 VANITY_BYTES = 32
@@ -51,7 +52,9 @@ def encode_extra_data(data: QbftExtraData) -> bytes:
     vote: list[bytes] = []
     if data.vote is not None:
         vote = [data.vote.recipient, VOTE_ADD_BYTE if data.vote.add else VOTE_DROP_BYTE]
-    encoded: bytes = rlp.encode([data.vanity, list(data.validators), vote, data.round, list(data.seals)])
+    encoded: bytes = rlp_codec.encode(
+        [data.vanity, list(data.validators), vote, data.round, list(data.seals)]
+    )
     return encoded
 
 

@@ -28,6 +28,7 @@ import rlp
 from eth_hash.auto import keccak
 from eth_keys.datatypes import PrivateKey
 
+from jsc_node.consensus import rlp_codec
 from jsc_node.consensus.block import SIGNATURE_BYTES, recover_address, sign_digest
 from jsc_node.errors import InvalidSeal, InvalidSignature, MalformedMessage
 
@@ -133,7 +134,7 @@ def _signing_digest(type_: int, payload: bytes) -> bytes:
 
 
 def _sign(key: PrivateKey, type_: int, items: list[object]) -> bytes:
-    return sign_digest(key, _signing_digest(type_, rlp.encode(items)))
+    return sign_digest(key, _signing_digest(type_, rlp_codec.encode(items)))
 
 
 # --- constructors (sign with the validator key) ------------------------------------------------
@@ -196,7 +197,7 @@ def make_proposal(
 
 def _envelope(msg: Message) -> list[object]:
     type_ = message_type(msg)
-    return [type_, rlp.encode(_payload_items(msg)), msg.signature]
+    return [type_, rlp_codec.encode(_payload_items(msg)), msg.signature]
 
 
 def _items(msg: Message) -> list[object]:
@@ -213,7 +214,7 @@ def _items(msg: Message) -> list[object]:
 
 
 def encode_message(msg: Message) -> bytes:
-    encoded: bytes = rlp.encode(_items(msg))
+    encoded: bytes = rlp_codec.encode(_items(msg))
     return encoded
 
 
@@ -366,7 +367,7 @@ class PreparedCertificate:
 
 
 def encode_prepared_certificate(cert: PreparedCertificate) -> bytes:
-    encoded: bytes = rlp.encode([cert.round, cert.block, [_envelope(p) for p in cert.prepares]])
+    encoded: bytes = rlp_codec.encode([cert.round, cert.block, [_envelope(p) for p in cert.prepares]])
     return encoded
 
 
