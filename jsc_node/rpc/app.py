@@ -6,7 +6,8 @@ notifications gets an empty 200. GET answers 405 with a hint (health checks shou
 ``eth_blockNumber`` or ``eth_syncing``). CORS is off unless ``rpc_http_cors_origins`` lists origins
 (``["*"]`` for any).
 
-WebSocket: the same methods, one JSON text (or binary) frame per request or batch. Subscriptions
+WebSocket: the same methods, one JSON text (or binary) frame per request or batch, answered as
+each finishes (up to WS_MAX_IN_FLIGHT at once per connection). Subscriptions
 (``eth_subscribe``) are not served yet and answer -32601.
 
 JSON goes through orjson both ways; no pydantic models sit on the hot path.
@@ -14,6 +15,8 @@ JSON goes through orjson both ways; no pydantic models sit on the hot path.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -24,6 +27,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jsc_node.rpc.dispatch import Dispatcher, too_large_response
 from jsc_node.views import RpcBackend
+
+log = logging.getLogger(__name__)
 
 JSON_MEDIA_TYPE = "application/json"
 
@@ -81,26 +86,58 @@ def create_app(backend: RpcBackend, config: RpcSettings) -> FastAPI:
 
     @app.websocket("/")
     async def ws_rpc(websocket: WebSocket) -> None:
-        await websocket.accept()
-        try:
-            while True:
-                message = await websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    return
-                text: str | None = message.get("text")
-                raw: bytes | str | None = text if text is not None else message.get("bytes")
-                if raw is None:
-                    continue
-                if len(raw) > limit:
-                    await websocket.send_text(too_large_response(len(raw), limit).decode())
-                    continue
-                answer = await dispatcher.handle_body(raw)
-                if answer is not None:
-                    await websocket.send_text(answer.decode())
-        except WebSocketDisconnect:
-            return
+        await _serve_websocket(websocket, dispatcher, limit)
 
     return app
+
+
+WS_MAX_IN_FLIGHT = 16
+"""Requests answered at once per WebSocket connection; reading pauses beyond this (back-pressure).
+Answers go out as they finish, so a slow ``eth_call`` does not hold up ``eth_blockNumber`` (as geth)."""
+
+
+async def _serve_websocket(websocket: WebSocket, dispatcher: Dispatcher, limit: int) -> None:
+    await websocket.accept()
+    send_lock = asyncio.Lock()
+    slots = asyncio.Semaphore(WS_MAX_IN_FLIGHT)
+    in_flight: set[asyncio.Task[None]] = set()
+
+    async def reply(text: str) -> None:
+        async with send_lock:
+            await websocket.send_text(text)
+
+    async def answer(raw: bytes | str) -> None:
+        try:
+            response = await dispatcher.handle_body(raw)
+            if response is not None:
+                await reply(response.decode())
+        except Exception:  # the client went away mid-answer: nothing left to tell it
+            log.debug("websocket answer dropped", exc_info=True)
+        finally:
+            slots.release()
+
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text: str | None = message.get("text")
+            raw: bytes | str | None = text if text is not None else message.get("bytes")
+            if raw is None:
+                continue
+            if len(raw) > limit:
+                await reply(too_large_response(len(raw), limit).decode())
+                continue
+            await slots.acquire()
+            task = asyncio.create_task(answer(raw))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+    except WebSocketDisconnect:
+        return
+    finally:
+        for task in in_flight:
+            task.cancel()
+        await asyncio.gather(*in_flight, return_exceptions=True)
 
 
 def server_options(config: RpcSettings) -> dict[str, Any]:

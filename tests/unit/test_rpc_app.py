@@ -191,3 +191,20 @@ def test_server_options_fit_uvicorn() -> None:
     options = server_options(Settings(max_bytes=2048))
     assert options["ws_max_size"] == 2048
     uvicorn.Config(_app(), host="127.0.0.1", port=0, **options)
+
+
+def test_websocket_answers_as_they_finish() -> None:
+    backend = FakeBackend()
+    backend.add_block(make_block(0))
+
+    async def slow_call(*args: Any) -> bytes:
+        await asyncio.sleep(0.3)
+        return b"\x01"
+
+    backend.call = slow_call  # type: ignore[method-assign]
+    with TestClient(create_app(backend, Settings())) as client, client.websocket_connect("/") as ws:
+        ws.send_text('{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{"to":"0x' + "11" * 20 + '"}]}')
+        ws.send_text('{"jsonrpc":"2.0","id":2,"method":"eth_chainId","params":[]}')
+        first, second = orjson.loads(ws.receive_text()), orjson.loads(ws.receive_text())
+    assert (first["id"], second["id"]) == (2, 1)
+    assert second["result"] == "0x01"
