@@ -27,12 +27,14 @@ balance is harmless: the block builder executes each tx and calls ``skip_sender`
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import heapq
 import itertools
 import logging
 import os
 import struct
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -296,6 +298,11 @@ class TxPool:
         self._journal_path = journal_path
         self._journal_file: BinaryIO | None = None
         self._journal_records = 0
+        # The journal file is written from the event loop (add, compaction) and from the
+        # group-commit worker thread (add_async); this lock orders those writes.
+        self._journal_lock = threading.RLock()
+        self._journal_waiters: list[tuple[PooledTx, list[PooledTx], asyncio.Future[None]]] = []
+        self._journal_flusher: asyncio.Task[None] | None = None
         self._by_hash: dict[bytes, PooledTx] = {}
         self._senders: dict[bytes, _SenderTxs] = {}
         self._pending_total = 0
@@ -365,6 +372,48 @@ class TxPool:
         self._journal_append_or_rollback([ptx])
         self._notify(promoted)
         return ptx.hash
+
+    async def add_async(self, raw: bytes) -> bytes:
+        """``add`` for the event loop, with group commit: concurrent callers share one
+        fsync, which runs in a worker thread so the loop keeps serving meanwhile.
+
+        Returns once the tx is journaled and fsynced (StorageError if that failed, and the
+        tx is then out of the pool again). Validation runs on the loop, at once, so
+        refusals are immediate and admission order is call order.
+        """
+        ptx, promoted = self._admit(raw)
+        if self._journal_path is None:
+            self._notify(promoted)
+            return ptx.hash
+        loop = asyncio.get_running_loop()
+        durable: asyncio.Future[None] = loop.create_future()
+        self._journal_waiters.append((ptx, promoted, durable))
+        if self._journal_flusher is None or self._journal_flusher.done():
+            self._journal_flusher = loop.create_task(self._flush_journal_waiters())
+        await durable
+        return ptx.hash
+
+    async def _flush_journal_waiters(self) -> None:
+        while self._journal_waiters:
+            batch, self._journal_waiters = self._journal_waiters, []
+            payload = _encode_journal_records(ptx for ptx, _, _ in batch)
+            try:
+                await asyncio.to_thread(self._write_journal, payload)
+            except OSError as exc:
+                self._close_journal()
+                for ptx, _, durable in batch:
+                    if self._by_hash.get(ptx.hash) is ptx:
+                        self._remove(ptx)
+                    if not durable.done():
+                        durable.set_exception(
+                            StorageError(f"cannot append to tx journal {self._journal_path}: {exc}")
+                        )
+                continue
+            self._journal_records += len(batch)
+            self._notify([p for _, newly, _ in batch for p in newly if self._by_hash.get(p.hash) is p])
+            for _, _, durable in batch:
+                if not durable.done():  # the caller may have gone away (cancelled)
+                    durable.set_result(None)
 
     def add_batch(self, raws: Iterable[bytes]) -> list[bytes | InvalidTransaction]:
         """Like ``add`` for many txs (e.g. a gossip batch) with one fsync for all of them.
@@ -808,21 +857,28 @@ class TxPool:
         return path.with_name(path.name + ".tmp")
 
     def _close_journal(self) -> None:
-        if self._journal_file is not None:
-            self._journal_file.close()
-            self._journal_file = None
+        with self._journal_lock:
+            if self._journal_file is not None:
+                self._journal_file.close()
+                self._journal_file = None
 
-    def _journal_append_or_rollback(self, txs: Sequence[PooledTx]) -> None:
-        """Append + flush + fsync; on failure take the txs back out and raise StorageError."""
-        if self._journal_path is None or not txs:
-            return
-        payload = b"".join(JOURNAL_RECORD_HEADER.pack(len(p.raw)) + p.raw for p in txs)
-        try:
+    def _write_journal(self, payload: bytes) -> None:
+        """Append + flush + fsync (raises OSError); safe from the group-commit thread."""
+        path = self._journal_path
+        assert path is not None
+        with self._journal_lock:
             if self._journal_file is None:
-                self._journal_file = open(self._journal_path, "ab")  # noqa: SIM115 (long-lived)
+                self._journal_file = open(path, "ab")  # noqa: SIM115 (long-lived)
             self._journal_file.write(payload)
             self._journal_file.flush()
             os.fsync(self._journal_file.fileno())
+
+    def _journal_append_or_rollback(self, txs: Sequence[PooledTx]) -> None:
+        """Append + fsync now; on failure take the txs back out and raise StorageError."""
+        if self._journal_path is None or not txs:
+            return
+        try:
+            self._write_journal(_encode_journal_records(txs))
         except OSError as exc:
             self._close_journal()
             for ptx in txs:
@@ -836,23 +892,26 @@ class TxPool:
         path = self._journal_path
         if path is None:
             return
-        self._close_journal()
         tmp = self._tmp_journal_path(path)
-        records = 0
-        try:
-            with open(tmp, "wb") as out:
-                for acct in self._senders.values():
-                    for nonce in sorted(acct.txs):
-                        raw = acct.txs[nonce].raw
-                        out.write(JOURNAL_RECORD_HEADER.pack(len(raw)) + raw)
-                        records += 1
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-            _fsync_dir(path.parent)
-        except OSError as exc:
-            raise StorageError(f"cannot rewrite tx journal {path}: {exc}") from exc
-        self._journal_records = records
+        live = [acct.txs[nonce] for acct in self._senders.values() for nonce in sorted(acct.txs)]
+        # Txs admitted by add_async but not yet flushed are live, so they are written here
+        # and again by their flush: a harmless duplicate ("already known" on load).
+        with self._journal_lock:
+            self._close_journal()
+            try:
+                with open(tmp, "wb") as out:
+                    out.write(_encode_journal_records(live))
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, path)
+                _fsync_dir(path.parent)
+            except OSError as exc:
+                raise StorageError(f"cannot rewrite tx journal {path}: {exc}") from exc
+        self._journal_records = len(live)
+
+
+def _encode_journal_records(txs: Iterable[PooledTx]) -> bytes:
+    return b"".join(JOURNAL_RECORD_HEADER.pack(len(p.raw)) + p.raw for p in txs)
 
 
 def _decode_journal(data: bytes, path: Path) -> Iterator[bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import struct
@@ -14,7 +15,7 @@ from unittest import mock
 import pytest
 from eth_utils import keccak
 
-from jsc_node.errors import StorageError
+from jsc_node.errors import InvalidTransaction, StorageError
 from jsc_node.state import txpool as txpool_module
 from tests.unit.test_txpool import (
     BLOCK_GAS_LIMIT,
@@ -222,3 +223,62 @@ def test_journal_write_failure_refuses_the_tx(tmp_path: Path) -> None:
         pool.add(tx1559())
     assert len(pool) == 0
     assert pool.status() == (0, 0)
+
+
+# --- group commit (add_async) -------------------------------------------------------
+
+
+def test_concurrent_add_async_share_fsyncs_and_return_only_when_durable(tmp_path: Path) -> None:
+    journal = tmp_path / "txs.journal"
+    pool = make_pool(journal=journal)
+    raws = [tx1559(key(n % 10), nonce=n // 10) for n in range(100)]
+    durable_when_announced: list[bool] = []
+    pool.subscribe(lambda txs: durable_when_announced.append({p.raw for p in txs} <= set(records(journal))))
+
+    async def submit() -> list[bytes]:
+        return await asyncio.gather(*(pool.add_async(raw) for raw in raws))
+
+    with mock.patch.object(txpool_module.os, "fsync", wraps=os.fsync) as fsync:
+        hashes = asyncio.run(submit())
+    assert hashes == [keccak(raw) for raw in raws]
+    assert fsync.call_count < 10  # group commit: typically 2 (the first tx, then the rest)
+    assert sorted(records(journal)) == sorted(raws)
+    assert durable_when_announced
+    assert all(durable_when_announced)
+    assert pool.status() == (100, 0)
+    pool.close()
+
+
+def test_add_async_refusal_is_immediate_and_unjournaled(tmp_path: Path) -> None:
+    journal = tmp_path / "txs.journal"
+    pool = make_pool(journal=journal)
+
+    async def submit() -> None:
+        await pool.add_async(tx1559(nonce=0))
+        with pytest.raises(InvalidTransaction, match=r"^already known$"):
+            await pool.add_async(tx1559(nonce=0))
+
+    asyncio.run(submit())
+    assert records(journal) == [tx1559(nonce=0)]
+    pool.close()
+
+
+def test_add_async_journal_failure_takes_the_txs_back_out(tmp_path: Path) -> None:
+    pool = make_pool(journal=tmp_path / "missing-dir" / "txs.journal")
+
+    async def submit() -> list[bytes | BaseException]:
+        return await asyncio.gather(
+            *(pool.add_async(tx1559(nonce=n)) for n in range(3)), return_exceptions=True
+        )
+
+    results = asyncio.run(submit())
+    assert all(isinstance(r, StorageError) for r in results)
+    assert len(pool) == 0
+    assert pool.status() == (0, 0)
+
+
+def test_add_async_without_journal() -> None:
+    pool = make_pool()
+    raw = tx1559()
+    assert asyncio.run(pool.add_async(raw)) == keccak(raw)
+    assert pool.status() == (1, 0)
