@@ -267,4 +267,3 @@ class ConsensusService:
         self.committed += 1
         await trio.to_thread.run_sync(self.own_messages.reset)
         await self.submit(NewHead(self._head_of(block)))
-

@@ -98,8 +98,7 @@ class ChainReader:
     def _withdrawals(self, header: BlockHeaderAPI) -> tuple[Any, ...]:
         if not hasattr(header, "withdrawals_root"):
             return ()
-        block_class = self.schedule.vm_class_for_header(header).get_block_class()
-        return tuple(self.chaindb.get_block_withdrawals(header, block_class.get_withdrawal_builder()))
+        return tuple(self.chaindb.get_block_withdrawals(header))
 
     # -- views -------------------------------------------------------------------------
 
