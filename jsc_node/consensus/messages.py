@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import rlp
 from eth_hash.auto import keccak
@@ -223,7 +224,14 @@ def encode_message(msg: Message) -> bytes:
 
 def decode_message(raw: bytes) -> Message:
     """Decode and recover the sender. Raises MalformedMessage for bytes of the wrong shape and
-    InvalidSignature for a signature that does not recover; never a bare rlp error."""
+    InvalidSignature for a signature that does not recover; never a bare rlp error.
+
+    Cached by bytes: gossip delivers one message several times (messages are immutable)."""
+    return _decode_cached(bytes(raw))
+
+
+@lru_cache(maxsize=4096)
+def _decode_cached(raw: bytes) -> Message:
     if len(raw) > MAX_MESSAGE_BYTES:
         raise MalformedMessage("message size", got=len(raw), expected=f"<= {MAX_MESSAGE_BYTES}")
     try:

@@ -368,8 +368,8 @@ class Simulation:
     def _commit(self, node: SimNode, raw: bytes) -> None:
         if self._import(node, decode_block(raw), "committed"):
             self._push(self.now + 0.002, node.index, NewHead(node.head_event()))
-            for dst in self.nodes:  # gossip the sealed block (lossy like every message)
-                if dst is not node:
+            for dst in self.nodes:  # honest nodes gossip the sealed block (lossy like every message)
+                if dst is not node and not node.byzantine:
                     self._deliver(node, dst, raw, block=True)
 
     def _sync(self, node: SimNode) -> None:
