@@ -11,6 +11,9 @@
     ├── InvalidTransaction      a transaction is refused by the pool (geth's words)
     ├── ExecutionReverted       eth_call / eth_estimateGas reverted (carries revert data)
     ├── BlockNotFound / TransactionNotFound
+    ├── P2PError                the libp2p host or gossip failed (bad multiaddr, listen failure)
+    │   ├── PeerIdentityError   a peer ID whose secp256k1 key cannot be read from it
+    │   └── InvalidGossip       a gossip message breaks its topic's rules (size, shape)
     └── InvalidMessage          a consensus message breaks a rule (see the consensus section)
 
 Foreign errors (py-evm, plyvel, rlp) are translated where they enter: ``raise X(...) from exc``.
@@ -95,6 +98,22 @@ class BlockNotFound(JscError):
 
 class TransactionNotFound(JscError):
     pass
+
+
+# --- p2p ---------------------------------------------------------------------
+# Raised by jsc_node/p2p; libp2p's own exceptions are translated where they enter.
+
+
+class P2PError(JscError):
+    pass
+
+
+class PeerIdentityError(P2PError):
+    """A peer ID that does not embed a secp256k1 public key (jsc-node peer IDs always do)."""
+
+
+class InvalidGossip(P2PError, GotExpected):
+    """A gossip message that breaks its topic's rules: too large, wrong shape, wrong topic."""
 
 
 # --- consensus ---------------------------------------------------------------
