@@ -177,6 +177,8 @@ class Simulation:
         self.safety: list[str] = []
         self.messages = 0
         self.message_bytes = 0
+        self.block_copies = 0
+        self.block_bytes = 0
         self.drops: Counter[str] = Counter()
         self.seen: list[bytes] = []
         self.events = 0
@@ -406,6 +408,9 @@ class Simulation:
         cfg, rng = self.config, self.rng
         self.messages += 1
         self.message_bytes += len(raw)
+        if block:
+            self.block_copies += 1
+            self.block_bytes += len(raw)
         if not dst.up:
             return
         if self.now < cfg.heal_at:

@@ -12,6 +12,7 @@ from tests.sim import harness
 from tests.sim import run as sim_run
 from tests.sim.fakes import make_keys
 from tests.sim.harness import SIM_ENGINE, SimConfig, SimResult, Simulation
+from tests.sim.overhead import measure_overhead
 
 CI_SEEDS = 2000
 
@@ -132,3 +133,13 @@ def test_runner_reports_and_exits_non_zero_on_failure(
 
 def test_sim_engine_defaults_are_used() -> None:
     assert SimConfig().engine is SIM_ENGINE
+
+
+def test_overhead_figures_are_consistent() -> None:
+    figures = measure_overhead(4, 3)
+    assert figures["heights"] == 3
+    # One proposal, n prepares, n commits per height when nothing fails.
+    assert figures["broadcasts_per_height"] == 1 + 4 + 4
+    assert figures["messages_per_height"] == figures["broadcasts_per_height"] * 3
+    assert figures["signature_checks_per_height"] > figures["messages_per_height"]
+    assert figures["cpu_ms_per_height"] > 0
