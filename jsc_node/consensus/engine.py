@@ -700,8 +700,19 @@ class QbftEngine:
 
     def _handle_proposal(self, p: Proposal) -> None:
         hs = self._hs()
+        old = p.round < hs.round
+        if old and not hs.rounds.get(p.round, RoundState()).commits:
+            raise WrongRound("proposal for an old round", got=p.round, expected=f">= {hs.round}")
+        # A late proposal of an old round is still worth keeping when Commits of that round are
+        # waiting for it: with a quorum of them it is a commit certificate. It is never prepared.
         block = validate_proposal(
-            p, hs.height, hs.round, hs.parent, hs.validators, hs.quorum, self.proposer(p.round)
+            p,
+            hs.height,
+            p.round if old else hs.round,
+            hs.parent,
+            hs.validators,
+            hs.quorum,
+            self.proposer(p.round),
         )
         rs = hs.round_state(p.round)
         if rs.proposal is not None:
@@ -710,7 +721,9 @@ class QbftEngine:
             raise DuplicateMessage("second proposal in round", got=p.digest, expected=rs.proposal.digest)
         rs.proposal, rs.block = p, block
         self._check_commit_seals(p.round)
-        if p.round > hs.round:
+        if old:
+            self._check_committed(p.round)
+        elif p.round > hs.round:
             # A justified proposal for a later round moves us there (QBFT spec: upon valid proposal).
             self._enter_round(p.round, send_round_change=False)
         else:

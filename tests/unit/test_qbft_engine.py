@@ -674,3 +674,14 @@ def test_non_validator_follows_but_never_signs() -> None:
             engine, make_commit(KEYS[i], 1, 0, B0.onchain_hash, sign_commit_seal(KEYS[i], B0)), T0 + 11
         )  # type: ignore[arg-type]
     assert any(isinstance(a, CommitBlock) for a in actions)
+
+
+def test_late_proposal_of_an_old_round_completes_a_commit_certificate() -> None:
+    engine = started(index=3)
+    engine.step(Timeout(1, 0), T0 + 10)  # moved on to round 1 without seeing the proposal
+    assert isinstance(dropped(feed(engine, P0, T0 + 11))[0], WrongRound)  # nothing waits for it
+    for i in range(3):
+        feed(engine, make_commit(KEYS[i], 1, 0, B0.onchain_hash, sign_commit_seal(KEYS[i], B0)), T0 + 11)  # type: ignore[arg-type]
+    actions = feed(engine, P0, T0 + 12)
+    assert [a.digest for a in actions if isinstance(a, CommitBlock)] == [B0.onchain_hash]
+    assert sent(actions) == []  # an old round is never prepared
