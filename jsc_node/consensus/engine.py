@@ -416,7 +416,7 @@ class QbftEngine:
             for msg in self._future.pop(h):
                 self._future_count[msg.sender] -= 1
         start_round = self._apply_restored(hs)
-        self._enter_round(start_round, send_round_change=False)
+        self._enter_round(hs.height, start_round, send_round_change=False)
         for msg in self._future.pop(height, []):
             self._future_count[msg.sender] -= 1
             self._route(msg)
@@ -437,10 +437,13 @@ class QbftEngine:
             return max(self._now, hs.parent.timestamp + wait) + base
         return self._now + base
 
-    def _enter_round(self, round_: int, *, send_round_change: bool) -> None:
-        """Enter ``round_`` (>= current) at this height: start its timer, send our RoundChange if
-        the move was a timeout or the f+1 rule, then act on what is already known of the round."""
+    def _enter_round(self, height: int, round_: int, *, send_round_change: bool) -> None:
+        """Enter ``round_`` at ``height``. Precondition: ``height`` is the current height and
+        ``round_`` >= the current round. Starts the round timer, sends our RoundChange if the move
+        was a timeout or the f+1 rule, then acts on what is already known of the round."""
         hs = self._hs()
+        assert height == hs.height
+        assert round_ >= hs.round
         hs.round = round_
         for r in [r for r in hs.round_changes if r < round_]:
             del hs.round_changes[r]
@@ -467,7 +470,7 @@ class QbftEngine:
                 self._request_build(0)
             return
         hs.sync_requested = False  # allow another sync request in the new round
-        self._enter_round(hs.round + 1, send_round_change=True)
+        self._enter_round(hs.height, hs.round + 1, send_round_change=True)
         self._maybe_request_sync()
 
     def _send_round_change(self, round_: int) -> None:
@@ -725,7 +728,7 @@ class QbftEngine:
             self._check_committed(p.round)
         elif p.round > hs.round:
             # A justified proposal for a later round moves us there (QBFT spec: upon valid proposal).
-            self._enter_round(p.round, send_round_change=False)
+            self._enter_round(hs.height, p.round, send_round_change=False)
         else:
             self._validate_or_accept(p.round)
             self._check_committed(p.round)
@@ -737,7 +740,7 @@ class QbftEngine:
         assert rs.block is not None
         verdict = hs.validated.get(rs.proposal.digest)
         if verdict:
-            self._accept_proposal(round_)
+            self._enter_prepare(hs.height, round_)
         elif verdict is None and rs.proposal.digest not in hs.awaiting_validation:
             hs.awaiting_validation.add(rs.proposal.digest)
             self._out.append(ValidateBlock(rs.proposal.block, rs.proposal.digest))
@@ -755,11 +758,14 @@ class QbftEngine:
             self._drop(error)
             return
         if rs is not None and rs.proposal is not None and rs.proposal.digest == event.digest:
-            self._accept_proposal(hs.round)
+            self._enter_prepare(hs.height, hs.round)
 
-    def _accept_proposal(self, round_: int) -> None:
-        """_enter_prepare: the proposal of the current round is valid; prepare it."""
+    def _enter_prepare(self, height: int, round_: int) -> None:
+        """The proposal of the current round passed consensus and execution checks: prepare it.
+        Precondition: ``height``/``round_`` are current and the proposal is not yet accepted."""
         hs = self._hs()
+        if height != hs.height:
+            return
         rs = hs.rounds[round_]
         if round_ != hs.round or rs.accepted or hs.committed or rs.proposal is None:
             return
@@ -780,7 +786,7 @@ class QbftEngine:
             self._check_prepared(p.round)
 
     def _check_prepared(self, round_: int) -> None:
-        """_enter_commit: a quorum of Prepares for the accepted proposal makes it prepared."""
+        """Enter commit once the accepted proposal of the current round has a quorum of Prepares."""
         hs = self._hs()
         rs = hs.rounds.get(round_)
         if rs is None or round_ != hs.round or not rs.accepted or rs.sent_commit or rs.proposal is None:
@@ -790,9 +796,20 @@ class QbftEngine:
         matching = sorted((p for p in rs.prepares.values() if p.digest == digest), key=lambda p: p.sender)
         if len(matching) < hs.quorum:
             return
+        self._enter_commit(hs.height, round_, tuple(matching[: hs.quorum]))
+
+    def _enter_commit(self, height: int, round_: int, prepares: tuple[Prepare, ...]) -> None:
+        """A quorum of Prepares for the accepted proposal: it is prepared; record the certificate
+        (persisted with the Commit) and send our Commit with its seal."""
+        hs = self._hs()
+        rs = hs.rounds[round_]
+        assert height == hs.height
+        assert rs.proposal is not None
+        assert rs.block is not None
+        digest = rs.proposal.digest
         rs.sent_commit = True
         block = rs.block.with_round(round_)
-        cert = PreparedCertificate(round_, block.encode(), tuple(matching[: hs.quorum]))
+        cert = PreparedCertificate(round_, block.encode(), prepares)
         hs.prepared = cert
         seal = sign_commit_seal(self.key, block)
         commit = make_commit(self.key, hs.height, round_, digest, seal)
@@ -833,10 +850,20 @@ class QbftEngine:
         commits = sorted((c for c in rs.commits.values() if c.digest == digest), key=lambda c: c.sender)
         if len(commits) < hs.quorum:
             return
+        self._enter_committed(hs.height, round_, tuple(commits))
+
+    def _enter_committed(self, height: int, round_: int, commits: tuple[Commit, ...]) -> None:
+        """A commit certificate: the block of ``round_`` is final at ``height``; hand it over with
+        the seals and wait for NewHead."""
+        hs = self._hs()
+        rs = hs.rounds[round_]
+        assert height == hs.height
+        assert rs.block is not None
+        assert rs.proposal is not None
         hs.committed = True
         block = rs.block.with_round(round_).with_seals([c.seal for c in commits])
         self.stats["committed"] += 1
-        self._out.append(CommitBlock(block.encode(), hs.height, digest))
+        self._out.append(CommitBlock(block.encode(), hs.height, rs.proposal.digest))
 
     def _on_sealed_block(self, raw: bytes) -> None:
         """A peer's committed block: for our height, its commit seals are a commit certificate
@@ -894,11 +921,11 @@ class QbftEngine:
             rounds = sorted(highest.values(), reverse=True)
             if len(rounds) >= hs.f + 1:
                 target = rounds[hs.f]
-                self._enter_round(target, send_round_change=True)
+                self._enter_round(hs.height, target, send_round_change=True)
         # Quorum rule: a quorum for a round at or above ours moves us there; its proposer proposes.
         if hs.round <= rc.round and len(hs.round_changes.get(rc.round, {})) >= hs.quorum:
             if rc.round > hs.round:
-                self._enter_round(rc.round, send_round_change=False)
+                self._enter_round(hs.height, rc.round, send_round_change=False)
             else:
                 self._try_propose_after_round_change(rc.round)
 

@@ -550,7 +550,7 @@ def test_sign_once_guard_refuses_a_different_message_for_one_round() -> None:
     engine._hs().rounds[0].accepted = False  # force the path a bug or a restart could take
     engine._hs().rounds[0].proposal = other
     engine._out = []
-    engine._accept_proposal(0)
+    engine._enter_prepare(1, 0)
     assert not any(isinstance(a, Broadcast) for a in engine._out)
     assert engine.stats["refused_double_sign"] == 1
 
