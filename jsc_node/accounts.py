@@ -17,16 +17,12 @@ from typing import Any
 from eth_account import Account
 from eth_utils.address import to_checksum_address
 
-from jsc_node.errors import JscError
+from jsc_node.errors import KeystoreError
 
 PRIVATE_KEY_BYTES = 32
 # scrypt N for --lightkdf, as geth's (4096 instead of the standard 2^18: ~100x faster, ~100x weaker).
 LIGHT_SCRYPT_N = 4096
 PLAINTEXT_SUFFIX = ".key"
-
-
-class KeystoreError(JscError):
-    """A key file, keystore file or password cannot be used."""
 
 
 @dataclass(frozen=True)

@@ -17,16 +17,23 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jsc_node.errors import ConfigError
 
-DEFAULT_DEV_DATA_PATH = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "jsc-node" / "dev"
+DEFAULT_DEV_DATA_PATH = (
+    Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "jsc-node" / "dev"
+)
 
 
 class NodeConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JSC_", extra="forbid", frozen=True)
 
-    data_path: Path = Field(default=DEFAULT_DEV_DATA_PATH, description="Where LevelDB, keys and the tx journal live.")
-    genesis_file: Path | None = Field(default=None, description="geth/Besu genesis.json; none = embedded dev genesis.")
+    data_path: Path = Field(
+        default=DEFAULT_DEV_DATA_PATH, description="Where LevelDB, keys and the tx journal live."
+    )
+    genesis_file: Path | None = Field(
+        default=None, description="geth/Besu genesis.json; none = embedded dev genesis."
+    )
     node_private_key_file: Path | None = Field(
-        default=None, description="secp256k1 key (hex). Default: DATA/key, created on first start (dev genesis: the dev validator key)."
+        default=None,
+        description="secp256k1 key (hex). Default: DATA/key, created on first start (dev genesis: the dev validator key).",
     )
 
     rpc_http_enabled: bool = True
@@ -36,19 +43,27 @@ class NodeConfig(BaseSettings):
     rpc_ws_enabled: bool = True
     rpc_ws_host: str = "127.0.0.1"
     rpc_ws_port: int = Field(default=8546, ge=0, le=65535)
-    rpc_max_request_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="geth's 5 MiB body limit.")
+    rpc_max_request_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, description="geth's 5 MiB body limit."
+    )
     rpc_max_batch_size: int = Field(default=1000, ge=1)
-    rpc_gas_cap: int = Field(default=50_000_000, ge=21_000, description="eth_call / eth_estimateGas gas cap (geth).")
+    rpc_gas_cap: int = Field(
+        default=50_000_000, ge=21_000, description="eth_call / eth_estimateGas gas cap (geth)."
+    )
 
     p2p_enabled: bool = True
     p2p_host: str = "127.0.0.1"
     p2p_port: int = Field(default=30303, ge=0, le=65535)
     bootnodes: list[str] = Field(default_factory=list)
 
-    tx_pool_max_size: int = Field(default=5120, ge=1, description="All pending + queued transactions (geth: 4096+1024).")
+    tx_pool_max_size: int = Field(
+        default=5120, ge=1, description="All pending + queued transactions (geth: 4096+1024)."
+    )
     tx_pool_max_per_sender: int = Field(default=64, ge=1)
     tx_pool_price_bump_percent: int = Field(default=10, ge=0)
-    min_gas_price: int = Field(default=0, ge=0, description="Lowest gas price (or fee cap) the pool accepts, in wei.")
+    min_gas_price: int = Field(
+        default=0, ge=0, description="Lowest gas price (or fee cap) the pool accepts, in wei."
+    )
 
     log_level: str = "INFO"
 

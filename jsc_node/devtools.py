@@ -19,7 +19,7 @@ from jsc_node.consensus.extra_data import (
     decode_extra_data,
     genesis_extra_data,
 )
-from jsc_node.errors import JscError
+from jsc_node.errors import DevToolsInputError
 
 # anvil's and Hardhat's development mnemonic: its first ten accounts are funded in every dev genesis.
 # The keys are public knowledge; anything sent to them on a public chain is taken within seconds.
@@ -81,10 +81,6 @@ Start validator <i> with:
     jsc-node run --genesis-file genesis.json --data-path <dir> \\
         --node-private-key-file validator-<i>/key
 """
-
-
-class DevToolsInputError(JscError):
-    """A validator list, extraData or other input to a dev tool is malformed."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,12 @@
     │   └── InvalidSeal
     ├── InvalidTransaction      a transaction is refused by the pool (geth's words)
     ├── ExecutionReverted       eth_call / eth_estimateGas reverted (carries revert data)
+    ├── ExecutionFailed         eth_call / eth_estimateGas failed without REVERT
+    ├── LogQueryLimitExceeded   eth_getLogs over the node's limits
+    ├── KeystoreError / DevToolsInputError   CLI tools' bad input
     ├── BlockNotFound / TransactionNotFound
+    ├── ImportFailed            `jsc-node import` stopped at an invalid block (number, hash, reason)
+    ├── P2PError                libp2p host and gossip (see the p2p section)
     ├── P2PError                the libp2p host or gossip failed (bad multiaddr, listen failure)
     │   ├── PeerIdentityError   a peer ID whose secp256k1 key cannot be read from it
     │   └── InvalidGossip       a gossip message breaks its topic's rules (size, shape)
@@ -98,6 +103,38 @@ class BlockNotFound(JscError):
 
 class TransactionNotFound(JscError):
     pass
+
+
+class ImportFailed(JscError):
+    """``jsc-node import`` stopped at a block that breaks a rule (or does not decode)."""
+
+    def __init__(self, number: int | None, block_hash: bytes | None, reason: str, source: str = "") -> None:
+        self.number = number
+        self.block_hash = block_hash
+        self.reason = reason
+        where = "block" if number is None else f"block {number}"
+        if block_hash is not None:
+            where += f" 0x{block_hash.hex()}"
+        if source:
+            where += f" ({source})"
+        super().__init__(f"import stopped at invalid {where}: {reason}")
+
+
+class ExecutionFailed(JscError):
+    """eth_call / eth_estimateGas failed without REVERT (out of gas, invalid opcode, ...);
+    the message is geth's ("out of gas", "invalid opcode: INVALID", ...)."""
+
+
+class LogQueryLimitExceeded(JscError):
+    """eth_getLogs asked for too much; the message states the limit."""
+
+
+class KeystoreError(JscError):
+    """A key file, keystore file or password cannot be used."""
+
+
+class DevToolsInputError(JscError):
+    """A validator list, extraData or other input to a dev tool is malformed."""
 
 
 # --- p2p ---------------------------------------------------------------------

@@ -91,7 +91,11 @@ class ExecutionService:
 
     async def header(self, params: dict[str, Any]) -> dict[str, Any] | None:
         number = int(params["number"])
-        header = self.backend.reader.header_by_number(number) if number <= self.executor.head.block_number else None
+        header = (
+            self.backend.reader.header_by_number(number)
+            if number <= self.executor.head.block_number
+            else None
+        )
         return None if header is None else header_summary(header)
 
     async def headers(self, params: dict[str, Any]) -> list[str]:
@@ -186,7 +190,9 @@ def open_node_state(config: NodeConfig, spec: GenesisSpec) -> tuple[LevelDB, Exe
         price_bump_percent=config.tx_pool_price_bump_percent,
         min_gas_price=config.min_gas_price,
     )
-    pool = TxPool(spec.chain_id, HeadAccounts(executor), limits, journal_path=config.data_path / "txpool.journal")
+    pool = TxPool(
+        spec.chain_id, HeadAccounts(executor), limits, journal_path=config.data_path / "txpool.journal"
+    )
     backend = NodeBackend(executor, pool, gas_cap=config.rpc_gas_cap, min_gas_price=config.min_gas_price)
     pool.set_head(executor.head.gas_limit, backend.next_base_fee())
     restored = pool.load_journal()
@@ -198,7 +204,7 @@ def open_node_state(config: NodeConfig, spec: GenesisSpec) -> tuple[LevelDB, Exe
 async def serve(config: NodeConfig, seam_path: str) -> None:
     import uvicorn
 
-    from jsc_node.rpc.app import create_app
+    from jsc_node.rpc.app import create_app, server_options
 
     spec = load_genesis(config.genesis_file)
     db, executor, pool, backend = open_node_state(config, spec)
@@ -208,44 +214,20 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
     await seam.start()
 
     app = create_app(backend, config)
-    servers = []
+    # uvicorn runs inside this process's uvloop loop (loop="none"), next to the seam server.
+    options = {**server_options(config), "loop": "none", "log_level": "warning"}
+    listeners = []
     if config.rpc_http_enabled:
-        servers.append(
-            uvicorn.Server(
-                uvicorn.Config(
-                    app,
-                    host=config.rpc_http_host,
-                    port=config.rpc_http_port,
-                    log_level="warning",
-                    access_log=False,
-                    loop="none",
-                    http="httptools",
-                    ws="websockets-sansio",
-                    lifespan="off",
-                )
-            )
-        )
+        listeners.append((config.rpc_http_host, config.rpc_http_port))
     if config.rpc_ws_enabled and config.rpc_ws_port != config.rpc_http_port:
-        servers.append(
-            uvicorn.Server(
-                uvicorn.Config(
-                    app,
-                    host=config.rpc_ws_host,
-                    port=config.rpc_ws_port,
-                    log_level="warning",
-                    access_log=False,
-                    loop="none",
-                    ws="websockets-sansio",
-                    lifespan="off",
-                )
-            )
-        )
+        listeners.append((config.rpc_ws_host, config.rpc_ws_port))
+    servers = [uvicorn.Server(uvicorn.Config(app, host=host, port=port, **options)) for host, port in listeners]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     for server in servers:
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
     tasks = [asyncio.create_task(server.serve()) for server in servers]
     log.info(
         "execution ready: chain %d head %d, RPC http://%s:%d",

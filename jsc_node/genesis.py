@@ -147,7 +147,9 @@ def parse_genesis(doc: Any) -> GenesisSpec:
             block_period_s=_int(q.get("blockperiodseconds", 1), "config.qbft.blockperiodseconds"),
             epoch_length=_int(q.get("epochlength", 30000), "config.qbft.epochlength"),
             request_timeout_s=_int(q.get("requesttimeoutseconds", 10), "config.qbft.requesttimeoutseconds"),
-            empty_block_period_s=_int(q.get("emptyblockperiodseconds", 0), "config.qbft.emptyblockperiodseconds"),
+            empty_block_period_s=_int(
+                q.get("emptyblockperiodseconds", 0), "config.qbft.emptyblockperiodseconds"
+            ),
         )
         if qbft.block_period_s < 1:
             raise GenesisError("config.qbft.blockperiodseconds", "must be at least 1")
@@ -204,12 +206,16 @@ def parse_genesis(doc: Any) -> GenesisSpec:
         mix_hash=mix_hash,
         nonce=_data(doc.get("nonce", "0x0"), "nonce", pad_to=8),
         coinbase=_data(doc.get("coinbase", "0x" + "00" * 20), "coinbase", length=20),
-        parent_beacon_block_root=None if beacon_root is None else _data(beacon_root, "parentBeaconBlockRoot", length=32),
+        parent_beacon_block_root=None
+        if beacon_root is None
+        else _data(beacon_root, "parentBeaconBlockRoot", length=32),
         raw=doc,
     )
 
 
-def _fork_list(config: dict[str, Any], forks: tuple[tuple[str, str], ...], unit: str) -> tuple[tuple[str, int], ...]:
+def _fork_list(
+    config: dict[str, Any], forks: tuple[tuple[str, str], ...], unit: str
+) -> tuple[tuple[str, int], ...]:
     result: list[tuple[str, int]] = []
     last = -1
     for name, key in forks:

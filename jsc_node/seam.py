@@ -114,7 +114,10 @@ class SeamServer:
         request_id = request.get("id")
         handler = self.handlers.get(str(request.get("method")))
         if handler is None:
-            return {"id": request_id, "error": {"type": "SeamError", "message": f"unknown method {request.get('method')!r}"}}
+            return {
+                "id": request_id,
+                "error": {"type": "SeamError", "message": f"unknown method {request.get('method')!r}"},
+            }
         try:
             result = await handler(request.get("params") or {})
         except JscError as exc:
@@ -152,7 +155,9 @@ class SeamClient:
     async def request(self, method: str, **params: Any) -> Any:
         async with self._lock:
             self._next_id += 1
-            await self._stream.send_all(encode_frame({"id": self._next_id, "method": method, "params": params}))
+            await self._stream.send_all(
+                encode_frame({"id": self._next_id, "method": method, "params": params})
+            )
             answer = decode_body(await self._read_frame())
         if "error" in answer:
             raise error_from_wire(answer["error"])

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from jsc_node.errors import JscError
+from jsc_node.errors import ExecutionFailed, LogQueryLimitExceeded
 
 # --- block identifiers -------------------------------------------------------
 
@@ -385,22 +385,6 @@ class LogFilter:
     topics: tuple[tuple[bytes, ...] | None, ...] = ()
     """Per position: ``None`` matches anything, else any of the listed topics. Up to 4 positions;
     a log with fewer topics than positions given does not match."""
-
-
-# --- errors this protocol adds ------------------------------------------------
-# These belong in jsc_node/errors.py with the rest of the tree (that file has another owner).
-
-
-class ExecutionFailed(JscError):
-    """``eth_call``/``eth_estimateGas`` failed without REVERT (out of gas, invalid opcode, ...).
-
-    The message is geth's: ``"out of gas"``, ``"invalid opcode: INVALID"``, ...
-    """
-
-
-class LogQueryLimitExceeded(JscError):
-    """``eth_getLogs`` asked for too much (too many blocks or results); the message says the limit,
-    e.g. ``"query returned more than 10000 results"``."""
 
 
 # --- the backend -------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 
 from eth.abc import BlockHeaderAPI
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
-from eth_utils import ValidationError
+from eth_utils.exceptions import ValidationError
 
 from jsc_node import CLIENT_NAME, __version__
 from jsc_node.errors import BlockNotFound, ExecutionReverted, InvalidTransaction
@@ -71,7 +71,9 @@ class NodeBackend:
                 return self.executor.genesis
             return self.head
         if block.number is not None:
-            header = self.reader.header_by_number(block.number) if block.number <= self.head.block_number else None
+            header = (
+                self.reader.header_by_number(block.number) if block.number <= self.head.block_number else None
+            )
             if header is None:
                 raise BlockNotFound("header not found")
             return header
@@ -195,8 +197,10 @@ class NodeBackend:
         header = self._header(block)
         return await asyncio.to_thread(self._call_sync, request, header, overrides)
 
-    def _call_sync(self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverride | None) -> bytes:
-        vm, state = self.executor.call_state(header)
+    def _call_sync(
+        self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverride | None
+    ) -> bytes:
+        _vm, state = self.executor.call_state(header)
         _apply_overrides(state, overrides)
         gas = min(request.gas if request.gas is not None else self.gas_cap, self.gas_cap)
         computation = self._run(state, header, request, gas)
@@ -213,7 +217,9 @@ class NodeBackend:
             raise InvalidTransaction(
                 f"insufficient funds for gas * price + value: address 0x{sender.hex()} have {balance} want {want}"
             )
-        tx = self.executor.spoof_transaction(state, header, sender, request.to, gas, value, request.input or b"")
+        tx = self.executor.spoof_transaction(
+            state, header, sender, request.to, gas, value, request.input or b""
+        )
         intrinsic = int(tx.intrinsic_gas)
         if gas < intrinsic:
             raise InvalidTransaction(f"intrinsic gas too low: have {gas}, want {intrinsic}")
@@ -225,11 +231,15 @@ class NodeBackend:
         finally:
             state.revert(snapshot)
 
-    async def estimate_gas(self, request: CallRequest, block: BlockId, overrides: StateOverride | None) -> int:
+    async def estimate_gas(
+        self, request: CallRequest, block: BlockId, overrides: StateOverride | None
+    ) -> int:
         header = self._header(block)
         return await asyncio.to_thread(self._estimate_sync, request, header, overrides)
 
-    def _estimate_sync(self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverride | None) -> int:
+    def _estimate_sync(
+        self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverride | None
+    ) -> int:
         _vm, state = self.executor.call_state(header)
         _apply_overrides(state, overrides)
         hi = min(request.gas if request.gas is not None else header.gas_limit, self.gas_cap)
@@ -244,7 +254,9 @@ class NodeBackend:
             if _is_out_of_gas(top):
                 raise InvalidTransaction(f"gas required exceeds allowance ({hi})")
             _raise_if_error(top)
-        probe = self.executor.spoof_transaction(state, header, request.sender or ZERO_ADDRESS, request.to, hi, 0, request.input or b"")
+        probe = self.executor.spoof_transaction(
+            state, header, request.sender or ZERO_ADDRESS, request.to, hi, 0, request.input or b""
+        )
         lo = int(probe.intrinsic_gas) - 1
         used = hi - top.get_gas_remaining()
         # geth's first guess: what it used plus refunds and a call stipend, scaled for EIP-150.
@@ -286,9 +298,7 @@ class NodeBackend:
             if percentiles:
                 rewards.append(self._rewards(header, base_fee, percentiles))
         assert last is not None
-        if getattr(last, "base_fee_per_gas", None) is None:
-            base_fees.append(0)
-        elif self.executor.spec.zero_base_fee:
+        if getattr(last, "base_fee_per_gas", None) is None or self.executor.spec.zero_base_fee:
             base_fees.append(0)
         else:
             base_fees.append(int(calculate_expected_base_fee_per_gas(last)))
@@ -299,13 +309,16 @@ class NodeBackend:
             reward=tuple(rewards) if percentiles else None,
         )
 
-    def _rewards(self, header: BlockHeaderAPI, base_fee: int, percentiles: Sequence[float]) -> tuple[int, ...]:
+    def _rewards(
+        self, header: BlockHeaderAPI, base_fee: int, percentiles: Sequence[float]
+    ) -> tuple[int, ...]:
         txs = self.reader.transactions(header)
         if not txs:
             return tuple(0 for _ in percentiles)
         receipts = self.reader.receipt_views(header)
         tips = sorted(
-            (effective_gas_price(tx, base_fee) - base_fee, receipt.gas_used) for tx, receipt in zip(txs, receipts, strict=True)
+            (effective_gas_price(tx, base_fee) - base_fee, receipt.gas_used)
+            for tx, receipt in zip(txs, receipts, strict=True)
         )
         total = sum(gas for _, gas in tips) or 1
         result: list[int] = []
@@ -319,7 +332,9 @@ class NodeBackend:
         return tuple(result)
 
     async def send_raw_transaction(self, raw: bytes) -> bytes:
-        return self.pool.add(raw)
+        # Concurrent submitters share one journal fsync (group commit); the answer comes
+        # only once the transaction is durable.
+        return await self.pool.add_async(raw)
 
     async def get_logs(self, query: LogFilter) -> list[LogView]:
         try:
@@ -334,8 +349,14 @@ class NodeBackend:
     async def txpool_content(self) -> TxPoolContent:
         content = self.pool.content()
         return TxPoolContent(
-            pending={s: {n: tx_view(p.tx, None, None) for n, p in txs.items()} for s, txs in content["pending"].items()},
-            queued={s: {n: tx_view(p.tx, None, None) for n, p in txs.items()} for s, txs in content["queued"].items()},
+            pending={
+                s: {n: tx_view(p.tx, None, None) for n, p in txs.items()}
+                for s, txs in content["pending"].items()
+            },
+            queued={
+                s: {n: tx_view(p.tx, None, None) for n, p in txs.items()}
+                for s, txs in content["queued"].items()
+            },
         )
 
     async def txpool_status(self) -> tuple[int, int]:

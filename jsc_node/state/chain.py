@@ -15,7 +15,7 @@ from eth._utils.address import generate_contract_address
 from eth.abc import BlockHeaderAPI, ReceiptAPI
 from eth.db.chain import ChainDB
 from eth.exceptions import HeaderNotFound, TransactionNotFound
-from eth_bloom import BloomFilter
+from eth_bloom.bloom import BloomFilter
 
 from jsc_node.state.execution import ForkSchedule
 from jsc_node.views import (
@@ -89,7 +89,9 @@ class ChainReader:
 
     def block_size(self, header: BlockHeaderAPI) -> int:
         block_class = self.schedule.vm_class_for_header(header).get_block_class()
-        uncles = self.chaindb.get_block_uncles(header.uncles_hash) if header.uncles_hash != _EMPTY_UNCLES else ()
+        uncles = (
+            self.chaindb.get_block_uncles(header.uncles_hash) if header.uncles_hash != _EMPTY_UNCLES else ()
+        )
         fields: list[Any] = [header, list(self.transactions(header)), list(uncles)]
         if hasattr(header, "withdrawals_root"):
             fields.append(list(self._withdrawals(header)))
@@ -115,7 +117,8 @@ class ChainReader:
         withdrawals = None
         if hasattr(header, "withdrawals_root"):
             withdrawals = tuple(
-                WithdrawalView(w.index, w.validator_index, bytes(w.address), w.amount) for w in self._withdrawals(header)
+                WithdrawalView(w.index, w.validator_index, bytes(w.address), w.amount)
+                for w in self._withdrawals(header)
             )
         return BlockView(
             number=header.block_number,
@@ -146,7 +149,9 @@ class ChainReader:
             requests_hash=_opt_bytes(getattr(header, "requests_hash", None)),
         )
 
-    def tx_view(self, tx: Any, header: BlockHeaderAPI | None, index: int | None, base_fee: int | None = None) -> TxView:
+    def tx_view(
+        self, tx: Any, header: BlockHeaderAPI | None, index: int | None, base_fee: int | None = None
+    ) -> TxView:
         return tx_view(tx, header, index, base_fee)
 
     def tx_location(self, tx_hash: bytes) -> tuple[BlockHeaderAPI, int] | None:
@@ -295,13 +300,16 @@ def tx_view(tx: Any, header: BlockHeaderAPI | None, index: int | None, base_fee:
     else:
         v = tx.y_parity
         chain_id = tx.chain_id
-        gas_price = int(tx.gas_price) if tx_type == 1 else (
-            effective_gas_price(tx, base_fee) if header is not None else int(tx.max_fee_per_gas)
+        gas_price = (
+            int(tx.gas_price)
+            if tx_type == 1
+            else (effective_gas_price(tx, base_fee) if header is not None else int(tx.max_fee_per_gas))
         )
     authorizations = None
     if tx_type == 4:
         authorizations = tuple(
-            AuthorizationView(a.chain_id, bytes(a.address), a.nonce, a.y_parity, a.r, a.s) for a in tx.authorization_list
+            AuthorizationView(a.chain_id, bytes(a.address), a.nonce, a.y_parity, a.r, a.s)
+            for a in tx.authorization_list
         )
     return TxView(
         type=tx_type,
@@ -350,10 +358,7 @@ def _bloom_may_match(bloom: int, query: LogFilter) -> bool:
     bloom_filter = BloomFilter(bloom)
     if query.addresses and not any(a in bloom_filter for a in query.addresses):
         return False
-    for options in query.topics:
-        if options and not any(t in bloom_filter for t in options):
-            return False
-    return True
+    return all(not options or any(t in bloom_filter for t in options) for options in query.topics)
 
 
 def _log_matches(log: Any, query: LogFilter) -> bool:

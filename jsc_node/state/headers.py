@@ -59,7 +59,7 @@ def _hash(self: Any) -> Hash32:
 
 def install() -> None:
     for cls in HEADER_CLASSES:
-        cls.hash = property(_hash)  # type: ignore[assignment,method-assign]
+        cls.hash = property(_hash)
 
 
 install()

@@ -22,7 +22,7 @@ from jsc_node.errors import DataDirLockedError, StorageError
 _DELETED = object()
 
 
-class LevelDB(BaseAtomicDB):
+class LevelDB(BaseAtomicDB):  # type: ignore[misc]
     """py-evm's AtomicDatabaseAPI over a plyvel database. Only the execution process opens it."""
 
     def __init__(self, path: Path) -> None:
@@ -85,7 +85,7 @@ class LevelDB(BaseAtomicDB):
             yield bytes(key), bytes(value)
 
 
-class Overlay(BaseDB):
+class Overlay(BaseDB):  # type: ignore[misc]
     """Pending writes over a base database; reads fall through. Not itself atomic: wrap it
     in ``atomic()`` to hand to py-evm."""
 

@@ -18,13 +18,14 @@ from typing import Any
 import eth._utils.transactions as tx_utils
 import eth.vm.forks  # noqa: F401  (imports every fork's transactions module, patched below)
 from eth_hash.auto import keccak
-from eth_keys import keys
 from eth_keys.exceptions import BadSignature
-from eth_utils import ValidationError
+from eth_keys.main import KeyAPI
+from eth_utils.exceptions import ValidationError
 
 SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 CACHE_MAX_ENTRIES = 65_536
 
+keys = KeyAPI()  # picks the coincurve backend when installed, as eth_keys.keys does
 _cache: dict[tuple[bytes, int, int, int], bytes] = {}
 stats = {"recoveries": 0, "hits": 0}
 
@@ -38,7 +39,7 @@ def recover_sender(transaction: Any) -> bytes:
         return sender
     try:
         signature = keys.Signature(vrs=(transaction.y_parity, transaction.r, transaction.s))
-        sender = signature.recover_public_key_from_msg(message).to_canonical_address()
+        sender = bytes(signature.recover_public_key_from_msg(message).to_canonical_address())
     except BadSignature as exc:
         raise ValidationError(f"Bad Signature: {exc}") from exc
     stats["recoveries"] += 1

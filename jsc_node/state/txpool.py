@@ -472,10 +472,13 @@ class TxPool:
             acct = _SenderTxs(nonce, balance)
         if ptx.nonce < acct.nonce:
             raise InvalidTransaction(f"nonce too low: next nonce {acct.nonce}, tx nonce {ptx.nonce}")
-        if ptx.nonce >= acct.nonce + limits.max_per_sender:
-            # The gap could never fill within the per-sender cap.
+        if ptx.nonce >= acct.pending_end + limits.max_per_sender:
+            # Executable (gap-free) txs are bounded only by the pool's size, as geth lets a
+            # sender exceed its account slots while the pool has room: deploy scripts and load
+            # generators stream hundreds of nonces. A gap is bounded by max_per_sender past
+            # the executable run, so queued txs that could never fill it are refused.
             raise InvalidTransaction(
-                f"nonce too high: tx nonce {ptx.nonce}, gapped nonce {acct.nonce + limits.max_per_sender}"
+                f"nonce too high: tx nonce {ptx.nonce}, gapped nonce {acct.pending_end + limits.max_per_sender}"
             )
         if acct.balance < ptx.cost:
             raise InvalidTransaction(

@@ -39,7 +39,7 @@ class NodeProcess:
 
     def start(self, wait: bool = True) -> NodeProcess:
         self.log_path = self.data_path.parent / f"{self.data_path.name}-{int(time.time() * 1000)}.log"
-        log = open(self.log_path, "wb")
+        log = open(self.log_path, "wb")  # noqa: SIM115  (the child process writes it until it exits)
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -69,14 +69,20 @@ class NodeProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"node exited with {self.process.returncode}:\n{self.logs()}")
             with contextlib.suppress(httpx.HTTPError):
-                r = httpx.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=1)
+                r = httpx.post(
+                    self.url,
+                    json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+                    timeout=1,
+                )
                 if r.status_code == 200:
                     return
             time.sleep(0.1)
         raise TimeoutError(f"node not ready after {READY_TIMEOUT_S} s:\n{self.logs()}")
 
     def rpc(self, method: str, *params: object) -> object:
-        r = httpx.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=30)
+        r = httpx.post(
+            self.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=30
+        )
         body = r.json()
         if "error" in body:
             raise RuntimeError(f"{method}: {body['error']}")

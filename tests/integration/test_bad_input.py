@@ -17,12 +17,16 @@ RECIPIENT = "0x976EA74026E726554dB657fA54763abd0C3a0aa9"
 
 def _post(node: NodeProcess, body: Any, **kwargs: Any) -> httpx.Response:
     if isinstance(body, (bytes, str)):
-        return httpx.post(node.url, content=body, headers={"content-type": "application/json"}, timeout=30, **kwargs)
+        return httpx.post(
+            node.url, content=body, headers={"content-type": "application/json"}, timeout=30, **kwargs
+        )
     return httpx.post(node.url, json=body, timeout=30, **kwargs)
 
 
 def _call(node: NodeProcess, method: str, params: list[Any]) -> dict[str, Any]:
-    answer: dict[str, Any] = _post(node, {"jsonrpc": "2.0", "id": 7, "method": method, "params": params}).json()
+    answer: dict[str, Any] = _post(
+        node, {"jsonrpc": "2.0", "id": 7, "method": method, "params": params}
+    ).json()
     return answer
 
 
@@ -126,7 +130,16 @@ def test_nonce_too_low_and_underpriced_replacement(node: NodeProcess) -> None:
 def test_insufficient_funds(node: NodeProcess) -> None:
     broke = Account.create()
     raw = Account.sign_transaction(
-        {"chainId": 1337, "nonce": 0, "to": RECIPIENT, "value": 1, "gas": 21_000, "maxFeePerGas": 10**9, "maxPriorityFeePerGas": 1, "type": 2},
+        {
+            "chainId": 1337,
+            "nonce": 0,
+            "to": RECIPIENT,
+            "value": 1,
+            "gas": 21_000,
+            "maxFeePerGas": 10**9,
+            "maxPriorityFeePerGas": 1,
+            "type": 2,
+        },
         broke.key,
     ).raw_transaction
     answer = _call(node, "eth_sendRawTransaction", ["0x" + raw.hex().removeprefix("0x")])

@@ -36,7 +36,12 @@ def _signed_transfers(count: int) -> list[tuple[str, str]]:
                 "type": 2,
             }
         )
-        out.append(("0x" + signed.hash.hex().removeprefix("0x"), "0x" + signed.raw_transaction.hex().removeprefix("0x")))
+        out.append(
+            (
+                "0x" + signed.hash.hex().removeprefix("0x"),
+                "0x" + signed.raw_transaction.hex().removeprefix("0x"),
+            )
+        )
     return out
 
 
@@ -109,9 +114,24 @@ def test_kill9_while_streaming_then_restart(tmp_path: Path) -> None:
         assert nonce >= len(acknowledged)
         assert w3.eth.get_balance(RECIPIENT) == 10000 * 10**18 + nonce * 10**15
 
-        # The node keeps producing.
+        # The node keeps producing: a new transaction is mined in a new block.
         head = w3.eth.block_number
-        restarted.wait_for_block(head + 1, timeout_s=30)
+        extra = Account.from_key(DEV_KEY).sign_transaction(
+            {
+                "chainId": 1337,
+                "nonce": nonce,
+                "to": RECIPIENT,
+                "value": 1,
+                "gas": 21_000,
+                "maxFeePerGas": 20 * 10**9,
+                "maxPriorityFeePerGas": 10**9,
+                "type": 2,
+            }
+        )
+        receipt = w3.eth.wait_for_transaction_receipt(
+            w3.eth.send_raw_transaction(extra.raw_transaction), timeout=30, poll_latency=0.1
+        )
+        assert receipt["blockNumber"] > head
     finally:
         restarted.stop()
 

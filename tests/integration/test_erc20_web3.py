@@ -59,7 +59,9 @@ def test_transfer_receipt_logs_and_gas(w3: Web3, token: Any) -> None:
     deployer = w3.eth.account.from_key(DEV_KEY).address
     before = token.functions.balanceOf(RECIPIENT).call()
     estimate = token.functions.transfer(RECIPIENT, 1234).estimate_gas({"from": deployer})
-    receipt = _send(w3, DEV_KEY, token.functions.transfer(RECIPIENT, 1234).build_transaction({"from": deployer}))
+    receipt = _send(
+        w3, DEV_KEY, token.functions.transfer(RECIPIENT, 1234).build_transaction({"from": deployer})
+    )
     assert receipt.status == 1
     # The estimate must be enough, and not wildly more than what the transfer used.
     assert receipt.gasUsed <= estimate <= receipt.gasUsed * 64 // 63 + 2300 + 5000
@@ -70,7 +72,9 @@ def test_transfer_receipt_logs_and_gas(w3: Web3, token: Any) -> None:
     assert block["gasUsed"] == receipt.cumulativeGasUsed
     tx = w3.eth.get_transaction(receipt.transactionHash)
     assert tx["blockNumber"] == receipt.blockNumber
-    assert receipt.effectiveGasPrice == min(tx["maxFeePerGas"], block["baseFeePerGas"] + tx["maxPriorityFeePerGas"])
+    assert receipt.effectiveGasPrice == min(
+        tx["maxFeePerGas"], block["baseFeePerGas"] + tx["maxPriorityFeePerGas"]
+    )
 
     (event,) = token.events.Transfer().process_receipt(receipt)
     assert event.args["from"] == deployer

@@ -56,7 +56,10 @@ def test_alloc_code_storage_nonce() -> None:
         "balance": "1000",
         "nonce": "0x2",
         "code": "0x6000",
-        "storage": {"0x01": "0x0000000000000000000000000000000000000000000000000000000000000005", "0x02": "0x00"},
+        "storage": {
+            "0x01": "0x0000000000000000000000000000000000000000000000000000000000000005",
+            "0x02": "0x00",
+        },
     }
     account = parse_genesis(doc).alloc[bytes.fromhex("1000000000000000000000000000000000000001")]
     assert account.balance == 1000
@@ -108,7 +111,11 @@ _DELETE = object()
         ("mixHash", "0x" + "00" * 32, "mixHash"),
         ("mixHash", "0x00", "mixHash"),
         ("alloc", [], "alloc"),
-        ("alloc.0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266", {"balance": "-5"}, "alloc.0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266.balance"),
+        (
+            "alloc.0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266",
+            {"balance": "-5"},
+            "alloc.0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266.balance",
+        ),
         ("baseFeePerGas", "0xzz", "baseFeePerGas"),
     ],
 )
@@ -126,7 +133,7 @@ def test_bad_genesis_names_the_field(path: str, value: Any, field: str) -> None:
 def test_bad_alloc_address() -> None:
     doc = _dev()
     doc["alloc"] = {"0x1234": {"balance": "1"}}
-    with pytest.raises(GenesisError, match="alloc.0x1234"):
+    with pytest.raises(GenesisError, match=r"alloc\.0x1234"):
         parse_genesis(doc)
 
 

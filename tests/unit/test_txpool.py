@@ -651,14 +651,26 @@ def test_full_pool_of_own_txs_is_full() -> None:
         pool.add(tx1559(A, nonce=2, tip=5 * GWEI, fee_cap=10 * GWEI))
 
 
-def test_per_sender_cap_bounds_the_nonce_window() -> None:
+def test_per_sender_cap_bounds_the_gap_past_the_executable_run() -> None:
     pool = make_pool(max_per_sender=4)
     for n in (0, 1, 3):
         pool.add(tx1559(nonce=n))
-    with pytest.raises(InvalidTransaction, match=r"^nonce too high: tx nonce 4, gapped nonce 4$"):
-        pool.add(tx1559(nonce=4))
-    pool.add(tx1559(nonce=2))
-    assert pool.status() == (4, 0)
+    # The executable run is [0, 2); a gapped nonce may lie at most 4 past it.
+    with pytest.raises(InvalidTransaction, match=r"^nonce too high: tx nonce 6, gapped nonce 6$"):
+        pool.add(tx1559(nonce=6))
+    assert pool.status() == (2, 1)
+    pool.add(tx1559(nonce=5))
+    pool.add(tx1559(nonce=2))  # fills the gap: 0..3 executable, 5 still queued
+    assert pool.status() == (4, 1)
+
+
+def test_executable_run_is_not_capped_per_sender() -> None:
+    # geth lets a sender exceed its account slots while the pool has room: a deploy script
+    # streaming many nonces must not be refused.
+    pool = make_pool(max_per_sender=4)
+    for n in range(12):
+        pool.add(tx1559(nonce=n))
+    assert pool.status() == (12, 0)
 
 
 # --- block ordering ---------------------------------------------------------------
