@@ -17,13 +17,19 @@ from typing import Any
 
 import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI
+from eth.chains.mainnet import MainnetDAOValidatorVM
 from eth.consensus.context import ConsensusContext
 from eth.consensus.noproof import NoProofConsensus
-from eth.constants import BLANK_ROOT_HASH, EMPTY_UNCLE_HASH, ZERO_ADDRESS
+from eth.constants import (
+    BLANK_ROOT_HASH,
+    EMPTY_UNCLE_HASH,
+    GENESIS_PARENT_HASH,
+    MAX_UNCLE_DEPTH,
+    ZERO_ADDRESS,
+)
 from eth.db.account import AccountDB
 from eth.db.chain import ChainDB
-from eth.exceptions import HeaderNotFound
-from eth.vm.interrupt import EVMMissingData
+from eth.exceptions import CanonicalHeadNotFound, HeaderNotFound
 from eth.vm.base import VM
 from eth.vm.chain_context import ChainContext
 from eth.vm.forks import (
@@ -45,8 +51,9 @@ from eth.vm.forks import (
     SpuriousDragonVM,
     TangerineWhistleVM,
 )
+from eth.vm.interrupt import EVMMissingData
 from eth.vm.spoof import SpoofTransaction
-from eth_utils import ValidationError
+from eth_utils.exceptions import ValidationError
 
 from jsc_node.consensus.extra_data import BFT_MIX_HASH
 from jsc_node.errors import GenesisError, InvalidBlock
@@ -108,15 +115,15 @@ def make_qbft_vm(base: type[VM], zero_base_fee: bool) -> type[VM]:
         validate_bft_header_fields(header)
         # The generic checks (number, timestamp, gas limit, extraData size) without ParisVM's
         # difficulty-0 rule, which BFT headers break on purpose (Besu: difficulty 1).
-        VM.validate_header.__func__(cls, header, parent)  # type: ignore[attr-defined]
+        VM.validate_header.__func__(cls, header, parent)
 
     def validate_gas(cls: type[VM], header: BlockHeaderAPI, parent: BlockHeaderAPI) -> None:
         if has_base_fee and zero_base_fee:
             if header.base_fee_per_gas != 0:
                 raise ValidationError(f"zeroBaseFee chain: base fee must be 0, got {header.base_fee_per_gas}")
-            VM.validate_gas.__func__(cls, header, parent)  # type: ignore[attr-defined]
+            VM.validate_gas.__func__(cls, header, parent)
         else:
-            base.validate_gas.__func__(cls, header, parent)  # type: ignore[attr-defined]
+            base.validate_gas.__func__(cls, header, parent)
 
     namespace: dict[str, Any] = {
         "extra_data_max_bytes": QBFT_EXTRA_DATA_MAX_BYTES,
@@ -148,7 +155,12 @@ def validate_bft_header_fields(header: BlockHeaderAPI) -> None:
 
 
 class ForkSchedule:
-    """Which VM class runs a block, from the genesis fork schedule (block numbers, then times)."""
+    """Which VM class runs a block, from the genesis fork schedule (block numbers, then times).
+
+    An imported chain whose genesis gives ``terminalTotalDifficulty`` but no ``mergeNetsplitBlock``
+    switches to Paris rules at the first PoS header: geth's beacon engine tells a PoS header by its
+    difficulty 0 (``IsPoSHeader``), and ``Executor`` checks it against the parent's total difficulty.
+    """
 
     def __init__(self, spec: GenesisSpec) -> None:
         wrap: Callable[[type[VM]], type[VM]]
@@ -157,24 +169,52 @@ class ForkSchedule:
             wrap = lambda vm: make_qbft_vm(vm, zero)  # noqa: E731
         else:
             wrap = make_imported_vm
-        self.by_block: list[tuple[int, type[VM]]] = [(0, wrap(FORK_VMS["frontier"]))]
+        forks = dict(FORK_VMS)
+        if spec.qbft is None:
+            forks["homestead"] = _homestead_with_dao(spec)
+        self.by_block: list[tuple[int, type[VM]]] = [(0, wrap(forks["frontier"]))]
         for name, at in spec.block_forks:
-            self.by_block.append((at, wrap(FORK_VMS[name])))
+            self.by_block.append((at, wrap(forks[name])))
         self.by_block.sort(key=lambda item: item[0])
-        self.by_time: list[tuple[int, type[VM]]] = [(at, wrap(FORK_VMS[name])) for name, at in spec.time_forks]
+        self.by_time: list[tuple[int, type[VM]]] = [(at, wrap(forks[name])) for name, at in spec.time_forks]
+        self.merge_vm: type[VM] | None = None
+        merge_by_block = any(name == "paris" for name, _at in spec.block_forks)
+        if spec.qbft is None and spec.terminal_total_difficulty is not None and not merge_by_block:
+            self.merge_vm = wrap(forks["paris"])
 
-    def vm_class(self, number: int, timestamp: int) -> type[VM]:
+    def vm_class(self, number: int, timestamp: int, difficulty: int | None = None) -> type[VM]:
+        """``difficulty`` (the header's) matters only for a merge by terminal total difficulty."""
         chosen = self.by_block[0][1]
         for at, vm in self.by_block:
             if number >= at:
                 chosen = vm
+        if self.merge_vm is not None and difficulty == 0 and not issubclass(chosen, ParisVM):
+            chosen = self.merge_vm
         for at, vm in self.by_time:
             if timestamp >= at:
                 chosen = vm
         return chosen
 
     def vm_class_for_header(self, header: BlockHeaderAPI) -> type[VM]:
-        return self.vm_class(header.block_number, header.timestamp)
+        return self.vm_class(header.block_number, header.timestamp, header.difficulty)
+
+
+def _homestead_with_dao(spec: GenesisSpec) -> type[VM]:
+    """Homestead with geth's ``daoForkBlock``/``daoForkSupport``: the DAO refund at that block and
+    the extraData rule on the ten blocks from it (py-evm's MainnetDAOValidatorVM)."""
+    config = spec.raw.get("config", {}) if isinstance(spec.raw, dict) else {}
+    if config.get("daoForkBlock") is None:
+        return FORK_VMS["homestead"]
+    dao_block = _genesis_int(config["daoForkBlock"], "config.daoForkBlock")
+    support = bool(config.get("daoForkSupport", False))
+    if support:
+        forks = dict(spec.block_forks)
+        start, end = forks.get("homestead"), forks.get("tangerine_whistle")
+        if start is None or dao_block < start or (end is not None and dao_block >= end):
+            # py-evm applies the refund in Homestead's header rules only (mainnet: block 1,920,000).
+            raise GenesisError("config.daoForkBlock", "supported only within Homestead (before eip150Block)")
+    vm: type[VM] = MainnetDAOValidatorVM.configure(support_dao_fork=support, _dao_fork_block_number=dao_block)
+    return vm
 
 
 @dataclass
@@ -241,7 +281,7 @@ class Executor:
             for slot, value in account.storage.items():
                 accounts.set_storage(address, slot, value)
         accounts.persist()
-        vm_class = self.schedule.vm_class(0, spec.timestamp)
+        vm_class = self.schedule.vm_class(0, spec.timestamp, spec.difficulty)
         params: dict[str, Any] = {
             "difficulty": spec.difficulty,
             "extra_data": spec.extra_data,
@@ -256,9 +296,17 @@ class Executor:
             params["base_fee_per_gas"] = spec.base_fee if spec.base_fee is not None else 1_000_000_000
         if issubclass(vm_class, CancunVM):
             params["parent_beacon_block_root"] = spec.parent_beacon_block_root or ZERO_HASH
+            # EIP-4844 genesis fields (geth's genesis.json keys); 0 when absent.
+            raw = spec.raw if isinstance(spec.raw, dict) else {}
+            for key, name in (("blobGasUsed", "blob_gas_used"), ("excessBlobGas", "excess_blob_gas")):
+                if raw.get(key) is not None:
+                    params[name] = _genesis_int(raw[key], key)
         # Build the generic header, then set the fields fork helpers would reject for a genesis
         # (a BFT genesis has difficulty 1 under post-merge rules).
-        fixed = {k: params.pop(k) for k in ("difficulty", "nonce", "mix_hash")}
+        # A pre-merge imported genesis passes them through: PoW header helpers need the difficulty.
+        fixed: dict[str, Any] = {}
+        if self.spec.qbft is not None or issubclass(vm_class, ParisVM):
+            fixed = {k: params.pop(k) for k in ("difficulty", "nonce", "mix_hash")}
         header = vm_class.create_genesis_header(**params).copy(**fixed)
         if issubclass(vm_class, ShanghaiVM):
             header = header.copy(withdrawals_root=BLANK_ROOT_HASH)
@@ -271,19 +319,32 @@ class Executor:
     def header_by_hash(self, block_hash: bytes) -> BlockHeaderAPI:
         return self.chaindb.get_block_header_by_hash(block_hash)
 
-    def _vm(self, header: BlockHeaderAPI, overlay: Overlay) -> VM:
+    def canonical_hash(self, number: int) -> bytes | None:
+        try:
+            return bytes(self.chaindb.get_canonical_block_hash(number))
+        except HeaderNotFound:
+            return None
+
+    def _vm(self, header: BlockHeaderAPI, overlay: Overlay, vm_class: type[VM] | None = None) -> VM:
         atomic = overlay.atomic()
-        vm_class = self.schedule.vm_class_for_header(header)
+        if vm_class is None:
+            vm_class = self.schedule.vm_class_for_header(header)
         return vm_class(header, ChainDB(atomic), self.chain_context, ConsensusContext(atomic))
 
     def decode_block(self, block_rlp: bytes) -> BlockAPI:
         try:
             items = rlp.decode(block_rlp)
-            if not isinstance(items, list) or not items or not isinstance(items[0], list) or len(items[0]) < 13:
+            if (
+                not isinstance(items, list)
+                or not items
+                or not isinstance(items[0], list)
+                or len(items[0]) < 13
+            ):
                 raise InvalidBlock("malformed block: RLP is not [header, transactions, ...]")
+            difficulty = int.from_bytes(items[0][7], "big")
             number = int.from_bytes(items[0][8], "big")
             timestamp = int.from_bytes(items[0][11], "big")
-            block_class = self.schedule.vm_class(number, timestamp).get_block_class()
+            block_class = self.schedule.vm_class(number, timestamp, difficulty).get_block_class()
             return rlp.decode(block_rlp, sedes=block_class)
         except (rlp.DecodingError, rlp.DeserializationError, ValidationError, ValueError) as exc:
             raise InvalidBlock(f"malformed block: {exc}") from exc
@@ -394,10 +455,18 @@ class Executor:
             vm_class.validate_header(block.header, parent)
             if self.spec.qbft is not None and block.uncles:
                 raise ValidationError("BFT blocks have no uncles")
+            if self.spec.qbft is None:
+                self._validate_terminal_difficulty(block.header, parent)
             base = vm_class.create_header_from_parent(parent).copy(gas_used=block.header.gas_used)
-            vm = self._vm(base, overlay)
+            # The block's fork, not the template's: the template's timestamp (parent + 1) may fall
+            # before a time fork the block activates.
+            vm = self._vm(base, overlay, vm_class)
             imported = vm.import_block(block).block
             _validate_unchanged(imported, block)
+            if self.spec.qbft is None:
+                # Chain.persist_block -> Chain.validate_block -> validate_uncles, as py-evm does
+                # after execution (the seal check is NoProof for an imported chain).
+                validate_uncles(ChainDB(overlay.atomic()), block, self.schedule)
             receipts = tuple(imported.get_receipts(ChainDB(overlay.atomic())))
             ChainDB(overlay.atomic()).persist_block(block)
         except InvalidBlock:
@@ -407,6 +476,27 @@ class Executor:
         executed = ExecutedBlock(block, receipts, overlay, [], time.perf_counter() - started)
         self._remember(executed)
         return executed
+
+    def _validate_terminal_difficulty(self, header: BlockHeaderAPI, parent: BlockHeaderAPI) -> None:
+        """EIP-3675: blocks after the terminal PoW block are PoS (difficulty 0), blocks up to it
+        are PoW. The terminal block is the first whose total difficulty reaches the TTD."""
+        ttd = self.spec.terminal_total_difficulty
+        if ttd is None:
+            return
+        parent_td = self.chaindb.get_score(parent.hash)
+        if parent.difficulty == 0 and parent.block_number > 0:
+            # py-evm scores PoS blocks by number; their chain reached the TTD already.
+            parent_td = max(parent_td, ttd)
+        if parent_td >= ttd and header.difficulty != 0:
+            raise InvalidBlock(
+                f"PoW block after the terminal total difficulty {ttd} (parent's total {parent_td})",
+                got=header.difficulty,
+                expected=0,
+            )
+        if parent_td < ttd and header.difficulty == 0:
+            raise InvalidBlock(
+                f"PoS block before the terminal total difficulty {ttd} (parent's total {parent_td})"
+            )
 
     def _remember(self, executed: ExecutedBlock) -> None:
         self._pending[executed.hash] = executed
@@ -419,8 +509,14 @@ class Executor:
         """Make ``block_rlp`` (sealed) the new head, atomically. Re-executes only if this process
         never executed the block (e.g. it was committed by others while this node was behind)."""
         block = self.decode_block(block_rlp)
-        if block.header.parent_hash != self.head.hash:
-            raise InvalidBlock("parent of committed block", got=bytes(block.header.parent_hash), expected=bytes(self.head.hash))
+        # QBFT blocks are final: a committed block always extends the head. An imported chain
+        # may switch to a side chain: the last imported block becomes the head (geth's import).
+        if block.header.parent_hash != self.head.hash and self.spec.qbft is not None:
+            raise InvalidBlock(
+                "parent of committed block",
+                got=bytes(block.header.parent_hash),
+                expected=bytes(self.head.hash),
+            )
         executed = self._pending.pop(bytes(block.hash), None)
         if executed is None:
             executed = self._execute(block)
@@ -428,10 +524,14 @@ class Executor:
         # Same on-chain hash, possibly other seals/round: store the header as committed.
         executed.overlay[block.hash] = rlp.encode(block.header)
         executed.block = executed.block.copy(header=block.header)
+        if block.header.parent_hash != self.head.hash:
+            make_canonical_head(executed.overlay, executed.block)
         executed.overlay.flush()
         self.head = block.header
         # Blocks built on the old head can never be committed now.
-        self._pending = {h: e for h, e in self._pending.items() if e.block.header.parent_hash == self.head.hash}
+        self._pending = {
+            h: e for h, e in self._pending.items() if e.block.header.parent_hash == self.head.hash
+        }
         return executed
 
     # -- state reads -----------------------------------------------------------------------
@@ -469,6 +569,80 @@ class Executor:
             data=data,
         )
         return SpoofTransaction(unsigned, from_=sender)
+
+
+def validate_uncles(chaindb: ChainDB, block: BlockAPI, schedule: ForkSchedule) -> None:
+    """py-evm's ``Chain.validate_uncles`` on a ChainDB (an imported chain's ommers; no seals)."""
+    has_uncles = len(block.uncles) > 0
+    should_have_uncles = block.header.uncles_hash != EMPTY_UNCLE_HASH
+    if not has_uncles and not should_have_uncles:
+        return
+    if has_uncles and not should_have_uncles:
+        raise ValidationError("Block has uncles but header suggests uncles should be empty")
+    if should_have_uncles and not has_uncles:
+        raise ValidationError("Header suggests block should have uncles but block has none")
+    uncle_hashes = [uncle.hash for uncle in block.uncles]
+    if len(set(uncle_hashes)) != len(uncle_hashes):
+        raise ValidationError("Block contains duplicate uncles")
+
+    # The MAX_UNCLE_DEPTH + 1 ancestors of the block, and the uncles they included.
+    ancestors: list[BlockHeaderAPI] = []
+    header = block.header
+    for _ in range(min(block.number, MAX_UNCLE_DEPTH + 1)):
+        header = chaindb.get_block_header_by_hash(header.parent_hash)
+        ancestors.append(header)
+    ancestor_hashes = {ancestor.hash for ancestor in ancestors}
+    included = {
+        uncle.hash for ancestor in ancestors for uncle in chaindb.get_block_uncles(ancestor.uncles_hash)
+    }
+
+    for uncle in block.uncles:
+        if uncle.hash == block.hash:
+            raise ValidationError("Uncle has same hash as block")
+        if uncle.hash in included:
+            raise ValidationError(f"Duplicate uncle: 0x{uncle.hash.hex()}")
+        if uncle.hash in ancestor_hashes:
+            raise ValidationError(f"Uncle 0x{uncle.hash.hex()} cannot be an ancestor of 0x{block.hash.hex()}")
+        if uncle.parent_hash not in ancestor_hashes or uncle.parent_hash == block.header.parent_hash:
+            raise ValidationError(
+                f"Uncle's parent 0x{uncle.parent_hash.hex()} is not an ancestor of 0x{block.hash.hex()}"
+            )
+        try:
+            uncle_parent = chaindb.get_block_header_by_hash(uncle.parent_hash)
+        except HeaderNotFound as exc:
+            raise ValidationError(f"Uncle ancestor not found: 0x{uncle.parent_hash.hex()}") from exc
+        schedule.vm_class_for_header(uncle).validate_uncle(block, uncle, uncle_parent)
+
+
+def make_canonical_head(overlay: Overlay, block: BlockAPI) -> None:
+    """Make ``block`` (persisted in ``overlay``) the canonical head even if its chain scores lower,
+    moving the canonical number and transaction indexes as ChainDB.persist_block does on a reorg."""
+    db = overlay.atomic()
+    try:
+        if ChainDB(db).get_canonical_head().hash == block.hash:
+            return
+    except CanonicalHeadNotFound:
+        pass
+    with db.atomic_batch() as batch:
+        new_headers, _old = ChainDB._set_as_canonical_chain_head(batch, block.header, GENESIS_PARENT_HASH)
+        for header in new_headers:
+            tx_hashes = ChainDB._get_block_transaction_hashes(batch, header)
+            for index, tx_hash in enumerate(tx_hashes):
+                ChainDB._add_transaction_to_canonical_chain(batch, tx_hash, header, index)
+            if getattr(header, "withdrawals_root", BLANK_ROOT_HASH) != BLANK_ROOT_HASH:
+                withdrawals = ChainDB(batch).get_block_withdrawals(header)
+                for index, withdrawal in enumerate(withdrawals):
+                    ChainDB._add_withdrawal_to_canonical_chain(batch, withdrawal.hash, header, index)
+
+
+def _genesis_int(value: Any, where: str) -> int:
+    try:
+        number = int(value, 0) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        raise GenesisError(where, f"not a number: {value!r}") from None
+    if number < 0:
+        raise GenesisError(where, "must not be negative")
+    return number
 
 
 def _validate_unchanged(imported: BlockAPI, block: BlockAPI) -> None:

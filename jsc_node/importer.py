@@ -1,0 +1,257 @@
+"""``jsc-node import``: concatenated RLP blocks into a data dir (geth's ``import``, Besu's
+``blocks import``), through the same validation and commit path as live blocks.
+
+Each block goes through ``Executor.validate_block`` then ``Executor.commit_block`` (one LevelDB
+batch per block, the block becomes head). The genesis decides the rules:
+
+- with ``config.qbft``: the commit seals recovered from extraData must come from at least a quorum
+  of the validator set at that height (``consensus.block.validate_commit_seals``, the set from
+  ``consensus.validators.ValidatorHistory`` replayed from genesis);
+- without it: an imported chain whose seals (PoW/PoS) are not checked; py-evm's rules per fork,
+  uncles as ``Chain.validate_uncles`` (state/execution.py).
+
+Import stops at the first invalid block with ``ImportFailed`` (number, hash, reason). Blocks that
+are already canonical are skipped, so an interrupted import can be run again.
+
+This module wires consensus and state together, as the ``*_process.py`` mains do.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import rlp
+from eth_hash.auto import keccak
+
+from jsc_node.consensus.block import BlockView, decode_block, validate_commit_seals
+from jsc_node.consensus.validators import ValidatorHistory, quorum
+from jsc_node.errors import ImportFailed, InvalidBlock
+from jsc_node.genesis import GenesisSpec
+from jsc_node.state.execution import Executor
+from jsc_node.state.leveldb import LevelDB
+
+# Where the node keeps its chain inside the data dir (node.py opens the same path).
+CHAINDATA_DIR = "chaindata"
+
+
+@dataclass(frozen=True)
+class RawBlock:
+    """One block's RLP as read from a file, with where it came from (for error messages)."""
+
+    rlp: bytes
+    source: str
+    index: int
+    """0-based position of the block in its file."""
+
+
+@dataclass
+class ImportStats:
+    imported: int = 0
+    """Blocks validated and committed."""
+    known: int = 0
+    """Blocks skipped because they were already canonical."""
+    txs: int = 0
+    elapsed_s: float = 0.0
+    head_number: int = 0
+    head_hash: bytes = b""
+
+    @property
+    def blocks_per_s(self) -> float:
+        return self.imported / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def txs_per_s(self) -> float:
+        return self.txs / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+ProgressCallback = Callable[[ImportStats], None]
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def split_rlp_items(data: bytes, source: str = "") -> Iterator[bytes]:
+    """The top-level RLP items of ``data``, back to back (geth's export format)."""
+    position = 0
+    index = 0
+    while position < len(data):
+        try:
+            _prefix, _type, length, start = rlp.codec.consume_length_prefix(data, position)
+        except rlp.DecodingError as exc:
+            raise ImportFailed(
+                None, None, f"not RLP at byte {position}: {exc}", _where(source, index)
+            ) from exc
+        end = start + length
+        if end > len(data):
+            raise ImportFailed(
+                None,
+                None,
+                f"RLP item at byte {position} runs past the end of the file",
+                _where(source, index),
+            )
+        yield data[position:end]
+        position = end
+        index += 1
+
+
+def read_block_files(paths: Sequence[Path]) -> list[RawBlock]:
+    blocks: list[RawBlock] = []
+    for path in paths:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise ImportFailed(None, None, f"cannot read {path}: {exc.strerror or exc}") from exc
+        blocks.extend(RawBlock(item, str(path), i) for i, item in enumerate(split_rlp_items(data, str(path))))
+    return blocks
+
+
+def _where(source: str, index: int) -> str:
+    return f"{source} item {index}" if source else f"item {index}"
+
+
+# --- importing -------------------------------------------------------------------------------
+
+
+class QbftSealCheck:
+    """Commit seals of imported QBFT blocks: a quorum of the validators at each height."""
+
+    def __init__(self, executor: Executor, epoch_length: int) -> None:
+        chaindb = executor.chaindb
+        self.history = ValidatorHistory(_header_view(executor.genesis), epoch_length)
+        # Replay votes up to the current head (header extraData only), as the consensus side does.
+        for number in range(1, executor.head.block_number + 1):
+            self.history.append(_header_view(chaindb.get_canonical_block_header_by_number(number)))
+
+    def validate(self, view: BlockView) -> None:
+        expected = self.history.head.number + 1
+        if view.number != expected:
+            raise InvalidBlock(
+                "block number (QBFT blocks extend the head)", got=view.number, expected=expected
+            )
+        validators = self.history.validators_at(view.number)
+        validate_commit_seals(view, validators, quorum(len(validators)))
+
+    def append(self, view: BlockView) -> None:
+        self.history.append(view)
+
+
+def _header_view(header: Any) -> BlockView:
+    """A consensus BlockView of a header alone (empty body): enough for validator history."""
+    return decode_block(rlp.encode([rlp.decode(rlp.encode(header)), [], []]))
+
+
+class ChainImporter:
+    """Imports blocks one by one into an open Executor."""
+
+    def __init__(self, executor: Executor, spec: GenesisSpec) -> None:
+        self.executor = executor
+        self.spec = spec
+        self.seals = QbftSealCheck(executor, spec.qbft.epoch_length) if spec.qbft is not None else None
+
+    def import_block(self, raw: bytes) -> int | None:
+        """Validate and commit one block; returns its transaction count, or None if it was
+        already canonical. Raises InvalidBlock."""
+        view = decode_block(raw) if self.seals is not None else None
+        block = self.executor.decode_block(raw)
+        if self._is_canonical(int(block.number), bytes(block.hash)):
+            return None
+        if self.seals is not None and view is not None:
+            self.seals.validate(view)
+        self.executor.validate_block(raw)
+        self.executor.commit_block(raw)
+        if self.seals is not None and view is not None:
+            self.seals.append(view)
+        return len(block.transactions)
+
+    def _is_canonical(self, number: int, block_hash: bytes) -> bool:
+        return self.executor.canonical_hash(number) == block_hash
+
+    def import_blocks(
+        self, blocks: Iterable[RawBlock], progress: ProgressCallback | None = None
+    ) -> ImportStats:
+        stats = ImportStats()
+        started = time.perf_counter()
+        for item in blocks:
+            try:
+                txs = self.import_block(item.rlp)
+            except InvalidBlock as exc:
+                number, block_hash = _identify(item.rlp)
+                raise ImportFailed(
+                    number, block_hash, _reason(exc, number, block_hash), _where(item.source, item.index)
+                ) from exc
+            if txs is None:
+                stats.known += 1
+            else:
+                stats.imported += 1
+                stats.txs += txs
+            stats.elapsed_s = time.perf_counter() - started
+            if progress is not None:
+                progress(stats)
+        stats.elapsed_s = time.perf_counter() - started
+        head = self.executor.head
+        stats.head_number = int(head.block_number)
+        stats.head_hash = bytes(head.hash)
+        return stats
+
+
+def _identify(raw: bytes) -> tuple[int | None, bytes | None]:
+    """Number and hash of a block for an error message, as far as its RLP allows."""
+    try:
+        items = rlp.decode(raw)
+        header = items[0]
+        number = int.from_bytes(header[8], "big")
+    except (rlp.DecodingError, IndexError, TypeError):  # undecodable: the reason says why
+        return None, None
+    try:
+        return number, bytes(decode_block(raw).onchain_hash)
+    except InvalidBlock:
+        return number, keccak(rlp.encode(header))
+
+
+def _reason(exc: InvalidBlock, number: int | None, block_hash: bytes | None) -> str:
+    text = str(exc)
+    if block_hash is not None:
+        # Executor's messages start with "block N 0x... is invalid: "; the error names the block.
+        prefix = f"block {number} 0x{block_hash.hex()} is invalid: "
+        if text.startswith(prefix):
+            return text[len(prefix) :]
+    return text
+
+
+def import_files(
+    data_path: Path,
+    spec: GenesisSpec,
+    paths: Sequence[Path],
+    progress: Callable[[int], ProgressCallback] | None = None,
+) -> ImportStats:
+    """Import block files into ``data_path`` (created with ``spec``'s genesis if new).
+
+    ``progress(total_blocks)`` returns the per-block callback (the CLI draws a progress bar).
+    Holds the data dir lock for the whole import: a running node and an import never share a dir.
+    """
+    from jsc_node.node import data_dir_lock  # the node's own lock, so `run` refuses the dir meanwhile
+
+    blocks = read_block_files(paths)
+    with data_dir_lock(data_path):
+        db = LevelDB(data_path / CHAINDATA_DIR)
+        try:
+            executor = Executor(db, spec)
+            importer = ChainImporter(executor, spec)
+            return importer.import_blocks(blocks, progress(len(blocks)) if progress is not None else None)
+        finally:
+            db.close()
+
+
+__all__ = [
+    "ChainImporter",
+    "ImportStats",
+    "QbftSealCheck",
+    "RawBlock",
+    "import_files",
+    "read_block_files",
+    "split_rlp_items",
+]
