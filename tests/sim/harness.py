@@ -68,7 +68,15 @@ from jsc_node.errors import InvalidBlock
 from tests.sim.fakes import BAD_TX, make_block, make_genesis, make_keys
 
 SIM_ENGINE = EngineConfig(block_period_s=1, request_timeout_s=1.0, epoch_length=1000)
-BYZANTINE_MODES = ("equivocate", "invalid_block", "bad_seal", "replay", "spam_round_change", "silent")
+BYZANTINE_MODES = (
+    "equivocate",
+    "invalid_block",
+    "bad_seal",
+    "replay",
+    "spam_round_change",
+    "silent",
+    "hide_prepared",
+)
 
 
 @dataclass(frozen=True)
@@ -510,6 +518,27 @@ def _spam_round_change(sim: Simulation, node: SimNode, raw: bytes, dst: int) -> 
     return out
 
 
+def _hide_prepared(sim: Simulation, node: SimNode, raw: bytes, dst: int) -> list[bytes]:
+    """Its round changes never admit a prepared certificate, and as proposer of a round > 0 it
+    justifies a fresh block with the round changes that carry none, whenever a quorum of them
+    exists: the attack that QBFT's quorum intersection must defeat."""
+    msg = decode_message(raw)
+    key = node.key
+    if isinstance(msg, RoundChange) and msg.prepared_round is not None:
+        return [encode_message(make_round_change(key, msg.height, msg.round))]
+    hs = node.engine.state
+    if isinstance(msg, Proposal) and msg.round > 0 and hs is not None and hs.height == msg.height:
+        bare = [rc for rc in hs.round_changes.get(msg.round, {}).values() if rc.prepared_round is None]
+        if len(bare) >= hs.quorum:
+            block = decode_block(msg.block)
+            fresh = block.with_extra(replace(block.extra, vanity=b"\x02" * 32))
+            other = make_proposal(
+                key, msg.height, msg.round, fresh.onchain_hash, fresh.encode(), bare[: hs.quorum]
+            )
+            return [encode_message(other)]
+    return [raw]
+
+
 def _silent(sim: Simulation, node: SimNode, raw: bytes, dst: int) -> list[bytes]:
     return []
 
@@ -525,6 +554,7 @@ _BYZANTINE: dict[str, Callable[[Simulation, SimNode, bytes, int], list[bytes]]] 
     "replay": _honest,  # and a timer resends old messages of others
     "spam_round_change": _spam_round_change,
     "silent": _silent,
+    "hide_prepared": _hide_prepared,
 }
 
 

@@ -8,6 +8,7 @@ either count is; each failing schedule prints the command that replays it alone.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -58,7 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=100, help="number of schedules")
     parser.add_argument("--seed", type=int, default=0, help="first seed")
     parser.add_argument("--validators", default="4,7", help="comma-separated validator counts")
-    parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="processes (default: one per CPU)"
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.validators.split(",") if s]
     started = time.monotonic()
