@@ -1005,6 +1005,8 @@ def validate_proposed_block(
         raise InvalidProposalBlock("block round in extraData", got=block.extra.round, expected=round_)
     if block.extra.seals:
         raise InvalidProposalBlock("proposed block seals", got=len(block.extra.seals), expected=0)
+    if block.coinbase not in validators:  # Besu's BftCoinbaseValidationRule
+        raise InvalidProposalBlock("block coinbase", got=block.coinbase, expected="a validator")
     if block.extra.validators != validators:
         raise InvalidProposalBlock(
             "block validators", got=len(block.extra.validators), expected=len(validators)

@@ -36,7 +36,8 @@ class QbftExtraData:
     vanity: bytes
     """32 bytes, free for the proposer (zeroes by default)."""
     validators: tuple[bytes, ...]
-    """Validator addresses of the set that will validate the next block, in canonical order."""
+    """The validators of this block (the set after the parent's votes, which seals it), sorted
+    ascending (Besu's BftValidatorsValidationRule compares it with getValidatorsAfterBlock(parent))."""
     vote: Vote | None = None
     """The proposer's validator vote carried by this block, if any."""
     round: int = 0

@@ -196,6 +196,12 @@ CASES: list[tuple[str, Callable[[], list[Message | bytes]], type[InvalidMessage]
         "proposed block seals",
     ),
     (
+        "block coinbase",
+        lambda: [proposal(block(0, coinbase=OUTSIDER.public_key.to_canonical_address()))],
+        InvalidProposalBlock,
+        "block coinbase",
+    ),
+    (
         "block validators",
         lambda: [proposal(block(0, validators=VALS[:3]))],
         InvalidProposalBlock,
