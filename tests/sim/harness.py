@@ -18,6 +18,7 @@ Every loop is bounded by an event count and by simulated time.
 from __future__ import annotations
 
 import heapq
+import time
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -100,6 +101,8 @@ class SimConfig:
     """Absolute liveness target instead (overrides ``extra_heights``)."""
     liveness_window_s: float = 300.0
     max_events: int = 200_000
+    max_wall_s: float = 60.0
+    """Real-time budget of one schedule; running out counts as a liveness failure."""
     crash: tuple[int, float, float] | None = None
     """(honest node index, crash time, restart time): restart restores own messages."""
     engine: EngineConfig = SIM_ENGINE
@@ -235,7 +238,10 @@ class Simulation:
                 self._push(1.0, node.index, "replay")
         target: int | None = cfg.target_height
         deadline = cfg.heal_at + cfg.liveness_window_s
+        wall_deadline = time.monotonic() + cfg.max_wall_s
         while self._queue and self.events < cfg.max_events:
+            if self.events % 1024 == 0 and time.monotonic() > wall_deadline:
+                break
             at, _, idx, incarnation, item = heapq.heappop(self._queue)
             if target is None and at >= cfg.heal_at:
                 target = self._honest_height() + cfg.extra_heights
