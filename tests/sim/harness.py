@@ -18,8 +18,8 @@ Every loop is bounded by an event count and by simulated time.
 from __future__ import annotations
 
 import heapq
-import time
 import random
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
