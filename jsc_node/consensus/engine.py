@@ -25,9 +25,10 @@ and ``validators``: the validator set of block ``number + 1`` (see ``validators.
 
 Actions (engine -> driver)
 --------------------------
-``PersistOwnMessage(message, prepared_certificate)``  write durably BEFORE the Broadcast that
-        follows it (always the next action); give the records back to ``restore()`` on restart so
-        the validator never signs two different messages for one height/round.
+``PersistOwnMessage(message, prepared_certificate)``  write durably (fsync) BEFORE the Broadcast
+        that follows it (always the next action); give the records back to ``restore()`` on
+        restart so the validator never signs two different messages for one height/round and
+        keeps its prepared certificate. Records of heights below the head may be discarded.
 ``Broadcast(message)``          gossip the bytes to all validators (the engine already counted its
                                 own copy: do not feed it back).
 ``ScheduleTimeout(height, round, kind, at)``  call back with ``Timeout(height, round, kind)`` at
