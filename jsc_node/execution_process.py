@@ -111,7 +111,11 @@ class ExecutionService:
         return found
 
     async def status(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"pending": self.pool.pending_count(), "head": self.executor.head.block_number}
+        return {
+            "pending": self.pool.pending_count(),
+            "head": self.executor.head.block_number,
+            "votes": {hexb(address): add for address, add in self.backend.votes.items()},
+        }
 
     async def build_block(self, params: dict[str, Any]) -> dict[str, Any]:
         parent = unhex(params["parent"])

@@ -9,7 +9,8 @@ Methods (all params and results are objects):
 - ``head``                         -> header summary of the canonical head
 - ``header``  {number}             -> header summary, or null beyond head
 - ``headers`` {start, count}       -> [header RLP], canonical, from ``start`` up to head
-- ``status``                       -> {"pending": txs ready for a block, "head": number}
+- ``status``                       -> {"pending": txs ready for a block, "head": number,
+                                       "votes": {address: add} (qbft_proposeValidatorVote)}
 - ``build_block`` {parent, timestamp, coinbase, extra_data} -> {"block", "hash", "number", "tx_count"}
 - ``validate_block`` {block}       -> {"hash", "number"} or error InvalidBlock
 - ``commit_block``   {block}       -> {"hash", "number"} (atomic; the block becomes head)

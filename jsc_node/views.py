@@ -571,6 +571,29 @@ class RpcBackend(Protocol):
         """``(pending, queued)`` counts."""
         ...
 
+    # -- QBFT (Besu's qbft_* API) ---------------------------------------------
+
+    async def qbft_propose_vote(self, address: bytes, add: bool) -> None:
+        """Record this node's vote to add (True) or drop (False) ``address``; its proposals carry
+        it until it is discarded."""
+        ...
+
+    async def qbft_discard_vote(self, address: bytes) -> bool:
+        """Withdraw this node's vote about ``address``; False if there was none."""
+        ...
+
+    async def qbft_pending_votes(self) -> Mapping[bytes, bool]:
+        """This node's votes not yet discarded: address -> add."""
+        ...
+
+    async def qbft_validators(self, block: BlockId) -> tuple[bytes, ...] | None:
+        """The validators of ``block`` (from its extraData), ascending; ``None`` if no such block."""
+        ...
+
+    async def qbft_signer_metrics(self, start: int, end: int) -> list[tuple[bytes, int, int]]:
+        """(validator, blocks proposed, last block proposed) over blocks ``start..end``."""
+        ...
+
 
 __all__ = [
     "BLOCK_TAGS",

@@ -193,12 +193,21 @@ class ConsensusService:
                 await self._handle(event)
 
     async def _poll_pending(self) -> None:
+        """The pool's executable count and the operator's validator votes, polled from execution."""
         last = -1
+        votes: dict[bytes, bool] = {}
         while True:
             status = await self.execution.request("status")
             if status["pending"] != last:
                 last = status["pending"]
                 await self.submit(PendingTxs(last))
+            wanted = {bytes.fromhex(a[2:]): bool(add) for a, add in status.get("votes", {}).items()}
+            for address in votes.keys() - wanted.keys():
+                await self.submit(ProposeVote(address, None))
+            for address, add in wanted.items():
+                if votes.get(address) != add:
+                    await self.submit(ProposeVote(address, add))
+            votes = wanted
             await trio.sleep(PENDING_POLL_INTERVAL_S)
 
     async def _read_gossip(self) -> None:

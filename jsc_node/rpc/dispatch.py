@@ -36,7 +36,7 @@ from jsc_node.errors import (
     TransactionNotFound,
 )
 from jsc_node.rpc.encoding import InvalidParams
-from jsc_node.rpc.methods import eth, net, txpool, web3
+from jsc_node.rpc.methods import eth, net, qbft, txpool, web3
 from jsc_node.views import ExecutionFailed, LogQueryLimitExceeded, RpcBackend
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,12 @@ METHODS: Final[Mapping[str, Handler]] = {
     "net_listening": net.listening,
     "net_peerCount": net.peer_count,
     "eth_chainId": eth.chain_id,
+    "qbft_proposeValidatorVote": qbft.propose_validator_vote,
+    "qbft_discardValidatorVote": qbft.discard_validator_vote,
+    "qbft_getPendingVotes": qbft.get_pending_votes,
+    "qbft_getValidatorsByBlockNumber": qbft.get_validators_by_block_number,
+    "qbft_getValidatorsByBlockHash": qbft.get_validators_by_block_hash,
+    "qbft_getSignerMetrics": qbft.get_signer_metrics,
     "eth_blockNumber": eth.block_number,
     "eth_syncing": eth.syncing,
     "eth_accounts": eth.accounts,

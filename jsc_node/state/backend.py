@@ -19,7 +19,8 @@ from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth_utils.exceptions import ValidationError
 
 from jsc_node import CLIENT_NAME, __version__
-from jsc_node.errors import BlockNotFound, ExecutionReverted, InvalidTransaction
+from jsc_node.consensus.extra_data import decode_extra_data
+from jsc_node.errors import BlockNotFound, ExecutionReverted, InvalidBlock, InvalidTransaction
 from jsc_node.state.chain import ChainReader, effective_gas_price, tx_view
 from jsc_node.state.execution import Executor
 from jsc_node.state.txpool import TxPool
@@ -58,6 +59,9 @@ class NodeBackend:
         self.peers = 0
         self.sync_status: SyncStatus | None = None
         self.p2p_listening = False
+        self.votes: dict[bytes, bool] = {}
+        """This node's validator votes (qbft_proposeValidatorVote); the consensus process reads
+        them over the seam and puts them into the blocks it proposes."""
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -343,6 +347,38 @@ class NodeBackend:
             return self.reader.logs(query, MAX_LOG_RESULTS)
         except OverflowError as exc:
             raise LogQueryLimitExceeded(f"query returned more than {MAX_LOG_RESULTS} results") from exc
+
+    # -- QBFT --------------------------------------------------------------------------
+
+    async def qbft_propose_vote(self, address: bytes, add: bool) -> None:
+        self.votes[address] = add
+
+    async def qbft_discard_vote(self, address: bytes) -> bool:
+        return self.votes.pop(address, None) is not None
+
+    async def qbft_pending_votes(self) -> dict[bytes, bool]:
+        return dict(self.votes)
+
+    async def qbft_validators(self, block: BlockId) -> tuple[bytes, ...] | None:
+        try:
+            header = self._header(block)
+        except BlockNotFound:
+            return None
+        try:
+            return tuple(sorted(decode_extra_data(header.extra_data).validators))
+        except InvalidBlock:
+            return None  # not a QBFT block (an imported chain)
+
+    async def qbft_signer_metrics(self, start: int, end: int) -> list[tuple[bytes, int, int]]:
+        counts: dict[bytes, list[int]] = {}
+        for number in range(start, min(end, self.head.block_number) + 1):
+            header = self.reader.header_by_number(number)
+            if header is None or number == 0:
+                continue
+            entry = counts.setdefault(bytes(header.coinbase), [0, 0])
+            entry[0] += 1
+            entry[1] = number
+        return [(address, count, last) for address, (count, last) in sorted(counts.items())]
 
     # -- pool ----------------------------------------------------------------------------
 
