@@ -1,0 +1,46 @@
+"""The rpc-compat chain (../shared/conformance/rpc-compat: 45 blocks, Homestead…Prague, PoW with
+fake seals and uncles, then PoS) imports on its genesis.json through `jsc_node.importer`; block 45
+becomes the head, with the hash of `headfcu.json` (the chain the rpc-compat suite replays on)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from jsc_node.genesis import load_genesis
+from jsc_node.importer import import_files
+from jsc_node.state.execution import Executor
+from jsc_node.state.leveldb import LevelDB
+from tests.conformance.blockchain_tests import CONFORMANCE
+
+RPC_COMPAT = CONFORMANCE / "rpc-compat"
+
+pytestmark = pytest.mark.skipif(
+    not (RPC_COMPAT / "chain.rlp").is_file(), reason=f"rpc-compat fixtures not present at {RPC_COMPAT}"
+)
+
+
+def test_rpc_compat_chain_imports_to_block_45(tmp_path: Path) -> None:
+    spec = load_genesis(RPC_COMPAT / "genesis.json")
+    fcu = json.loads((RPC_COMPAT / "headfcu.json").read_text())
+    head_hash = fcu["params"][0]["headBlockHash"]
+
+    stats = import_files(tmp_path / "data", spec, [RPC_COMPAT / "chain.rlp"])
+    assert (stats.imported, stats.known) == (45, 0)
+    assert stats.head_number == 45
+    assert "0x" + stats.head_hash.hex() == head_hash
+
+    # Reopened, the data dir serves the same canonical chain (what `jsc-node run` will read).
+    db = LevelDB(tmp_path / "data" / "chaindata")
+    try:
+        executor = Executor(db, spec)
+        assert "0x" + executor.head.hash.hex() == head_hash
+        numbers = [executor.chaindb.get_canonical_block_header_by_number(n).block_number for n in range(46)]
+        assert numbers == list(range(46))
+        # PoW up to the merge (block 36 by mergeNetsplitBlock), PoS after.
+        assert executor.chaindb.get_canonical_block_header_by_number(35).difficulty > 0
+        assert executor.chaindb.get_canonical_block_header_by_number(36).difficulty == 0
+    finally:
+        db.close()
