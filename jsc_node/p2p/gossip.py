@@ -295,6 +295,8 @@ class Gossip:
         self._subscriptions: dict[Kind, Any] = {}
         self._nursery: trio.Nursery | None = None
         self.invalid_counts: dict[ID, int] = {}
+        """Rejected messages per forwarding peer toward the ban limit (reset when banned)."""
+        self.rejected: dict[ID, int] = {}
         """Rejected messages per forwarding peer since start."""
         self.ignored = 0
         self.published = dict.fromkeys(Kind, 0)
@@ -415,6 +417,7 @@ class Gossip:
     def _reject(self, forwarder: ID, kind: Kind, error: Exception) -> None:
         count = self.invalid_counts.get(forwarder, 0) + 1
         self.invalid_counts[forwarder] = count
+        self.rejected[forwarder] = self.rejected.get(forwarder, 0) + 1
         log.info("rejected %s message from %s (%d): %s", kind.value, forwarder, count, error)
         if count >= self.settings.invalid_message_limit and self._nursery is not None:
             self.invalid_counts[forwarder] = 0

@@ -32,6 +32,7 @@ from libp2p.crypto.keys import KeyPair, KeyType
 from libp2p.crypto.secp256k1 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
+from libp2p.network.config import ConnectionConfig
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.rcmgr import Direction
@@ -56,6 +57,10 @@ BOOTNODE_BACKOFF_INITIAL_S = 0.5
 BOOTNODE_BACKOFF_MAX_S = 30.0
 BOOTNODE_CHECK_INTERVAL_S = 2.0
 CONNECT_TIMEOUT_S = 10.0
+# py-libp2p's connection manager aims for 50-300 connections: below 50 its auto-connector redials
+# every peer in the peerstore every 10 s. A permissioned network is a few validators and RPC
+# nodes: no floor (no auto-dial storm; bootnodes are redialled by us), pruning above MAX_PEERS.
+MAX_PEERS = 100
 # How long a peer dropped for misbehaving (gossip.py's invalid-message limit) stays refused.
 DEFAULT_BAN_S = 600.0
 
@@ -217,6 +222,9 @@ class P2PHost:
             sec_opt={NOISE_PROTOCOL_ID: NoiseTransport(self.key_pair, noise_privkey=noise_key)},
             muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
             listen_addrs=[self._listen],
+            connection_config=ConnectionConfig(
+                min_connections=0, low_watermark=0, high_watermark=MAX_PEERS, max_connections=MAX_PEERS
+            ),
         )
         self._install_gate()
         self.refused = 0
