@@ -24,6 +24,7 @@ py-libp2p 0.8.1 drops messages silently in several places; every one is set expl
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -252,6 +253,11 @@ def new_pubsub(host: P2PHost, settings: GossipSettings) -> tuple[Pubsub, GossipS
     if not isinstance(pubsub.peer_queues, dict) or not hasattr(RpcQueue(), "_queue"):
         raise P2PError("py-libp2p pubsub internals changed: cannot size the outbound queues")
     pubsub.peer_queues = _SizedQueues(settings.outbound_queue, settings.max_rpc_bytes)
+    # Message IDs are origin peer ID + seqno, and py-libp2p starts seqno at the Unix time in
+    # seconds, +1 per publish: a node restarted after publishing faster than 1 msg/s would reuse
+    # seqnos, and peers drop those as already seen (seen_ttl) or as equivocation. Nanoseconds
+    # keep seqnos increasing across restarts (and fit the 8-byte seqno).
+    pubsub.counter = time.time_ns()
     return pubsub, router
 
 

@@ -19,6 +19,7 @@ from libp2p.tools.anyio_service import background_trio_service
 from jsc_node.consensus.block import address_of, decode_block, sign_commit_seal
 from jsc_node.consensus.extra_data import QbftExtraData, encode_extra_data
 from jsc_node.consensus.messages import encode_message, make_prepare
+from jsc_node.consensus.service import GossipPort
 from jsc_node.p2p.gossip import Gossip, GossipSettings, Kind, new_pubsub, subscribe_sized
 from jsc_node.p2p.host import P2PHost, PeerAllowlist
 from tests.sim.fakes import make_block, make_keys
@@ -115,6 +116,10 @@ def test_two_hosts_mesh_and_deliver_every_topic() -> None:
             assert a.host.peer_count() == 1
             assert b.host.peers()[0].address == address_of(a.key)
             assert b.host.peers()[0].inbound
+            # The py-libp2p queues we size really have our sizes (see GossipSettings).
+            assert a.gossip.pubsub.peer_queues[b.host.peer_id]._queue.max_size == 8192
+            port: GossipPort = a.gossip  # what consensus.service.ConsensusService takes
+            assert port is a.gossip
 
             with trio.fail_after(STEP_TIMEOUT_S):
                 message = prepare(a.key, 1)
