@@ -413,6 +413,11 @@ class Gossip:
             except (InvalidGossip, InvalidMessage, InvalidBlock) as exc:
                 self._reject(forwarder, kind, exc)
                 return False
+            except Exception:
+                # A bug of ours, not the peer's fault. py-libp2p does not catch exceptions from a
+                # sync validator: one escaping here would end its message task, so drop instead.
+                log.exception("validating a %s message from %s failed", kind.value, forwarder)
+                return False
             if verdict is Verdict.IGNORE:
                 self.ignored += 1
                 return False

@@ -3,10 +3,12 @@ codec, and the gossip validation table (reject vs ignore, with the reason)."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import rlp
 from eth_keys.datatypes import PrivateKey
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jsc_node.consensus.block import address_of, decode_block, sign_commit_seal
@@ -177,3 +179,18 @@ def test_accepted_and_ignored_gossip() -> None:
     assert validate_gossip(Kind.BLOCKS, block, SETTINGS, is_validator) is Verdict.ACCEPT
     assert validate_gossip(Kind.BLOCKS, _sealed_block([OUTSIDER]), SETTINGS, is_validator) is Verdict.IGNORE
     assert validate_gossip(Kind.TXS, encode_tx_batch([b"\x02tx"]), SETTINGS, is_validator) is Verdict.ACCEPT
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(list(Kind)),
+    st.one_of(
+        st.binary(max_size=600),
+        st.recursive(
+            st.binary(max_size=40), lambda children: st.lists(children, max_size=6), max_leaves=30
+        ).map(rlp.encode),
+    ),
+)
+def test_any_bytes_on_any_topic_raise_only_the_rejection_errors(kind: Kind, data: bytes) -> None:
+    with contextlib.suppress(InvalidGossip, InvalidMessage, InvalidBlock):
+        validate_gossip(kind, data, SETTINGS, is_validator)
