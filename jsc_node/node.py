@@ -192,9 +192,16 @@ def _child(target: str, level: str, *args: Any) -> None:
             consensus_main(*args)
     except JscError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        sys.stderr.flush()
+        os._exit(2)
     except KeyboardInterrupt:
         pass
+    # Everything is closed and flushed by now. Skip interpreter teardown: plyvel and py-evm's
+    # caches print "Error in sys.excepthook" while modules are torn down, which is noise.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _wait_for_port(host: str, port: int, processes: list[BaseProcess], timeout_s: float) -> bool:
