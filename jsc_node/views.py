@@ -319,6 +319,37 @@ class TxPoolContent:
     """Waiting for a nonce gap to fill."""
 
 
+# --- events ------------------------------------------------------------------
+# Published by the execution side after the fact (a block committed, txs became pending) and fanned
+# out by ``jsc_node.rpc.subscriptions.EventHub`` to WebSocket subscriptions and HTTP filters.
+
+
+@dataclass(frozen=True, slots=True)
+class NewHeadEvent:
+    """A block was committed and is the new head."""
+
+    block: BlockView
+    """Read with ``full_txs=False`` (``transactions`` are hashes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewLogsEvent:
+    """The logs of a newly committed block, in log-index order (empty list for a block without logs)."""
+
+    logs: list[LogView]
+
+
+@dataclass(frozen=True, slots=True)
+class NewPendingTxsEvent:
+    """Transactions that became executable in this node's pool (new, or promoted from queued)."""
+
+    txs: list[TxView]
+    """Pool views: block fields ``None``."""
+
+
+ChainEvent = NewHeadEvent | NewLogsEvent | NewPendingTxsEvent
+
+
 # --- requests ----------------------------------------------------------------
 
 
@@ -604,11 +635,15 @@ __all__ = [
     "BlockTag",
     "BlockView",
     "CallRequest",
+    "ChainEvent",
     "ExecutionFailed",
     "FeeHistoryView",
     "LogFilter",
     "LogQueryLimitExceeded",
     "LogView",
+    "NewHeadEvent",
+    "NewLogsEvent",
+    "NewPendingTxsEvent",
     "ReceiptView",
     "RpcBackend",
     "StateOverride",

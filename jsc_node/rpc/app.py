@@ -7,8 +7,11 @@ notifications gets an empty 200. GET answers 405 with a hint (health checks shou
 (``["*"]`` for any).
 
 WebSocket: the same methods, one JSON text (or binary) frame per request or batch, answered as
-each finishes (up to WS_MAX_IN_FLIGHT at once per connection). Subscriptions
-(``eth_subscribe``) are not served yet and answer -32601.
+each finishes (up to WS_MAX_IN_FLIGHT at once per connection), plus ``eth_subscribe`` /
+``eth_unsubscribe`` (``rpc/subscriptions.py``). Every frame to the client goes through one bounded
+outbound queue per connection: answers wait for room, a notification that finds it full drops the
+client (close 1008). At most WS_MAX_CONNECTIONS connections at once; more are closed with 1013.
+HTTP filters (``eth_newFilter`` ...) are served on both transports (``rpc/filters.py``).
 
 JSON goes through orjson both ways; no pydantic models sit on the hot path.
 """
@@ -16,16 +19,25 @@ JSON goes through orjson both ways; no pydantic models sit on the hot path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, WebSocket
 from fastapi.responses import Response
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jsc_node.rpc.dispatch import Dispatcher, too_large_response
+from jsc_node.rpc.filters import FilterManager
+from jsc_node.rpc.subscriptions import (
+    SLOW_CONSUMER_CLOSE_CODE,
+    ConnectionSubscriptions,
+    EventHub,
+    Outbox,
+    Subscription,
+)
 from jsc_node.views import RpcBackend
 
 log = logging.getLogger(__name__)
@@ -46,9 +58,14 @@ class RpcSettings(Protocol):
     def rpc_max_batch_size(self) -> int: ...
 
 
-def create_app(backend: RpcBackend, config: RpcSettings) -> FastAPI:
-    """Build the ASGI app serving JSON-RPC over HTTP and WebSocket at ``/``."""
-    dispatcher = Dispatcher(backend, max_batch_size=config.rpc_max_batch_size)
+def create_app(backend: RpcBackend, config: RpcSettings, hub: EventHub | None = None) -> FastAPI:
+    """Build the ASGI app serving JSON-RPC over HTTP and WebSocket at ``/``.
+
+    ``hub`` carries the execution side's chain events to subscriptions and filters; without one
+    the app makes its own (``app.state.events``), on which nothing is published unless the caller does.
+    """
+    events = hub if hub is not None else EventHub()
+    dispatcher = Dispatcher(backend, max_batch_size=config.rpc_max_batch_size, filters=FilterManager(events))
     limit = config.rpc_max_request_bytes
     app = FastAPI(
         title="jsc-node JSON-RPC",
@@ -60,6 +77,8 @@ def create_app(backend: RpcBackend, config: RpcSettings) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.dispatcher = dispatcher
+    app.state.events = events
+    gate = _ConnectionGate(WS_MAX_CONNECTIONS)
 
     # JSON-RPC POSTs bypass FastAPI's routing and request objects: that path costs ~10x the dispatch
     # itself (measured: ~110 us vs ~11 us for eth_getBalance). GET, OPTIONS and WebSocket go through
@@ -86,7 +105,7 @@ def create_app(backend: RpcBackend, config: RpcSettings) -> FastAPI:
 
     @app.websocket("/")
     async def ws_rpc(websocket: WebSocket) -> None:
-        await _serve_websocket(websocket, dispatcher, limit)
+        await _serve_websocket(websocket, dispatcher, events, limit, gate)
 
     return app
 
@@ -96,27 +115,53 @@ WS_MAX_IN_FLIGHT = 16
 Answers go out as they finish, so a slow ``eth_call`` does not hold up ``eth_blockNumber`` (as geth)."""
 
 
-async def _serve_websocket(websocket: WebSocket, dispatcher: Dispatcher, limit: int) -> None:
+WS_MAX_CONNECTIONS = 256
+"""WebSocket connections served at once; each holds at most WS_MAX_QUEUED_BYTES of outbound frames
+(``rpc/subscriptions.py``), so slow clients can hold at most 1 GiB together."""
+WS_TOO_MANY_CONNECTIONS_CLOSE_CODE = 1013
+"""Close code (try again later) for a connection over WS_MAX_CONNECTIONS."""
+WS_CLOSE_TIMEOUT_S = 1.0
+"""How long a close frame to a dropped client may wait for its socket to drain."""
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("websocket task failed", exc_info=task.exception())
+
+
+class _ConnectionGate:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+
+
+async def _serve_websocket(
+    websocket: WebSocket, dispatcher: Dispatcher, hub: EventHub, limit: int, gate: _ConnectionGate
+) -> None:
     await websocket.accept()
-    send_lock = asyncio.Lock()
+    if gate.open >= gate.limit:
+        await websocket.close(WS_TOO_MANY_CONNECTIONS_CLOSE_CODE, f"too many connections (max {gate.limit})")
+        return
+    gate.open += 1
+    outbox = Outbox()
+    subscriptions = ConnectionSubscriptions(hub, outbox)
     slots = asyncio.Semaphore(WS_MAX_IN_FLIGHT)
     in_flight: set[asyncio.Task[None]] = set()
 
-    async def reply(text: str) -> None:
-        async with send_lock:
-            await websocket.send_text(text)
-
     async def answer(raw: bytes | str) -> None:
+        created: list[Subscription] = []
         try:
-            response = await dispatcher.handle_body(raw)
+            response = await dispatcher.handle_body(raw, subscriptions.methods(created))
             if response is not None:
-                await reply(response.decode())
+                await outbox.put(response)
+            # Only now may notifications flow: the client has (in its queue) the id they carry.
+            ConnectionSubscriptions.activate(created)
         except Exception:  # the client went away mid-answer: nothing left to tell it
             log.debug("websocket answer dropped", exc_info=True)
         finally:
             slots.release()
 
-    try:
+    async def read() -> None:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
@@ -126,18 +171,46 @@ async def _serve_websocket(websocket: WebSocket, dispatcher: Dispatcher, limit: 
             if raw is None:
                 continue
             if len(raw) > limit:
-                await reply(too_large_response(len(raw), limit).decode())
+                await outbox.put(too_large_response(len(raw), limit))
                 continue
             await slots.acquire()
             task = asyncio.create_task(answer(raw))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
-    except WebSocketDisconnect:
-        return
+
+    async def write() -> None:
+        while True:
+            frame = await outbox.get()
+            await websocket.send_text(frame.decode())
+
+    reader = asyncio.create_task(read())
+    writer = asyncio.create_task(write())
+    overflow = asyncio.create_task(outbox.overflowed.wait())
+    try:
+        await asyncio.wait((reader, writer, overflow), return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in in_flight:
+        subscriptions.close()
+        outbox.close()
+        gate.open -= 1
+        tasks = (reader, writer, overflow, *in_flight)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*in_flight, return_exceptions=True)
+            task.add_done_callback(_retrieve)
+        # wait, not gather: if this task is cancelled meanwhile, its own CancelledError must surface
+        # (a child's, re-raised by gather, is not recognised by the server's cancel scope).
+        await asyncio.wait(tasks)
+    if outbox.overflowed.is_set():
+        log.info(
+            "dropped a slow websocket client: over %d queued frames or %d bytes",
+            outbox.max_messages,
+            outbox.max_bytes,
+        )
+        # The socket may be full: the close frame gets a moment, then the transport is closed anyway.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                websocket.close(SLOW_CONSUMER_CLOSE_CODE, "slow consumer: outbound queue full"),
+                WS_CLOSE_TIMEOUT_S,
+            )
 
 
 def server_options(config: RpcSettings) -> dict[str, Any]:

@@ -9,11 +9,15 @@ code     when
 =======  ==========================================================================
 -32700   body is not JSON (``parse error``)
 -32600   not a request object, bad ``jsonrpc``/``id``/``method``; empty or oversized batch
--32601   unknown method (``the method X does not exist/is not available``)
+-32601   unknown method (``the method X does not exist/is not available``); ``eth_subscribe``
+         over HTTP (``notifications not supported``) or to an unknown name (``no "x" subscription
+         in eth namespace``)
 -32602   bad parameters (``invalid argument N: ...``), bad block range
 -32603   a bug: an exception nobody meant to raise (logged; message hidden)
--32000   server errors: ``header not found``, pool refusals, non-revert EVM failures
--32005   a query over the node's limits (``query returned more than 10000 results``)
+-32000   server errors: ``header not found``, pool refusals, non-revert EVM failures,
+         ``filter not found``, ``subscription not found``
+-32005   a query over the node's limits (``query returned more than 10000 results``), too many
+         filters or subscriptions, a filter that dropped results
 3        ``eth_call``/``eth_estimateGas`` reverted: ``data`` = revert bytes, message
          ``execution reverted: <reason>`` from ``Error(string)``/``Panic(uint256)``
 =======  ==========================================================================
@@ -36,7 +40,9 @@ from jsc_node.errors import (
     TransactionNotFound,
 )
 from jsc_node.rpc.encoding import InvalidParams
+from jsc_node.rpc.filters import FilterLimitExceeded, FilterManager
 from jsc_node.rpc.methods import eth, net, qbft, txpool, web3
+from jsc_node.rpc.subscriptions import EventHub, SubscriptionLimitExceeded, UnknownSubscription
 from jsc_node.views import ExecutionFailed, LogQueryLimitExceeded, RpcBackend
 
 log = logging.getLogger(__name__)
@@ -149,7 +155,7 @@ class MethodNotFound(Exception):
         super().__init__(message or f"the method {method} does not exist/is not available")
 
 
-# Subscriptions are not served yet (a later issue); geth answers this over transports without them.
+# Subscriptions live on a WebSocket connection; geth answers this over transports without them.
 UNSUPPORTED: Final[Mapping[str, str]] = {
     "eth_subscribe": "notifications not supported",
     "eth_unsubscribe": "notifications not supported",
@@ -172,8 +178,10 @@ def error_object(exc: BaseException) -> dict[str, Any]:
         return {"code": SERVER_ERROR, "message": str(exc) or "header not found"}
     if isinstance(exc, TransactionNotFound):
         return {"code": SERVER_ERROR, "message": str(exc) or "transaction not found"}
-    if isinstance(exc, LogQueryLimitExceeded):
+    if isinstance(exc, LogQueryLimitExceeded | FilterLimitExceeded | SubscriptionLimitExceeded):
         return {"code": LIMIT_EXCEEDED, "message": str(exc)}
+    if isinstance(exc, UnknownSubscription):
+        return {"code": METHOD_NOT_FOUND, "message": str(exc)}
     if isinstance(exc, InvalidTransaction | ExecutionFailed | JscError):
         return {"code": SERVER_ERROR, "message": str(exc)}
     if isinstance(exc, MethodNotFound):
@@ -207,8 +215,17 @@ def _valid_id(value: Any) -> bool:
 # --- the dispatcher ----------------------------------------------------------
 
 
+Connection = Mapping[str, Handler]
+"""Methods bound to one WebSocket connection (``eth_subscribe``/``eth_unsubscribe``), looked up
+before the node's table; ``None`` over HTTP."""
+
+
 class Dispatcher:
-    """Answers JSON-RPC payloads (single or batch) against one backend."""
+    """Answers JSON-RPC payloads (single or batch) against one backend.
+
+    The filter methods (``eth_newFilter`` ...) come from ``filters``, a
+    :class:`~jsc_node.rpc.filters.FilterManager` (one fed by a private, silent hub if not given).
+    """
 
     def __init__(
         self,
@@ -216,27 +233,29 @@ class Dispatcher:
         *,
         max_batch_size: int = 1000,
         methods: Mapping[str, Handler] = METHODS,
+        filters: FilterManager | None = None,
     ) -> None:
         self._backend = backend
         self._max_batch_size = max_batch_size
-        self._methods = methods
+        self.filters = filters if filters is not None else FilterManager(EventHub())
+        self._methods = {**methods, **self.filters.methods()}
 
-    async def handle_body(self, body: bytes | str) -> bytes | None:
+    async def handle_body(self, body: bytes | str, connection: Connection | None = None) -> bytes | None:
         """Answer a raw request body; ``None`` when nothing is owed (only notifications)."""
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError:
             return parse_error_response()
-        answer = await self.handle_payload(payload)
+        answer = await self.handle_payload(payload, connection)
         return None if answer is None else orjson.dumps(answer)
 
-    async def handle_payload(self, payload: Any) -> Any:
+    async def handle_payload(self, payload: Any, connection: Connection | None = None) -> Any:
         """Answer decoded JSON: a response object, a list of them, or ``None``."""
         if isinstance(payload, list):
-            return await self._handle_batch(payload)
-        return await self.handle_message(payload)
+            return await self._handle_batch(payload, connection)
+        return await self.handle_message(payload, connection)
 
-    async def _handle_batch(self, batch: list[Any]) -> Any:
+    async def _handle_batch(self, batch: list[Any], connection: Connection | None) -> Any:
         if not batch:
             return _error_response(None, {"code": INVALID_REQUEST, "message": "empty batch"})
         if len(batch) > self._max_batch_size:
@@ -246,11 +265,13 @@ class Dispatcher:
                 None,
             )
             return [_error_response(first_id, {"code": INVALID_REQUEST, "message": "batch too large"})]
-        answers = await asyncio.gather(*(self.handle_message(message) for message in batch))
+        answers = await asyncio.gather(*(self.handle_message(message, connection) for message in batch))
         responses = [a for a in answers if a is not None]
         return responses or None
 
-    async def handle_message(self, message: Any) -> dict[str, Any] | None:
+    async def handle_message(
+        self, message: Any, connection: Connection | None = None
+    ) -> dict[str, Any] | None:
         """Answer one request object; ``None`` for a valid notification (no ``id`` member)."""
         if not isinstance(message, dict):
             return _error_response(None, {"code": INVALID_REQUEST, "message": "invalid request"})
@@ -267,7 +288,7 @@ class Dispatcher:
         try:
             if not isinstance(params, list):
                 raise InvalidParams("non-array args")
-            result = await self.call(method, params)
+            result = await self.call(method, params, connection)
         except Exception as exc:
             if is_notification:
                 return None
@@ -279,9 +300,11 @@ class Dispatcher:
             return None
         return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
-    async def call(self, method: str, params: list[Any]) -> Any:
+    async def call(self, method: str, params: list[Any], connection: Connection | None = None) -> Any:
         """Run one method by wire name; raises what the handler raises."""
-        handler = self._methods.get(method)
+        handler = connection.get(method) if connection is not None else None
+        if handler is None:
+            handler = self._methods.get(method)
         if handler is None:
             raise MethodNotFound(method, UNSUPPORTED.get(method))
         return await handler(self._backend, params)

@@ -337,7 +337,9 @@ async def get_transaction_by_block_hash_and_index(
 
 
 @dataclass(frozen=True, slots=True)
-class _FilterArgs:
+class FilterCriteria:
+    """geth's ``FilterCriteria`` (``eth_getLogs``, ``eth_newFilter``, ``eth_subscribe("logs")``)."""
+
     block_hash: bytes | None
     from_block: BlockId | None
     to_block: BlockId | None
@@ -345,8 +347,7 @@ class _FilterArgs:
     topics: tuple[tuple[bytes, ...] | None, ...]
 
 
-def _decode_filter(value: Any) -> _FilterArgs:
-    """geth's ``FilterCriteria``."""
+def decode_filter_criteria(value: Any) -> FilterCriteria:
     if not isinstance(value, dict):
         raise InvalidParams("json: cannot unmarshal non-object into Go value of type filters.FilterCriteria")
     block_hash = value.get("blockHash")
@@ -355,7 +356,7 @@ def _decode_filter(value: Any) -> _FilterArgs:
         raise InvalidParams("cannot specify both BlockHash and FromBlock/ToBlock, choose one or the other")
     address = value.get("address")
     topics = value.get("topics")
-    return _FilterArgs(
+    return FilterCriteria(
         block_hash=None if block_hash is None else decode_hash(block_hash),
         from_block=None if from_raw is None else decode_block_number(from_raw),
         to_block=None if to_raw is None else decode_block_number(to_raw),
@@ -376,7 +377,11 @@ def _number_in_range(block_id: BlockId | None, head: int) -> int:
 
 async def get_logs(backend: RpcBackend, params: Params) -> list[dict[str, Any]]:
     check_arity(params, 1)
-    args = required(params, 0, _decode_filter)
+    return await logs_matching(backend, required(params, 0, decode_filter_criteria))
+
+
+async def logs_matching(backend: RpcBackend, args: FilterCriteria) -> list[dict[str, Any]]:
+    """``eth_getLogs`` for decoded criteria (also ``eth_getFilterLogs``)."""
     if args.block_hash is not None:
         number = await backend.resolve_block(BlockId(hash=args.block_hash))
         if number is None:
