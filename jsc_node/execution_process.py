@@ -209,15 +209,22 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
     import uvicorn
 
     from jsc_node.rpc.app import create_app, server_options
+    from jsc_node.rpc.subscriptions import EventHub
 
     spec = load_genesis(config.genesis_file)
     db, executor, pool, backend = open_node_state(config, spec)
     service = ExecutionService(executor, pool, backend)
+    # Chain events for eth_subscribe and filters; their views are built only while someone listens.
+    hub = EventHub()
+    service.on_commit.append(
+        lambda executed: hub.publish_from(lambda: backend.committed_block_events(executed))
+    )
+    pool.subscribe(lambda txs: hub.publish_from(lambda: [backend.pending_txs_event(txs)]))
     seam = SeamServer(seam_path, service.handlers())
     Path(seam_path).unlink(missing_ok=True)
     await seam.start()
 
-    app = create_app(backend, config)
+    app = create_app(backend, config, hub)
     # uvicorn runs inside this process's uvloop loop (loop="none"), next to the seam server.
     options = {**server_options(config), "loop": "none", "log_level": "warning"}
     listeners = []

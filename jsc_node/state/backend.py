@@ -22,8 +22,8 @@ from jsc_node import CLIENT_NAME, __version__
 from jsc_node.consensus.extra_data import decode_extra_data
 from jsc_node.errors import BlockNotFound, ExecutionReverted, InvalidBlock, InvalidTransaction
 from jsc_node.state.chain import ChainReader, effective_gas_price, tx_view
-from jsc_node.state.execution import Executor
-from jsc_node.state.txpool import TxPool
+from jsc_node.state.execution import ExecutedBlock, Executor
+from jsc_node.state.txpool import PooledTx, TxPool
 from jsc_node.views import (
     BlockId,
     BlockView,
@@ -33,6 +33,9 @@ from jsc_node.views import (
     LogFilter,
     LogQueryLimitExceeded,
     LogView,
+    NewHeadEvent,
+    NewLogsEvent,
+    NewPendingTxsEvent,
     ReceiptView,
     StateOverride,
     SyncStatus,
@@ -397,6 +400,18 @@ class NodeBackend:
 
     async def txpool_status(self) -> tuple[int, int]:
         return self.pool.status()
+
+    # -- chain events, published through jsc_node.rpc.subscriptions.EventHub ---------------
+
+    def committed_block_events(self, executed: ExecutedBlock) -> tuple[NewHeadEvent, NewLogsEvent]:
+        """The views of a block ExecutionService just committed (subscriptions and filters)."""
+        header = executed.block.header
+        head = NewHeadEvent(self.reader.block_view(header, False))
+        return head, NewLogsEvent(self.reader.block_logs(header))
+
+    def pending_txs_event(self, txs: Sequence[PooledTx]) -> NewPendingTxsEvent:
+        """The views of transactions that just became pending in the pool."""
+        return NewPendingTxsEvent([tx_view(ptx.tx, None, None) for ptx in txs])
 
 
 def _apply_overrides(state: Any, overrides: StateOverride | None) -> None:
