@@ -12,6 +12,7 @@
     ├── ExecutionReverted       eth_call / eth_estimateGas reverted (carries revert data)
     ├── ExecutionFailed         eth_call / eth_estimateGas failed without REVERT
     ├── LogQueryLimitExceeded   eth_getLogs over the node's limits
+    ├── SimulationError         eth_simulateV1 refusals (Sim*: nonce, funds, block order ...)
     ├── KeystoreError / DevToolsInputError   CLI tools' bad input
     ├── BlockNotFound / TransactionNotFound
     ├── ImportFailed            `jsc-node import` stopped at an invalid block (number, hash, reason)
@@ -151,6 +152,70 @@ class PeerIdentityError(P2PError):
 
 class InvalidGossip(P2PError, GotExpected):
     """A gossip message that breaks its topic's rules: too large, wrong shape, wrong topic."""
+
+
+# --- eth_simulateV1 ----------------------------------------------------------
+# Raised by jsc_node/state/simulate.py; rpc/dispatch.py gives each its execution-apis code.
+
+
+class SimulationError(JscError):
+    """A simulation request that cannot be carried out (the whole request fails)."""
+
+
+class SimNonceTooLow(SimulationError):
+    pass
+
+
+class SimNonceTooHigh(SimulationError):
+    pass
+
+
+class SimNonceMax(SimulationError):
+    """The sender's nonce is 2^64-1 (geth: a plain error, -32603)."""
+
+
+class SimBaseFeeTooLow(SimulationError):
+    """maxFeePerGas below the block's base fee (validation on)."""
+
+
+class SimTipAboveFeeCap(SimulationError):
+    pass
+
+
+class SimIntrinsicGas(SimulationError):
+    """Gas below the intrinsic cost (or the EIP-7623 calldata floor)."""
+
+
+class SimInsufficientFunds(SimulationError):
+    pass
+
+
+class SimBlockGasLimitReached(SimulationError):
+    pass
+
+
+class SimBlockNumberOrder(SimulationError):
+    """Block numbers must increase."""
+
+
+class SimTimestampOrder(SimulationError):
+    """Block timestamps must increase."""
+
+
+class SimSenderNotEOA(SimulationError):
+    pass
+
+
+class SimMaxInitCodeSize(SimulationError):
+    pass
+
+
+class SimClientLimit(SimulationError):
+    """Over the node's limits (too many blocks)."""
+
+
+class SimInvalidParams(SimulationError):
+    """A parameter only the simulator can judge (e.g. chainId mismatch, both state and stateDiff)."""
 
 
 # --- consensus ---------------------------------------------------------------

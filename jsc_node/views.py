@@ -625,6 +625,71 @@ class RpcBackend(Protocol):
         """(validator, blocks proposed, last block proposed) over blocks ``start..end``."""
         ...
 
+    async def simulate_v1(self, request: SimulateRequest, block: BlockId) -> list[SimulatedBlock]:
+        """``eth_simulateV1``: execute ``request.blocks`` on top of ``block`` on scratch state (never
+        committed). Raises a ``jsc_node.errors.SimulationError`` subclass for a request that cannot
+        be simulated (block order, nonce, funds, gas ...), ``BlockNotFound`` for an unknown base."""
+        ...
+
+
+# --- eth_simulateV1 ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SimBlockOverrides:
+    """``blockOverrides`` of one simulated block (geth ``BlockOverrides``); ``None`` = default."""
+
+    number: int | None = None
+    time: int | None = None
+    gas_limit: int | None = None
+    fee_recipient: bytes | None = None
+    prev_randao: bytes | None = None
+    """32 bytes (the header's mixHash)."""
+    base_fee_per_gas: int | None = None
+    blob_base_fee: int | None = None
+    withdrawals: tuple[WithdrawalView, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SimBlockCalls:
+    """One entry of ``blockStateCalls``: overrides applied before the block, then its calls."""
+
+    block_overrides: SimBlockOverrides | None = None
+    state_overrides: StateOverride | None = None
+    calls: tuple[CallRequest, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SimulateRequest:
+    """The first parameter of ``eth_simulateV1``."""
+
+    blocks: tuple[SimBlockCalls, ...]
+    trace_transfers: bool = False
+    """Report ETH transfers as ERC-20-style ``Transfer`` logs from 0xeeee...eeee."""
+    validation: bool = False
+    """Nonce and base-fee rules as in a real block (off: geth's relaxed call rules)."""
+    return_full_transactions: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SimCallResult:
+    """The outcome of one simulated call. ``error`` is set when ``status`` is 0:
+    an ``ExecutionReverted`` (carrying the revert data) or an ``ExecutionFailed``."""
+
+    return_data: bytes
+    logs: tuple[LogView, ...]
+    gas_used: int
+    max_used_gas: int
+    """Gas used before refunds (what the call needs as its gas limit)."""
+    status: int
+    error: Exception | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedBlock:
+    block: BlockView
+    calls: tuple[SimCallResult, ...]
+
 
 __all__ = [
     "BLOCK_TAGS",
@@ -646,6 +711,11 @@ __all__ = [
     "NewPendingTxsEvent",
     "ReceiptView",
     "RpcBackend",
+    "SimBlockCalls",
+    "SimBlockOverrides",
+    "SimCallResult",
+    "SimulateRequest",
+    "SimulatedBlock",
     "StateOverride",
     "SyncStatus",
     "TxPoolContent",

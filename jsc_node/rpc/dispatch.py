@@ -20,6 +20,8 @@ code     when
          filters or subscriptions, a filter that dropped results
 3        ``eth_call``/``eth_estimateGas`` reverted: ``data`` = revert bytes, message
          ``execution reverted: <reason>`` from ``Error(string)``/``Panic(uint256)``
+-380xx   ``eth_simulateV1`` refusals (``SIMULATION_ERROR_CODES``); -32015 a simulated call's
+         non-revert EVM failure (in its ``error`` member)
 =======  ==========================================================================
 """
 
@@ -37,11 +39,26 @@ from jsc_node.errors import (
     ExecutionReverted,
     InvalidTransaction,
     JscError,
+    SimBaseFeeTooLow,
+    SimBlockGasLimitReached,
+    SimBlockNumberOrder,
+    SimClientLimit,
+    SimInsufficientFunds,
+    SimIntrinsicGas,
+    SimInvalidParams,
+    SimMaxInitCodeSize,
+    SimNonceMax,
+    SimNonceTooHigh,
+    SimNonceTooLow,
+    SimSenderNotEOA,
+    SimTimestampOrder,
+    SimTipAboveFeeCap,
+    SimulationError,
     TransactionNotFound,
 )
 from jsc_node.rpc.encoding import InvalidParams
 from jsc_node.rpc.filters import FilterLimitExceeded, FilterManager
-from jsc_node.rpc.methods import eth, net, qbft, txpool, web3
+from jsc_node.rpc.methods import eth, net, qbft, simulate, txpool, web3
 from jsc_node.rpc.subscriptions import EventHub, SubscriptionLimitExceeded, UnknownSubscription
 from jsc_node.views import ExecutionFailed, LogQueryLimitExceeded, RpcBackend
 
@@ -55,6 +72,24 @@ INTERNAL_ERROR: Final = -32603
 SERVER_ERROR: Final = -32000
 LIMIT_EXCEEDED: Final = -32005
 EXECUTION_REVERTED: Final = 3
+# eth_simulateV1 (execution-apis execute.yaml; geth internal/ethapi/errors.go).
+SIM_VM_ERROR: Final = -32015
+SIMULATION_ERROR_CODES: Final[tuple[tuple[type[SimulationError], int], ...]] = (
+    (SimNonceTooLow, -38010),
+    (SimNonceTooHigh, -38011),
+    (SimBaseFeeTooLow, -38012),
+    (SimIntrinsicGas, -38013),
+    (SimInsufficientFunds, -38014),
+    (SimBlockGasLimitReached, -38015),
+    (SimBlockNumberOrder, -38020),
+    (SimTimestampOrder, -38021),
+    (SimSenderNotEOA, -38024),
+    (SimMaxInitCodeSize, -38025),
+    (SimClientLimit, -38026),
+    (SimTipAboveFeeCap, INVALID_PARAMS),
+    (SimInvalidParams, INVALID_PARAMS),
+    (SimNonceMax, INTERNAL_ERROR),
+)
 
 Handler = Callable[[RpcBackend, list[Any]], Awaitable[Any]]
 
@@ -82,6 +117,7 @@ METHODS: Final[Mapping[str, Handler]] = {
     "eth_getCode": eth.get_code,
     "eth_getStorageAt": eth.get_storage_at,
     "eth_call": eth.call,
+    "eth_simulateV1": simulate.simulate_v1,
     "eth_estimateGas": eth.estimate_gas,
     "eth_gasPrice": eth.gas_price,
     "eth_maxPriorityFeePerGas": eth.max_priority_fee_per_gas,
@@ -182,6 +218,9 @@ def error_object(exc: BaseException) -> dict[str, Any]:
         return {"code": LIMIT_EXCEEDED, "message": str(exc)}
     if isinstance(exc, UnknownSubscription):
         return {"code": METHOD_NOT_FOUND, "message": str(exc)}
+    if isinstance(exc, SimulationError):
+        code = next((c for cls, c in SIMULATION_ERROR_CODES if isinstance(exc, cls)), SERVER_ERROR)
+        return {"code": code, "message": str(exc)}
     if isinstance(exc, InvalidTransaction | ExecutionFailed | JscError):
         return {"code": SERVER_ERROR, "message": str(exc)}
     if isinstance(exc, MethodNotFound):
@@ -189,6 +228,14 @@ def error_object(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, InvalidRequest):
         return {"code": INVALID_REQUEST, "message": str(exc)}
     return {"code": INTERNAL_ERROR, "message": "internal error"}
+
+
+def simulate_call_error(exc: BaseException) -> dict[str, Any]:
+    """The ``error`` member of one failed eth_simulateV1 call: reverts as eth_call's (3, with the
+    revert data), any other EVM failure -32015."""
+    if isinstance(exc, ExecutionReverted):
+        return error_object(exc)
+    return {"code": SIM_VM_ERROR, "message": str(exc)}
 
 
 def _error_response(request_id: Any, error: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from jsc_node.consensus.extra_data import decode_extra_data
 from jsc_node.errors import BlockNotFound, ExecutionReverted, InvalidBlock, InvalidTransaction
 from jsc_node.state.chain import ChainReader, effective_gas_price, tx_view
 from jsc_node.state.execution import ExecutedBlock, Executor
+from jsc_node.state.simulate import simulate
 from jsc_node.state.txpool import PooledTx, TxPool
 from jsc_node.views import (
     BlockId,
@@ -37,6 +38,8 @@ from jsc_node.views import (
     NewLogsEvent,
     NewPendingTxsEvent,
     ReceiptView,
+    SimulatedBlock,
+    SimulateRequest,
     StateOverride,
     SyncStatus,
     TxPoolContent,
@@ -279,6 +282,10 @@ class NodeBackend:
             else:
                 hi = mid
         return hi
+
+    async def simulate_v1(self, request: SimulateRequest, block: BlockId) -> list[SimulatedBlock]:
+        header = self._header(block)
+        return await asyncio.to_thread(simulate, self.executor, header, request, self.gas_cap)
 
     async def gas_price(self) -> int:
         return max((self.next_base_fee() or 0) + await self.max_priority_fee(), self.min_gas_price)

@@ -1,0 +1,813 @@
+"""eth_simulateV1 on py-evm: a chain of simulated blocks on a scratch overlay, never committed.
+
+geth's semantics (go-ethereum ``internal/ethapi/simulate.go``, ``transaction_args.go``,
+``core/state_transition.go``; execution-apis ``eth_simulateV1``):
+
+- ``sanitize_chain``: block numbers and timestamps must increase; a missing number is parent + 1,
+  a missing time parent + 12 s; a gap in numbers is filled with empty blocks; at most 256 blocks
+  past the base.
+- Each block: header from the previous one (coinbase, gas limit inherited; mixHash zero; base fee
+  0 without validation unless overridden, else EIP-1559 from the parent), state overrides, the
+  EIP-2935/EIP-4788 pre-block system updates, the calls in order, EIP-7685 requests, withdrawals,
+  then the real roots, bloom and hash of the block.
+- Each call becomes an *unsigned* transaction (v = r = s = 0) of type 2 unless it gives
+  ``gasPrice`` (legacy), blob hashes (3) or an authorization list (4): its hash is geth's.
+  Default gas: what is left of the block, capped by the RPC gas cap that the whole simulation
+  shares. geth's pre-checks run before py-evm executes the message (nonce only with validation;
+  base fee skipped without validation when both fee fields are zero).
+- ``traceTransfers``: every value transfer (calls but DELEGATECALL, creations, SELFDESTRUCT) is
+  reported as an ERC-20 ``Transfer`` log from 0xeeee…eeee, in order with the EVM's own logs; a
+  reverted frame drops its logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import rlp
+from eth.abc import BlockHeaderAPI
+from eth.consensus.context import ConsensusContext
+from eth.constants import BLANK_ROOT_HASH, CREATE_CONTRACT_ADDRESS
+from eth.db.chain import ChainDB
+from eth.exceptions import OutOfGas, Revert
+from eth.vm.base import VM
+from eth.vm.forks import CancunVM, LondonVM, PragueVM, ShanghaiVM
+from eth.vm.forks.cancun.headers import calc_excess_blob_gas_cancun
+from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
+from eth.vm.forks.prague.headers import calc_excess_blob_gas_prague
+from eth.vm.forks.shanghai.withdrawals import Withdrawal
+from eth_hash.auto import keccak
+from eth_utils.exceptions import ValidationError
+
+from jsc_node.errors import (
+    ExecutionFailed,
+    ExecutionReverted,
+    SimBaseFeeTooLow,
+    SimBlockGasLimitReached,
+    SimBlockNumberOrder,
+    SimClientLimit,
+    SimInsufficientFunds,
+    SimIntrinsicGas,
+    SimInvalidParams,
+    SimMaxInitCodeSize,
+    SimNonceMax,
+    SimNonceTooHigh,
+    SimNonceTooLow,
+    SimTimestampOrder,
+    SimTipAboveFeeCap,
+    SimulationError,
+)
+from jsc_node.state.chain import tx_view
+from jsc_node.state.execution import Executor
+from jsc_node.state.leveldb import Overlay
+from jsc_node.views import (
+    AccountOverride,
+    BlockView,
+    CallRequest,
+    LogView,
+    SimBlockCalls,
+    SimBlockOverrides,
+    SimCallResult,
+    SimulatedBlock,
+    SimulateRequest,
+    StateOverride,
+    WithdrawalView,
+)
+
+MAX_SIMULATE_BLOCKS = 256
+TIMESTAMP_INCREMENT_S = 12
+UINT64_MAX = 2**64 - 1
+# EIP-3860: init code above twice the EIP-170 code size limit is refused (Shanghai and later).
+MAX_INITCODE_SIZE = 2 * 24_576
+# EIP-7623 calldata floor (Prague): 21000 + 10 per token, a non-zero byte being 4 tokens.
+TX_BASE_GAS = 21_000
+FLOOR_GAS_PER_TOKEN = 10
+ZERO_ADDRESS = b"\x00" * 20
+ZERO_HASH = b"\x00" * 32
+TRANSFER_TOPIC = keccak(b"Transfer(address,address,uint256)")
+TRANSFER_LOG_ADDRESS = b"\xee" * 20
+SELFDESTRUCT_OPCODE = 0xFF
+
+
+# --- transfer and log tracing ------------------------------------------------------------
+
+
+@dataclass
+class _RawLog:
+    address: bytes
+    topics: tuple[bytes, ...]
+    data: bytes
+    index: int
+
+
+@dataclass
+class LogTracer:
+    """geth's simulate ``tracer``: one log list per call frame; a reverted frame drops its list,
+    a successful one hands it to its parent. Log indexes count over the whole block."""
+
+    trace_transfers: bool
+    frames: list[list[_RawLog]] = field(default_factory=list)
+    count: int = 0
+
+    def reset(self) -> None:
+        self.frames = []
+
+    def enter(self, sender: bytes, recipient: bytes, value: int, is_delegate: bool) -> None:
+        self.frames.append([])
+        if value > 0 and not is_delegate:
+            self.transfer(sender, recipient, value)
+
+    def exit(self, reverted: bool) -> None:
+        if len(self.frames) <= 1:
+            if reverted and self.frames:
+                self.frames[0] = []
+            return
+        logs = self.frames.pop()
+        if not reverted:
+            self.frames[-1].extend(logs)
+
+    def transfer(self, sender: bytes, recipient: bytes, value: int) -> None:
+        if self.trace_transfers:
+            topics = (TRANSFER_TOPIC, sender.rjust(32, b"\x00"), recipient.rjust(32, b"\x00"))
+            self.log(TRANSFER_LOG_ADDRESS, topics, value.to_bytes(32, "big"))
+
+    def log(self, address: bytes, topics: tuple[bytes, ...], data: bytes) -> None:
+        if not self.frames:
+            return
+        self.frames[-1].append(_RawLog(address, topics, data, self.count))
+        self.count += 1
+
+    def logs(self) -> list[_RawLog]:
+        return list(self.frames[0]) if self.frames else []
+
+
+def _traced_vm_class(
+    vm_class: type[VM],
+    tracer: LogTracer,
+    precompiles: dict[bytes, Any],
+    skip_fees: bool,
+    blob_base_fee: int | None,
+) -> type[VM]:
+    """``vm_class`` whose computations report frames and logs to ``tracer``, with this block's
+    precompile table, and whose state leaves transaction validation to the simulator."""
+    state_class: Any = vm_class.get_state_class()
+    base_computation: Any = state_class.computation_class
+
+    def enter(message: Any) -> None:
+        recipient = message.storage_address if message.is_create else message.to
+        tracer.enter(
+            bytes(message.sender),
+            bytes(recipient),
+            int(message.value),
+            is_delegate=not message.should_transfer_value,
+        )
+
+    def apply_message(
+        cls: Any, state: Any, message: Any, transaction_context: Any, parent_computation: Any = None
+    ) -> Any:
+        if getattr(message, "_sim_entered", False):
+            return base_computation.apply_message.__func__(
+                cls, state, message, transaction_context, parent_computation
+            )
+        enter(message)
+        try:
+            computation = base_computation.apply_message.__func__(
+                cls, state, message, transaction_context, parent_computation
+            )
+        except BaseException:
+            tracer.exit(reverted=True)
+            raise
+        tracer.exit(reverted=bool(computation.is_error))
+        return computation
+
+    def apply_create_message(
+        cls: Any, state: Any, message: Any, transaction_context: Any, parent_computation: Any = None
+    ) -> Any:
+        enter(message)
+        message._sim_entered = True
+        try:
+            computation = base_computation.apply_create_message.__func__(
+                cls, state, message, transaction_context, parent_computation
+            )
+        except BaseException:
+            tracer.exit(reverted=True)
+            raise
+        tracer.exit(reverted=bool(computation.is_error))
+        return computation
+
+    def add_log_entry(self: Any, account: bytes, topics: tuple[int, ...], data: bytes) -> None:
+        base_computation.add_log_entry(self, account, topics, data)
+        tracer.log(bytes(account), tuple(t.to_bytes(32, "big") for t in topics), bytes(data))
+
+    opcodes = dict(base_computation.opcodes)
+    selfdestruct = opcodes.get(SELFDESTRUCT_OPCODE)
+    if selfdestruct is not None:
+        opcodes[SELFDESTRUCT_OPCODE] = _traced_selfdestruct(selfdestruct, tracer)
+
+    computation_class = type(
+        f"Sim{base_computation.__name__}",
+        (base_computation,),
+        {
+            "_precompiles": precompiles,
+            "opcodes": opcodes,
+            "apply_message": classmethod(apply_message),
+            "apply_create_message": classmethod(apply_create_message),
+            "add_log_entry": add_log_entry,
+        },
+    )
+
+    def validate_transaction(self: Any, transaction: Any) -> None:
+        # The simulator runs geth's pre-checks itself (SimulatorBlock._validate).
+        return None
+
+    namespace: dict[str, Any] = {
+        "computation_class": computation_class,
+        "validate_transaction": validate_transaction,
+    }
+    if skip_fees:
+        # geth: with NoBaseFee and both fee fields zero, no fee is paid to the coinbase (the
+        # tip max_fee - base_fee would be negative).
+        def get_tip(self: Any, transaction: Any) -> int:
+            return max(0, int(state_class.get_tip(self, transaction)))
+
+        namespace["get_tip"] = get_tip
+    if blob_base_fee is not None:
+        namespace["blob_base_fee"] = property(lambda self: blob_base_fee)
+    sim_state_class = type(f"Sim{state_class.__name__}", (state_class,), namespace)
+    return type(f"Sim{vm_class.__name__}", (vm_class,), {"_state_class": sim_state_class})
+
+
+def _traced_selfdestruct(opcode_fn: Any, tracer: LogTracer) -> Callable[..., Any]:
+    """SELFDESTRUCT moves the whole balance to the beneficiary: geth traces it as a frame."""
+
+    def traced(computation: Any) -> Any:
+        beneficiary = _stack_top_address(computation)
+        contract = bytes(computation.msg.storage_address)
+        balance = int(computation.state.get_balance(contract))
+        result = opcode_fn(computation=computation)
+        if beneficiary is not None:
+            tracer.enter(contract, beneficiary, balance, is_delegate=False)
+            tracer.exit(reverted=False)
+        return result
+
+    return traced
+
+
+def _stack_top_address(computation: Any) -> bytes | None:
+    try:
+        values = computation._stack.values
+        kind, value = values[-1]
+    except (AttributeError, IndexError):
+        return None
+    raw = value if kind is bytes else int(value).to_bytes(32, "big")
+    return bytes(raw).rjust(32, b"\x00")[-20:]
+
+
+# --- the simulator -----------------------------------------------------------------------
+
+
+@dataclass
+class _PlannedBlock:
+    number: int
+    time: int
+    calls: SimBlockCalls
+
+
+@dataclass
+class _CallOutcome:
+    tx: Any
+    spoof: Any
+    computation: Any
+    gas_used: int
+    max_used_gas: int
+    logs: list[_RawLog]
+
+
+class Simulator:
+    """Runs one ``eth_simulateV1`` request on top of ``base``. Not thread-safe; one per request."""
+
+    def __init__(self, executor: Executor, base: BlockHeaderAPI, request: SimulateRequest, gas_cap: int):
+        self.executor = executor
+        self.base = base
+        self.request = request
+        self.validate = request.validation
+        self.budget = gas_cap if gas_cap > 0 else UINT64_MAX // 2
+        self.overlay = Overlay(executor.db)
+        self.chain_id = executor.spec.chain_id
+        base_vm = executor.schedule.vm_class_for_header(base)
+        self.base_precompiles: dict[bytes, Any] = dict(
+            base_vm.get_state_class().computation_class.get_precompiles()
+        )
+
+    # -- the chain ------------------------------------------------------------------------
+
+    def sanitize_chain(self) -> list[_PlannedBlock]:
+        planned: list[_PlannedBlock] = []
+        prev_number = int(self.base.block_number)
+        prev_time = int(self.base.timestamp)
+        for calls in self.request.blocks:
+            overrides = calls.block_overrides or SimBlockOverrides()
+            number = overrides.number if overrides.number is not None else prev_number + 1
+            if number <= prev_number:
+                raise SimBlockNumberOrder(f"block numbers must be in order: {number} <= {prev_number}")
+            if number - int(self.base.block_number) > MAX_SIMULATE_BLOCKS:
+                raise SimClientLimit("too many blocks")
+            for gap in range(prev_number + 1, number):
+                prev_time += TIMESTAMP_INCREMENT_S
+                planned.append(_PlannedBlock(gap, prev_time, SimBlockCalls()))
+            prev_number = number
+            if overrides.time is None:
+                time = prev_time + TIMESTAMP_INCREMENT_S
+            else:
+                time = overrides.time
+                if time <= prev_time:
+                    raise SimTimestampOrder(f"block timestamps must be in order: {time} <= {prev_time}")
+            prev_time = time
+            planned.append(_PlannedBlock(number, time, calls))
+        return planned
+
+    def run(self) -> list[SimulatedBlock]:
+        planned = self.sanitize_chain()
+        results: list[SimulatedBlock] = []
+        parent = self.base
+        coinbase = bytes(self.base.coinbase)
+        gas_limit = int(self.base.gas_limit)
+        for block in planned:
+            overrides = block.calls.block_overrides or SimBlockOverrides()
+            if overrides.fee_recipient is not None:
+                coinbase = overrides.fee_recipient
+            if overrides.gas_limit is not None:
+                gas_limit = overrides.gas_limit
+            result, parent = self._process_block(block, parent, coinbase, gas_limit)
+            results.append(result)
+        return results
+
+    # -- one block ------------------------------------------------------------------------
+
+    def _header(
+        self,
+        vm_class: type[VM],
+        block: _PlannedBlock,
+        parent: BlockHeaderAPI,
+        coinbase: bytes,
+        gas_limit: int,
+    ) -> BlockHeaderAPI:
+        overrides = block.calls.block_overrides or SimBlockOverrides()
+        fields: dict[str, Any] = {
+            "parent_hash": parent.hash,
+            "coinbase": coinbase,
+            "state_root": parent.state_root,
+            "difficulty": 0 if int(parent.difficulty) == 0 else int(self.base.difficulty),
+            "block_number": block.number,
+            "gas_limit": gas_limit,
+            "timestamp": block.time,
+            "extra_data": b"",
+            "mix_hash": overrides.prev_randao if overrides.prev_randao is not None else ZERO_HASH,
+            "nonce": b"\x00" * 8,
+        }
+        if issubclass(vm_class, LondonVM):
+            if overrides.base_fee_per_gas is not None:
+                fields["base_fee_per_gas"] = overrides.base_fee_per_gas
+            elif self.validate and getattr(parent, "base_fee_per_gas", None) is not None:
+                fields["base_fee_per_gas"] = (
+                    0 if self.executor.spec.zero_base_fee else calculate_expected_base_fee_per_gas(parent)
+                )
+            else:
+                fields["base_fee_per_gas"] = 0
+        if issubclass(vm_class, ShanghaiVM):
+            fields["withdrawals_root"] = BLANK_ROOT_HASH
+        if issubclass(vm_class, CancunVM):
+            fields["blob_gas_used"] = 0
+            fields["parent_beacon_block_root"] = ZERO_HASH
+            if getattr(parent, "excess_blob_gas", None) is None:
+                fields["excess_blob_gas"] = 0
+            elif issubclass(vm_class, PragueVM):
+                fields["excess_blob_gas"] = calc_excess_blob_gas_prague(parent)
+            else:
+                fields["excess_blob_gas"] = calc_excess_blob_gas_cancun(parent)
+        if issubclass(vm_class, PragueVM):
+            fields["requests_hash"] = ZERO_HASH
+        header_class = dict(vm_class.get_block_class()._meta.fields)["header"]
+        return header_class(**fields)
+
+    def _precompiles(self, overrides: StateOverride | None) -> dict[bytes, Any]:
+        """geth ``StateOverride.Apply``'s precompile half: a moved precompile answers at its new
+        address only; any override of a precompile's address removes the precompile there."""
+        precompiles = dict(self.base_precompiles)
+        if not overrides:
+            return precompiles
+        moved_to: set[bytes] = set()
+        for address in sorted(overrides):
+            account = overrides[address]
+            if address in moved_to:
+                raise SimInvalidParams(
+                    f"account 0x{address.hex()} has already been overridden by a precompile"
+                )
+            is_precompile = address in precompiles
+            if account.move_precompile_to is not None:
+                if not is_precompile:
+                    raise SimulationError(f"account 0x{address.hex()} is not a precompile")
+                if account.move_precompile_to in overrides:
+                    raise SimulationError(
+                        f"account 0x{account.move_precompile_to.hex()} is already overridden"
+                    )
+                precompiles[account.move_precompile_to] = precompiles[address]
+                moved_to.add(account.move_precompile_to)
+            if is_precompile:
+                del precompiles[address]
+        return precompiles
+
+    def _process_block(
+        self, block: _PlannedBlock, parent: BlockHeaderAPI, coinbase: bytes, gas_limit: int
+    ) -> tuple[SimulatedBlock, BlockHeaderAPI]:
+        schedule = self.executor.schedule
+        vm_class = schedule.vm_class(block.number, block.time, 0 if int(parent.difficulty) == 0 else 1)
+        header = self._header(vm_class, block, parent, coinbase, gas_limit)
+        overrides = block.calls.block_overrides or SimBlockOverrides()
+        precompiles = self._precompiles(block.calls.state_overrides)
+        tracer = LogTracer(self.request.trace_transfers)
+        sim_class = _traced_vm_class(
+            vm_class, tracer, precompiles, skip_fees=not self.validate, blob_base_fee=overrides.blob_base_fee
+        )
+        atomic = self.overlay.atomic()
+        vm = sim_class(header, ChainDB(atomic), self.executor.chain_context, ConsensusContext(atomic))
+        _apply_state_overrides(vm.state, block.calls.state_overrides)
+        vm.state.lock_changes()
+        vm.block_preprocessing(vm.get_block())
+
+        outcomes: list[_CallOutcome] = []
+        receipts: list[Any] = []
+        for index, call in enumerate(block.calls.calls):
+            outcome = self._apply_call(vm, header, call, index, tracer)
+            receipt = vm.make_receipt(header, outcome.spoof, outcome.computation, vm.state)
+            header = vm.add_receipt_to_header(header, receipt)
+            if issubclass(vm_class, CancunVM):
+                header = vm.increment_blob_gas_used(header, outcome.tx)
+            outcomes.append(outcome)
+            receipts.append(receipt)
+
+        withdrawals = None
+        if issubclass(vm_class, ShanghaiVM):
+            withdrawals = [
+                Withdrawal(w.index, w.validator_index, w.address, w.amount)
+                for w in overrides.withdrawals or ()
+            ]
+        filled = vm.set_block_transactions_and_withdrawals(
+            vm.get_block(), header, [o.tx for o in outcomes], receipts, withdrawals=withdrawals
+        )
+        processed = vm.block_postprocessing(filled)
+        if withdrawals:
+            vm.apply_all_withdrawals(withdrawals)
+        final = vm.finalize_block(processed).block
+        final_header = final.header
+        # Stored so that later blocks' BLOCKHASH and parent lookups find it (scratch overlay only).
+        self.overlay[bytes(final_header.hash)] = rlp.encode(final_header)
+        return self._result(final, outcomes, tracer), final_header
+
+    # -- one call -------------------------------------------------------------------------
+
+    def _apply_call(
+        self, vm: VM, header: BlockHeaderAPI, call: CallRequest, index: int, tracer: LogTracer
+    ) -> _CallOutcome:
+        state = vm.state
+        sender = call.sender or ZERO_ADDRESS
+        block_gas_used = int(header.gas_used)
+        nonce = call.nonce if call.nonce is not None else int(state.get_nonce(sender))
+        gas = call.gas if call.gas is not None else int(header.gas_limit) - block_gas_used
+        if block_gas_used + gas > header.gas_limit:
+            raise SimBlockGasLimitReached(f"block gas limit reached: {block_gas_used} >= {header.gas_limit}")
+        if call.chain_id is not None and call.chain_id != self.chain_id:
+            raise SimInvalidParams(
+                f"chainId does not match node's (have={call.chain_id}, want={self.chain_id})"
+            )
+        gas = min(gas, self.budget)
+        value = call.value or 0
+        data = call.input or b""
+        base_fee: int | None = getattr(header, "base_fee_per_gas", None)
+        tx, fee_cap, tip, gas_price = self._transaction(vm, call, nonce, gas, value, data, base_fee)
+        # An unsigned transaction (v = r = s = 0) whose sender is given: py-evm's ``sender`` is a
+        # cached property, so it is filled in instead of recovered.
+        tx.__dict__["sender"] = sender
+        spoof = tx
+        self._validate(state, spoof, sender, nonce, gas, value, data, fee_cap, tip, gas_price, base_fee, call)
+        tracer.reset()
+        state.lock_changes()
+        try:
+            computation = state.apply_transaction(spoof)
+        except ValidationError as exc:
+            raise SimulationError(str(exc)) from exc
+        if int(state.get_nonce(sender)) > UINT64_MAX:
+            state.set_nonce(sender, 0)  # geth's uint64 nonce wraps
+        peak = gas - int(computation.get_gas_remaining())
+        if isinstance(vm, PragueVM):
+            peak = max(peak, _floor_data_gas(data))
+        # gas used after refunds: what the receipt will add to the block.
+        used = _gas_used_after_refund(vm, spoof, computation, gas)
+        self.budget -= used
+        return _CallOutcome(tx, spoof, computation, used, peak, tracer.logs())
+
+    def _transaction(
+        self, vm: VM, call: CallRequest, nonce: int, gas: int, value: int, data: bytes, base_fee: int | None
+    ) -> tuple[Any, int, int, int]:
+        """geth ``TransactionArgs.ToTransaction(DynamicFeeTxType)`` (unsigned) and the message's
+        (fee cap, tip, gas price) from ``ToMessage``."""
+        builder: Any = vm.get_transaction_builder()
+        to = call.to if call.to is not None else CREATE_CONTRACT_ADDRESS
+        access_list = [
+            (entry.address, [int.from_bytes(k, "big") for k in entry.storage_keys])
+            for entry in call.access_list or ()
+        ]
+        legacy = call.gas_price is not None or (base_fee is None and call.max_fee_per_gas is None)
+        if legacy and call.authorization_list is None and call.blob_versioned_hashes is None:
+            price = call.gas_price or 0
+            tx = builder.new_transaction(nonce, price, gas, to, value, data, 0, 0, 0)
+            return tx, price, price, price
+        fee_cap = call.max_fee_per_gas or 0
+        tip = call.max_priority_fee_per_gas or 0
+        gas_price = 0
+        if fee_cap or tip:
+            gas_price = min(tip + (base_fee or 0), fee_cap)
+        if call.authorization_list is not None:
+            if call.to is None:
+                raise SimInvalidParams('missing "to" in set-code transaction')
+            auths = [
+                {
+                    "chain_id": a.chain_id,
+                    "address": a.address,
+                    "nonce": a.nonce,
+                    "y_parity": a.y_parity,
+                    "r": a.r,
+                    "s": a.s,
+                }
+                for a in call.authorization_list
+            ]
+            tx = builder.new_set_code_transaction(
+                self.chain_id, nonce, tip, fee_cap, gas, to, value, data, access_list, auths, 0, 0, 0
+            )
+        elif call.blob_versioned_hashes is not None:
+            if call.to is None:
+                raise SimInvalidParams('missing "to" in blob transaction')
+            tx = builder.new_blob_transaction(
+                self.chain_id,
+                nonce,
+                tip,
+                fee_cap,
+                gas,
+                to,
+                value,
+                data,
+                access_list,
+                call.max_fee_per_blob_gas or 0,
+                list(call.blob_versioned_hashes),
+                0,
+                0,
+                0,
+            )
+        else:
+            tx = builder.new_dynamic_fee_transaction(
+                self.chain_id, nonce, tip, fee_cap, gas, to, value, data, access_list, 0, 0, 0
+            )
+        typed_class = getattr(builder, "typed_transaction", None)
+        if typed_class is not None and not isinstance(tx, typed_class):
+            # The London/Cancun builders wrap in their own fork's typed class; the block's
+            # transaction sedes serializes only this fork's.
+            tx = typed_class(tx.type_id, tx._inner)
+        return tx, fee_cap, tip, gas_price
+
+    def _validate(
+        self,
+        state: Any,
+        spoof: Any,
+        sender: bytes,
+        nonce: int,
+        gas: int,
+        value: int,
+        data: bytes,
+        fee_cap: int,
+        tip: int,
+        gas_price: int,
+        base_fee: int | None,
+        call: CallRequest,
+    ) -> None:
+        """geth ``StateTransition.preCheck`` + ``buyGas`` + the intrinsic-gas checks, in order."""
+        address = "0x" + sender.hex()
+        if self.validate:
+            have = int(state.get_nonce(sender))
+            if nonce < have:
+                raise SimNonceTooLow(f"nonce too low: address {address}, tx: {nonce} state: {have}")
+            if nonce > have:
+                raise SimNonceTooHigh(f"nonce too high: address {address}, tx: {nonce} state: {have}")
+            if have == UINT64_MAX:
+                raise SimNonceMax(f"nonce has max value: address {address}, nonce: {have}")
+        if base_fee is not None and (self.validate or fee_cap or tip):
+            if fee_cap < tip:
+                raise SimTipAboveFeeCap(
+                    f"max priority fee per gas higher than max fee per gas: address {address}, "
+                    f"maxPriorityFeePerGas: {tip}, maxFeePerGas: {fee_cap}"
+                )
+            if fee_cap < base_fee:
+                raise SimBaseFeeTooLow(
+                    f"max fee per gas less than block base fee: address {address}, "
+                    f"maxFeePerGas: {fee_cap}, baseFee: {base_fee}"
+                )
+        blob_fee = 0
+        if call.blob_versioned_hashes:
+            blob_fee = len(call.blob_versioned_hashes) * 131_072 * (call.max_fee_per_blob_gas or 0)
+        want = gas * (fee_cap if base_fee is not None else gas_price) + value + blob_fee
+        balance = int(state.get_balance(sender))
+        if balance < want:
+            raise SimInsufficientFunds(
+                f"insufficient funds for gas * price + value: address {address} have {balance} want {want}"
+            )
+        intrinsic = int(spoof.intrinsic_gas)
+        if gas < intrinsic:
+            raise SimIntrinsicGas(f"intrinsic gas too low: have {gas}, want {intrinsic}")
+        if isinstance(state, object) and _is_prague_state(state):
+            floor = _floor_data_gas(data)
+            if gas < floor:
+                raise SimIntrinsicGas(f"insufficient gas for floor data gas cost: have {gas}, want {floor}")
+        if value and balance - gas * gas_price < value:
+            raise SimInsufficientFunds(f"insufficient funds for transfer: address {address}")
+        if call.to is None and len(data) > MAX_INITCODE_SIZE and _is_shanghai_state(state):
+            raise SimMaxInitCodeSize(
+                f"max initcode size exceeded: code size {len(data)} limit {MAX_INITCODE_SIZE}"
+            )
+
+    # -- the answer -----------------------------------------------------------------------
+
+    def _result(self, block: Any, outcomes: Sequence[_CallOutcome], tracer: LogTracer) -> SimulatedBlock:
+        header = block.header
+        block_hash = bytes(header.hash)
+        calls: list[SimCallResult] = []
+        for index, outcome in enumerate(outcomes):
+            tx_hash = bytes(outcome.tx.hash)
+            logs = tuple(
+                LogView(
+                    address=log.address,
+                    topics=log.topics,
+                    data=log.data,
+                    block_number=int(header.block_number),
+                    block_hash=block_hash,
+                    block_timestamp=int(header.timestamp),
+                    transaction_hash=tx_hash,
+                    transaction_index=index,
+                    log_index=log.index,
+                )
+                for log in outcome.logs
+            )
+            computation = outcome.computation
+            error: Exception | None = None
+            output = bytes(computation.output)
+            if computation.is_error:
+                error = _call_error(computation)
+                output = b""
+            calls.append(
+                SimCallResult(
+                    return_data=output,
+                    logs=logs,
+                    gas_used=outcome.gas_used,
+                    max_used_gas=outcome.max_used_gas,
+                    status=0 if computation.is_error else 1,
+                    error=error,
+                )
+            )
+        view = _block_view(block, [o.spoof for o in outcomes], self.request.return_full_transactions)
+        return SimulatedBlock(block=view, calls=tuple(calls))
+
+
+def simulate(
+    executor: Executor, base: BlockHeaderAPI, request: SimulateRequest, gas_cap: int
+) -> list[SimulatedBlock]:
+    """Run ``request`` on top of ``base``; raises a ``SimulationError`` subclass."""
+    return Simulator(executor, base, request, gas_cap).run()
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _apply_state_overrides(state: Any, overrides: StateOverride | None) -> None:
+    if not overrides:
+        return
+    for address in sorted(overrides):
+        account: AccountOverride = overrides[address]
+        if account.state is not None and account.state_diff is not None:
+            raise SimInvalidParams(f"account 0x{address.hex()} has both 'state' and 'stateDiff'")
+        if account.nonce is not None:
+            state.set_nonce(address, account.nonce)
+        if account.code is not None:
+            state.set_code(address, account.code)
+        if account.balance is not None:
+            state.set_balance(address, account.balance)
+        if account.state is not None:
+            state.delete_storage(address)
+            for slot, value in account.state.items():
+                state.set_storage(address, int.from_bytes(slot, "big"), int.from_bytes(value, "big"))
+        if account.state_diff is not None:
+            for slot, value in account.state_diff.items():
+                state.set_storage(address, int.from_bytes(slot, "big"), int.from_bytes(value, "big"))
+
+
+def _floor_data_gas(data: bytes) -> int:
+    zeros = data.count(0)
+    tokens = zeros + (len(data) - zeros) * 4
+    return TX_BASE_GAS + FLOOR_GAS_PER_TOKEN * tokens
+
+
+def _is_prague_state(state: Any) -> bool:
+    from eth.vm.forks.prague.state import PragueState
+
+    return isinstance(state, PragueState)
+
+
+def _is_shanghai_state(state: Any) -> bool:
+    from eth.vm.forks.shanghai.state import ShanghaiState
+
+    return isinstance(state, ShanghaiState)
+
+
+def _gas_used_after_refund(vm: VM, spoof: Any, computation: Any, gas: int) -> int:
+    executor: Any = vm.state.get_transaction_executor()
+    used = gas - int(computation.get_gas_remaining())
+    refund = int(executor.calculate_gas_refund(computation, used))
+    after = used - refund
+    if isinstance(vm, PragueVM):
+        after = max(after, _floor_data_gas(bytes(spoof.data)))
+    return after
+
+
+def _call_error(computation: Any) -> Exception:
+    error = computation.error
+    if isinstance(error, Revert):
+        return ExecutionReverted(bytes(computation.output))
+    if isinstance(error, OutOfGas):
+        return ExecutionFailed("out of gas")
+    from eth.exceptions import InvalidInstruction, StackDepthLimit, WriteProtection
+
+    if isinstance(error, InvalidInstruction):
+        return ExecutionFailed(f"invalid opcode: {error}")
+    if isinstance(error, WriteProtection):
+        return ExecutionFailed("write protection")
+    if isinstance(error, StackDepthLimit):
+        return ExecutionFailed("max call depth exceeded")
+    return ExecutionFailed(str(error) or type(error).__name__)
+
+
+def _block_view(block: Any, spoofs: Iterable[Any], full_txs: bool) -> BlockView:
+    header = block.header
+    spoofs = list(spoofs)
+    transactions: tuple[bytes, ...] | tuple[Any, ...]
+    if full_txs:
+        transactions = tuple(tx_view(spoof, header, i) for i, spoof in enumerate(spoofs))
+    else:
+        transactions = tuple(bytes(spoof.hash) for spoof in spoofs)
+    withdrawals = None
+    if hasattr(header, "withdrawals_root"):
+        withdrawals = tuple(
+            WithdrawalView(w.index, w.validator_index, bytes(w.address), w.amount)
+            for w in getattr(block, "withdrawals", ()) or ()
+        )
+    return BlockView(
+        number=int(header.block_number),
+        hash=bytes(header.hash),
+        parent_hash=bytes(header.parent_hash),
+        nonce=bytes(header.nonce),
+        mix_hash=bytes(header.mix_hash),
+        sha3_uncles=bytes(header.uncles_hash),
+        logs_bloom=int(header.bloom).to_bytes(256, "big"),
+        transactions_root=bytes(header.transaction_root),
+        state_root=bytes(header.state_root),
+        receipts_root=bytes(header.receipt_root),
+        miner=bytes(header.coinbase),
+        difficulty=int(header.difficulty),
+        extra_data=bytes(header.extra_data),
+        gas_limit=int(header.gas_limit),
+        gas_used=int(header.gas_used),
+        timestamp=int(header.timestamp),
+        size=_block_size(block),
+        transactions=transactions,
+        uncles=(),
+        base_fee_per_gas=getattr(header, "base_fee_per_gas", None),
+        withdrawals_root=_opt_bytes(getattr(header, "withdrawals_root", None)),
+        withdrawals=withdrawals,
+        blob_gas_used=getattr(header, "blob_gas_used", None),
+        excess_blob_gas=getattr(header, "excess_blob_gas", None),
+        parent_beacon_block_root=_opt_bytes(getattr(header, "parent_beacon_block_root", None)),
+        requests_hash=_opt_bytes(getattr(header, "requests_hash", None)),
+    )
+
+
+def _block_size(block: Any) -> int:
+    # As ChainReader.block_size: the block class's own sedes encodes typed transactions.
+    fields: list[Any] = [block.header, list(block.transactions), list(block.uncles)]
+    if hasattr(block.header, "withdrawals_root"):
+        fields.append(list(getattr(block, "withdrawals", ()) or ()))
+    return len(rlp.encode(type(block)(*fields)))
+
+
+def _opt_bytes(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)
+
+
+__all__ = ["MAX_SIMULATE_BLOCKS", "LogTracer", "Simulator", "simulate"]
