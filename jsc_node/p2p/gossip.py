@@ -404,8 +404,8 @@ class Gossip:
         def validate(forwarder: ID, msg: Any) -> bool:
             if forwarder == self.host.peer_id:
                 return True  # our own publish: checked before publishing
-            if self.host.bans.active(forwarder):
-                return False
+            if not self.host.admits(forwarder):
+                return False  # banned, or left the allowlist and not yet disconnected
             try:
                 if list(msg.topicIDs) != [topic]:
                     raise InvalidGossip("message topics", got=list(msg.topicIDs), expected=[topic])

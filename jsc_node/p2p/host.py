@@ -17,6 +17,7 @@ py-libp2p's defaults offer plaintext, secio and TLS next to Noise, and mplex nex
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -103,7 +104,9 @@ def address_of_peer(peer_id: ID) -> bytes:
     return address
 
 
+@functools.lru_cache(maxsize=1024)
 def _address_or_none(peer_id: ID) -> bytes | None:
+    """Cached: the gossip validators ask this for every message's forwarder."""
     try:
         return address_of_peer(peer_id)
     except PeerIdentityError:

@@ -59,7 +59,14 @@ def test_extra_peers_are_admitted_and_a_peer_dropped_from_the_list_is_disconnect
             allowlist.set_extra_peers([rpc_node.host.peer_id])  # e.g. an RPC node, not a validator
             await link(rpc_node, a)
             assert a.host.peers()[0].address == address_of(OUTSIDER)
+            relayed = prepare(KEYS[3], 1)  # a validator's message, relayed by the RPC node
+            await rpc_node.gossip.broadcast(relayed)
+            with trio.fail_after(STEP_TIMEOUT_S):
+                assert await a.gossip.receive() == relayed
             allowlist.set_extra_peers([])
+            # Off the list: nothing it sends is processed, even before it is disconnected.
+            await rpc_node.gossip.broadcast(prepare(KEYS[3], 2))
+            assert await nothing_arrives(a.gossip.receive, 0.5)
             assert await a.host.enforce_allowlist() == [rpc_node.host.peer_id]
             with trio.fail_after(STEP_TIMEOUT_S):
                 while a.host.peer_count() or rpc_node.host.peer_count():
