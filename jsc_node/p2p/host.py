@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -214,6 +215,7 @@ class P2PHost:
         self.allowlist = allowlist
         self.bans = _Bans()
         self.bootnodes = [_parse_p2p_addr(text) for text in bootnodes]
+        self._listen_host, self._listen_port = listen_host, listen_port
         try:
             self._listen = multiaddr.Multiaddr(f"/ip4/{listen_host}/tcp/{listen_port}")
         except Exception as exc:  # multiaddr raises its own StringParseError/ValueError
@@ -275,6 +277,7 @@ class P2PHost:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        check_port_free(self._listen_host, self._listen_port)
         async with self.libp2p.run([self._listen]), trio.open_nursery() as nursery:
             for bootnode in self.bootnodes:
                 nursery.start_soon(self._keep_connected, bootnode)
@@ -354,6 +357,20 @@ class P2PHost:
 
     def node_info(self) -> NodeInfo:
         return NodeInfo(str(self.peer_id), self.address, tuple(self.listen_addrs()))
+
+
+def check_port_free(host: str, port: int) -> None:
+    """py-libp2p listens with SO_REUSEPORT, so a second node on the same port starts without an
+    error and the kernel splits inbound connections between the two (dialers then fail on a peer
+    ID mismatch). A bind without SO_REUSEPORT fails against any listener: try one first."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no conflict
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise P2PError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
 
 
 def _parse_p2p_addr(text: str) -> Any:

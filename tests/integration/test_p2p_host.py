@@ -128,3 +128,16 @@ def test_bad_bootnode_and_listen_addresses_raise_p2p_errors() -> None:
         P2PHost(KEYS[0].to_bytes(), PeerAllowlist(), bootnodes=["/ip4/127.0.0.1/tcp/1"])
     with pytest.raises(P2PError, match="listen address"):
         P2PHost(KEYS[0].to_bytes(), PeerAllowlist(), listen_host="not-an-ip")
+
+
+def test_a_second_host_on_a_taken_port_fails_instead_of_sharing_it() -> None:
+    """py-libp2p binds with SO_REUSEPORT: without our check both hosts would listen."""
+
+    async def main() -> None:
+        async with nodes([KEYS[0]]) as (a,):
+            port = int(a.host.listen_addrs()[0].split("/tcp/")[1].split("/")[0])
+            b = P2PHost(KEYS[1].to_bytes(), PeerAllowlist(VALIDATORS), listen_port=port)
+            with pytest.raises(P2PError, match=f"cannot listen on 127.0.0.1:{port}"):
+                await b.run()
+
+    run(main)
