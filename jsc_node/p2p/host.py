@@ -214,14 +214,15 @@ class P2PHost:
         self.address = address_of_peer(self.peer_id)
         self.allowlist = allowlist
         self.bans = _Bans()
-        self.bootnodes = [_parse_p2p_addr(text) for text in bootnodes]
+        # One bootnode list is usually shared by every node of a network: skip our own entry.
+        self.bootnodes = [info for info in map(_parse_p2p_addr, bootnodes) if info.peer_id != self.peer_id]
         self._listen_host, self._listen_port = listen_host, listen_port
         try:
             self._listen = multiaddr.Multiaddr(f"/ip4/{listen_host}/tcp/{listen_port}")
         except Exception as exc:  # multiaddr raises its own StringParseError/ValueError
             raise P2PError(f"bad listen address {listen_host}:{listen_port}: {exc}") from exc
+        # The static Noise DH key is per run: the handshake signs it with the identity key.
         noise_key = create_x25519_key_pair().private_key
-        # Static Noise DH key is per run (the spec signs it with the identity key in the handshake).
         self.libp2p: Any = new_host(
             key_pair=self.key_pair,
             sec_opt={NOISE_PROTOCOL_ID: NoiseTransport(self.key_pair, noise_privkey=noise_key)},
