@@ -179,7 +179,7 @@ class ChainImporter:
             try:
                 txs = self.import_block(item.rlp)
             except InvalidBlock as exc:
-                number, block_hash = _identify(item.rlp)
+                number, block_hash = _identify(item.rlp, bft=self.seals is not None)
                 raise ImportFailed(
                     number, block_hash, _reason(exc, number, block_hash), _where(item.source, item.index)
                 ) from exc
@@ -198,18 +198,21 @@ class ChainImporter:
         return stats
 
 
-def _identify(raw: bytes) -> tuple[int | None, bytes | None]:
-    """Number and hash of a block for an error message, as far as its RLP allows."""
+def _identify(raw: bytes, bft: bool) -> tuple[int | None, bytes | None]:
+    """Number and hash of a block for an error message, as far as its RLP allows (a QBFT block's
+    hash leaves out its seals and round)."""
     try:
         items = rlp.decode(raw)
         header = items[0]
         number = int.from_bytes(header[8], "big")
     except (rlp.DecodingError, IndexError, TypeError):  # undecodable: the reason says why
         return None, None
-    try:
-        return number, bytes(decode_block(raw).onchain_hash)
-    except InvalidBlock:
-        return number, keccak(rlp.encode(header))
+    if bft:
+        try:
+            return number, bytes(decode_block(raw).onchain_hash)
+        except InvalidBlock:
+            pass
+    return number, keccak(rlp.encode(header))
 
 
 def _reason(exc: InvalidBlock, number: int | None, block_hash: bytes | None) -> str:

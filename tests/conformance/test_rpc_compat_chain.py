@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from jsc_node.genesis import load_genesis
+from jsc_node.errors import ImportFailed
+from jsc_node.genesis import load_genesis, parse_genesis
 from jsc_node.importer import import_files
 from jsc_node.state.execution import Executor
 from jsc_node.state.leveldb import LevelDB
@@ -44,3 +45,30 @@ def test_rpc_compat_chain_imports_to_block_45(tmp_path: Path) -> None:
         assert executor.chaindb.get_canonical_block_header_by_number(36).difficulty == 0
     finally:
         db.close()
+
+
+def _genesis_doc() -> dict[str, object]:
+    doc: dict[str, object] = json.loads((RPC_COMPAT / "genesis.json").read_text())
+    return doc
+
+
+def test_merge_by_terminal_total_difficulty_alone(tmp_path: Path) -> None:
+    """Without mergeNetsplitBlock the first PoS header (difficulty 0) switches to Paris rules,
+    allowed because its parent's total difficulty reached terminalTotalDifficulty (EIP-3675)."""
+    doc = _genesis_doc()
+    config = doc["config"]
+    assert isinstance(config, dict)
+    del config["mergeNetsplitBlock"]
+    stats = import_files(tmp_path / "data", parse_genesis(doc), [RPC_COMPAT / "chain.rlp"])
+    assert stats.head_number == 45
+
+
+def test_pos_block_before_terminal_total_difficulty_is_refused(tmp_path: Path) -> None:
+    doc = _genesis_doc()
+    config = doc["config"]
+    assert isinstance(config, dict)
+    del config["mergeNetsplitBlock"]
+    config["terminalTotalDifficulty"] = 10**12
+    with pytest.raises(ImportFailed, match="PoS block before the terminal total difficulty") as info:
+        import_files(tmp_path / "data", parse_genesis(doc), [RPC_COMPAT / "chain.rlp"])
+    assert info.value.number == 36
