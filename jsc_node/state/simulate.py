@@ -31,7 +31,7 @@ from eth.abc import BlockHeaderAPI
 from eth.consensus.context import ConsensusContext
 from eth.constants import BLANK_ROOT_HASH, CREATE_CONTRACT_ADDRESS
 from eth.db.chain import ChainDB
-from eth.exceptions import OutOfGas, Revert
+from eth.exceptions import Halt, OutOfGas, Revert
 from eth.vm.base import VM
 from eth.vm.forks import CancunVM, LondonVM, PragueVM, ShanghaiVM
 from eth.vm.forks.cancun.headers import calc_excess_blob_gas_cancun
@@ -110,6 +110,8 @@ class LogTracer:
     trace_transfers: bool
     frames: list[list[_RawLog]] = field(default_factory=list)
     count: int = 0
+    creating: set[int] = field(default_factory=set)
+    """``id()`` of creation messages whose frame is already open."""
 
     def reset(self) -> None:
         self.frames = []
@@ -167,7 +169,9 @@ def _traced_vm_class(
     def apply_message(
         cls: Any, state: Any, message: Any, transaction_context: Any, parent_computation: Any = None
     ) -> Any:
-        if getattr(message, "_sim_entered", False):
+        if id(message) in tracer.creating:
+            # The frame of a creation was entered by apply_create_message (which calls this).
+            tracer.creating.discard(id(message))
             return base_computation.apply_message.__func__(
                 cls, state, message, transaction_context, parent_computation
             )
@@ -186,7 +190,7 @@ def _traced_vm_class(
         cls: Any, state: Any, message: Any, transaction_context: Any, parent_computation: Any = None
     ) -> Any:
         enter(message)
-        message._sim_entered = True
+        tracer.creating.add(id(message))
         try:
             computation = base_computation.apply_create_message.__func__(
                 cls, state, message, transaction_context, parent_computation
@@ -222,9 +226,27 @@ def _traced_vm_class(
         # The simulator runs geth's pre-checks itself (SimulatorBlock._validate).
         return None
 
+    # EIP-2929: the fork's precompile addresses start warm, wherever this block moved them
+    # (geth warms ``vm.ActivePrecompiles(rules)``, not the overridden table).
+    warm_precompiles = frozenset(base_computation.get_precompiles())
+
+    def is_address_warm(self: Any, address: bytes) -> bool:
+        return bool(self._account_db.is_address_warm(address)) or address in warm_precompiles
+
+    def increment_nonce(self: Any, address: bytes) -> None:
+        # geth's uint64 nonce wraps (reachable without validation after a nonce override).
+        self.set_nonce(address, (int(self.get_nonce(address)) + 1) % 2**64)
+
+    base_executor = state_class.transaction_executor_class
+    executor_class = type(
+        f"Sim{base_executor.__name__}", (base_executor,), {"validate_transaction": validate_transaction}
+    )
     namespace: dict[str, Any] = {
         "computation_class": computation_class,
+        "transaction_executor_class": executor_class,
         "validate_transaction": validate_transaction,
+        "is_address_warm": is_address_warm,
+        "increment_nonce": increment_nonce,
     }
     if skip_fees:
         # geth: with NoBaseFee and both fee fields zero, no fee is paid to the coinbase (the
@@ -246,10 +268,19 @@ def _traced_selfdestruct(opcode_fn: Any, tracer: LogTracer) -> Callable[..., Any
         beneficiary = _stack_top_address(computation)
         contract = bytes(computation.msg.storage_address)
         balance = int(computation.state.get_balance(contract))
-        result = opcode_fn(computation=computation)
-        if beneficiary is not None:
-            tracer.enter(contract, beneficiary, balance, is_delegate=False)
-            tracer.exit(reverted=False)
+
+        def trace() -> None:
+            if beneficiary is not None:
+                tracer.enter(contract, beneficiary, balance, is_delegate=False)
+                tracer.exit(reverted=False)
+
+        try:
+            result = opcode_fn(computation=computation)
+        except Halt:
+            # SELFDESTRUCT ends its frame with Halt once the balance has moved.
+            trace()
+            raise
+        trace()
         return result
 
     return traced
@@ -257,12 +288,11 @@ def _traced_selfdestruct(opcode_fn: Any, tracer: LogTracer) -> Callable[..., Any
 
 def _stack_top_address(computation: Any) -> bytes | None:
     try:
-        values = computation._stack.values
-        kind, value = values[-1]
+        value = computation._stack.values[-1]  # py-evm keeps ints and bytes as pushed
     except (AttributeError, IndexError):
         return None
-    raw = value if kind is bytes else int(value).to_bytes(32, "big")
-    return bytes(raw).rjust(32, b"\x00")[-20:]
+    raw = bytes(value) if isinstance(value, bytes) else int(value).to_bytes(32, "big")
+    return raw.rjust(32, b"\x00")[-20:]
 
 
 # --- the simulator -----------------------------------------------------------------------
@@ -498,8 +528,6 @@ class Simulator:
             computation = state.apply_transaction(spoof)
         except ValidationError as exc:
             raise SimulationError(str(exc)) from exc
-        if int(state.get_nonce(sender)) > UINT64_MAX:
-            state.set_nonce(sender, 0)  # geth's uint64 nonce wraps
         peak = gas - int(computation.get_gas_remaining())
         if isinstance(vm, PragueVM):
             peak = max(peak, _floor_data_gas(data))
