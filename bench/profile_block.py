@@ -169,7 +169,8 @@ def profile_rpc(
     async def go() -> None:
         for label, body in cases.items():
             answer = await dispatcher.handle_body(body)
-            assert answer is not None and b'"error"' not in answer, (label, answer[:300] if answer else None)
+            if answer is None or b'"error"' in answer:
+                raise RuntimeError(f"{label}: {answer!r:.300}")
             count = n if "Receipt" not in label else max(1, n // 20)
             profiler = cProfile.Profile() if cprofile else None
             started = time.process_time()
