@@ -625,11 +625,266 @@ class RpcBackend(Protocol):
         """(validator, blocks proposed, last block proposed) over blocks ``start..end``."""
         ...
 
+    # -- debug, proofs, tracing, payload building -------------------------------
+
+    async def raw_header(self, number: int) -> bytes | None:
+        """RLP of canonical header ``number`` (``debug_getRawHeader``); ``None`` beyond head."""
+        ...
+
+    async def raw_block(self, number: int) -> bytes | None:
+        """RLP of canonical block ``number`` (``debug_getRawBlock``); ``None`` beyond head."""
+        ...
+
+    async def raw_receipts(self, number: int) -> list[bytes] | None:
+        """Consensus encodings (EIP-2718 for typed) of block ``number``'s receipts; ``None`` beyond head."""
+        ...
+
+    async def raw_transaction(self, tx_hash: bytes) -> bytes | None:
+        """Canonical encoding of a mined or pooled transaction; ``None`` if unknown."""
+        ...
+
+    async def trace_transaction(self, tx_hash: bytes, config: TraceConfig) -> TraceView | None:
+        """Re-execute a mined transaction (after its block's earlier ones) under a tracer;
+        ``None`` if the transaction is not mined."""
+        ...
+
+    async def trace_block(self, number: int, config: TraceConfig) -> list[BlockTraceEntry]:
+        """Trace every transaction of canonical block ``number`` in order.
+
+        Raises ``BlockNotFound("genesis is not traceable")`` for block 0."""
+        ...
+
+    async def account_proof(self, address: bytes, slots: Sequence[bytes], block: BlockId) -> AccountProofView:
+        """EIP-1186 proof of ``address`` and its 32-byte ``slots`` against ``block``'s state root."""
+        ...
+
+    async def create_access_list(
+        self, request: CallRequest, block: BlockId, overrides: StateOverride | None
+    ) -> AccessListResultView:
+        """``eth_createAccessList``: the accessed addresses and slots (sender, recipient and
+        precompiles left out, as geth does) and the gas used with that list."""
+        ...
+
+    async def build_payload(
+        self,
+        parent_hash: bytes,
+        attributes: PayloadAttributes,
+        transactions: Sequence[bytes] | None,
+        extra_data: bytes,
+    ) -> BuiltPayloadView:
+        """``testing_buildBlockV1``: build (never commit) a block on ``parent_hash`` from the given
+        raw transactions, or from the pool when ``None``. Raises ``InvalidTransaction`` when a given
+        transaction does not apply, ``BlockNotFound`` for an unknown parent."""
+        ...
+
+    async def fork_config(self) -> EthConfigView:
+        """EIP-7910 ``eth_config``: the fork in force at head, and the next and last scheduled."""
+        ...
+
     async def simulate_v1(self, request: SimulateRequest, block: BlockId) -> list[SimulatedBlock]:
         """``eth_simulateV1``: execute ``request.blocks`` on top of ``block`` on scratch state (never
         committed). Raises a ``jsc_node.errors.SimulationError`` subclass for a request that cannot
         be simulated (block order, nonce, funds, gas ...), ``BlockNotFound`` for an unknown base."""
         ...
+
+
+# --- debug, proofs, tracing, payload building ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TraceConfig:
+    """geth's ``TraceConfig`` (``debug_trace*``): the struct logger's switches, or a named tracer."""
+
+    tracer: str | None = None
+    """``None``: the struct logger (opcode steps); ``"callTracer"``: the call tree."""
+    disable_stack: bool = False
+    disable_storage: bool = False
+    enable_memory: bool = False
+    enable_return_data: bool = False
+    only_top_call: bool = False
+    """callTracer: leave out sub-calls."""
+    with_log: bool = False
+    """callTracer: attach each frame's logs."""
+
+
+@dataclass(frozen=True, slots=True)
+class StructLogView:
+    """One executed opcode, as the state before it ran (geth ``logger.StructLog``)."""
+
+    pc: int
+    op: str
+    """Mnemonic, e.g. ``"PUSH1"``, ``"KECCAK256"``."""
+    gas: int
+    """Gas left before the opcode."""
+    gas_cost: int
+    """Gas the opcode took (for calls and creates: including the gas handed to the callee)."""
+    depth: int
+    """1 for the transaction's own frame."""
+    stack: tuple[int, ...] | None
+    """Bottom first; ``None`` with ``disable_stack``."""
+    memory: bytes | None = None
+    """Only with ``enable_memory``."""
+    storage: Mapping[bytes, bytes] | None = None
+    """On SLOAD/SSTORE: the slots of this contract seen so far (32-byte keys and values)."""
+    return_data: bytes | None = None
+    """Only with ``enable_return_data``: the last call's return data."""
+    refund: int = 0
+    """The refund counter."""
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StructTraceView:
+    """geth's struct logger result (``ExecutionResult``)."""
+
+    gas: int
+    """Gas used by the transaction (as in its receipt)."""
+    failed: bool
+    return_value: bytes
+    """The output; the revert data when reverted."""
+    struct_logs: tuple[StructLogView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CallLogView:
+    """A log emitted in a call frame (callTracer ``withLog``)."""
+
+    address: bytes
+    topics: tuple[bytes, ...]
+    data: bytes
+    position: int
+    """Index among the frame's sub-calls before which it was emitted."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallFrameView:
+    """geth's callTracer frame."""
+
+    type: str
+    """``CALL``, ``STATICCALL``, ``DELEGATECALL``, ``CALLCODE``, ``CREATE``, ``CREATE2``, ``SELFDESTRUCT``."""
+    sender: bytes
+    to: bytes | None
+    """``None`` for a failed create."""
+    value: int | None
+    """``None`` for STATICCALL (geth leaves the key out)."""
+    gas: int
+    gas_used: int
+    input: bytes
+    output: bytes | None = None
+    error: str | None = None
+    revert_reason: str | None = None
+    calls: tuple[CallFrameView, ...] = ()
+    logs: tuple[CallLogView, ...] | None = None
+
+
+TraceView = StructTraceView | CallFrameView
+
+
+@dataclass(frozen=True, slots=True)
+class BlockTraceEntry:
+    """One transaction's trace in ``debug_traceBlockBy*``."""
+
+    tx_hash: bytes
+    result: TraceView
+
+
+@dataclass(frozen=True, slots=True)
+class StorageProofView:
+    key: bytes
+    """The 32-byte slot."""
+    value: int
+    proof: tuple[bytes, ...]
+    """RLP trie nodes from the storage root down (empty when the account has no storage)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountProofView:
+    """EIP-1186 ``eth_getProof``."""
+
+    address: bytes
+    account_proof: tuple[bytes, ...]
+    """RLP trie nodes from the state root down to the account (or to where it would be)."""
+    balance: int
+    code_hash: bytes
+    nonce: int
+    storage_hash: bytes
+    storage_proof: tuple[StorageProofView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessListResultView:
+    """``eth_createAccessList``."""
+
+    access_list: tuple[AccessListEntry, ...]
+    gas_used: int
+    error: str | None = None
+    """The execution error with the final list (e.g. ``"execution reverted"``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadAttributes:
+    """Engine API ``PayloadAttributesV3`` (``testing_buildBlockV1``)."""
+
+    timestamp: int
+    prev_randao: bytes
+    fee_recipient: bytes
+    withdrawals: tuple[WithdrawalView, ...] | None = None
+    parent_beacon_block_root: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltPayloadView:
+    """A built, uncommitted block as an Engine API ``ExecutionPayloadV3`` plus its envelope."""
+
+    parent_hash: bytes
+    fee_recipient: bytes
+    state_root: bytes
+    receipts_root: bytes
+    logs_bloom: bytes
+    prev_randao: bytes
+    block_number: int
+    gas_limit: int
+    gas_used: int
+    timestamp: int
+    extra_data: bytes
+    base_fee_per_gas: int
+    block_hash: bytes
+    transactions: tuple[bytes, ...]
+    """Canonical encodings."""
+    withdrawals: tuple[WithdrawalView, ...] | None
+    blob_gas_used: int | None
+    excess_blob_gas: int | None
+    block_value: int
+    """Priority fees paid to the fee recipient (wei)."""
+    execution_requests: tuple[bytes, ...] | None
+    """EIP-7685 requests (type byte + data), Prague and later."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlobScheduleView:
+    target: int
+    max: int
+    base_fee_update_fraction: int
+
+
+@dataclass(frozen=True, slots=True)
+class ForkConfigView:
+    """One fork's entry in EIP-7910 ``eth_config``."""
+
+    activation_time: int
+    blob_schedule: BlobScheduleView | None
+    chain_id: int
+    fork_id: bytes
+    """EIP-2124 fork hash (4 bytes)."""
+    precompiles: Mapping[str, bytes]
+    system_contracts: Mapping[str, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class EthConfigView:
+    current: ForkConfigView
+    next: ForkConfigView | None
+    last: ForkConfigView | None
 
 
 # --- eth_simulateV1 ------------------------------------------------------------
@@ -694,21 +949,31 @@ class SimulatedBlock:
 __all__ = [
     "BLOCK_TAGS",
     "AccessListEntry",
+    "AccessListResultView",
     "AccountOverride",
+    "AccountProofView",
     "AuthorizationView",
+    "BlobScheduleView",
     "BlockId",
     "BlockTag",
+    "BlockTraceEntry",
     "BlockView",
+    "BuiltPayloadView",
+    "CallFrameView",
+    "CallLogView",
     "CallRequest",
     "ChainEvent",
+    "EthConfigView",
     "ExecutionFailed",
     "FeeHistoryView",
+    "ForkConfigView",
     "LogFilter",
     "LogQueryLimitExceeded",
     "LogView",
     "NewHeadEvent",
     "NewLogsEvent",
     "NewPendingTxsEvent",
+    "PayloadAttributes",
     "ReceiptView",
     "RpcBackend",
     "SimBlockCalls",
@@ -717,7 +982,12 @@ __all__ = [
     "SimulateRequest",
     "SimulatedBlock",
     "StateOverride",
+    "StorageProofView",
+    "StructLogView",
+    "StructTraceView",
     "SyncStatus",
+    "TraceConfig",
+    "TraceView",
     "TxPoolContent",
     "TxView",
     "WithdrawalView",

@@ -58,7 +58,7 @@ from jsc_node.errors import (
 )
 from jsc_node.rpc.encoding import InvalidParams
 from jsc_node.rpc.filters import FilterLimitExceeded, FilterManager
-from jsc_node.rpc.methods import eth, net, qbft, simulate, txpool, web3
+from jsc_node.rpc.methods import debug, eth, net, qbft, simulate, testing, txpool, web3
 from jsc_node.rpc.subscriptions import EventHub, SubscriptionLimitExceeded, UnknownSubscription
 from jsc_node.views import ExecutionFailed, LogQueryLimitExceeded, RpcBackend
 
@@ -143,6 +143,19 @@ METHODS: Final[Mapping[str, Handler]] = {
     "txpool_contentFrom": txpool.content_from,
     "txpool_inspect": txpool.inspect,
     "txpool_status": txpool.status,
+    "eth_getProof": eth.get_proof,
+    "eth_getStorageValues": eth.get_storage_values,
+    "eth_createAccessList": eth.create_access_list,
+    "eth_config": eth.config,
+    "eth_capabilities": eth.capabilities,
+    "debug_getRawHeader": debug.get_raw_header,
+    "debug_getRawBlock": debug.get_raw_block,
+    "debug_getRawReceipts": debug.get_raw_receipts,
+    "debug_getRawTransaction": debug.get_raw_transaction,
+    "debug_traceTransaction": debug.trace_transaction,
+    "debug_traceBlockByNumber": debug.trace_block_by_number,
+    "debug_traceBlockByHash": debug.trace_block_by_hash,
+    "testing_buildBlockV1": testing.build_block_v1,
 }
 
 # --- revert reasons (geth abi.UnpackRevert) -------------------------------------

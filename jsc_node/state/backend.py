@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+import rlp
 from eth.abc import BlockHeaderAPI
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth_utils.exceptions import ValidationError
@@ -21,14 +22,20 @@ from eth_utils.exceptions import ValidationError
 from jsc_node import CLIENT_NAME, __version__
 from jsc_node.consensus.extra_data import decode_extra_data
 from jsc_node.errors import BlockNotFound, ExecutionReverted, InvalidBlock, InvalidTransaction
+from jsc_node.state import callenv, payload, proofs, tracing
 from jsc_node.state.chain import ChainReader, effective_gas_price, tx_view
 from jsc_node.state.execution import ExecutedBlock, Executor
 from jsc_node.state.simulate import simulate
 from jsc_node.state.txpool import PooledTx, TxPool
 from jsc_node.views import (
+    AccessListResultView,
+    AccountProofView,
     BlockId,
+    BlockTraceEntry,
     BlockView,
+    BuiltPayloadView,
     CallRequest,
+    EthConfigView,
     ExecutionFailed,
     FeeHistoryView,
     LogFilter,
@@ -37,11 +44,14 @@ from jsc_node.views import (
     NewHeadEvent,
     NewLogsEvent,
     NewPendingTxsEvent,
+    PayloadAttributes,
     ReceiptView,
     SimulatedBlock,
     SimulateRequest,
     StateOverride,
     SyncStatus,
+    TraceConfig,
+    TraceView,
     TxPoolContent,
     TxView,
 )
@@ -210,7 +220,8 @@ class NodeBackend:
     def _call_sync(
         self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverride | None
     ) -> bytes:
-        _vm, state = self.executor.call_state(header)
+        # geth runs eth_call in the requested block's own context (state/callenv.py).
+        state = callenv.call_state(self.executor, header, callenv.call_gas_price(request, header))
         _apply_overrides(state, overrides)
         gas = min(request.gas if request.gas is not None else self.gas_cap, self.gas_cap)
         computation = self._run(state, header, request, gas)
@@ -228,7 +239,14 @@ class NodeBackend:
                 f"insufficient funds for gas * price + value: address 0x{sender.hex()} have {balance} want {want}"
             )
         tx = self.executor.spoof_transaction(
-            state, header, sender, request.to, gas, value, request.input or b""
+            state,
+            header,
+            sender,
+            request.to,
+            gas,
+            value,
+            request.input or b"",
+            gas_price=callenv.call_gas_price(request, header),
         )
         intrinsic = int(tx.intrinsic_gas)
         if gas < intrinsic:
@@ -250,7 +268,7 @@ class NodeBackend:
     def _estimate_sync(
         self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverride | None
     ) -> int:
-        _vm, state = self.executor.call_state(header)
+        state = callenv.call_state(self.executor, header, callenv.call_gas_price(request, header))
         _apply_overrides(state, overrides)
         hi = min(request.gas if request.gas is not None else header.gas_limit, self.gas_cap)
         if request.value and not (request.gas_price or request.max_fee_per_gas):
@@ -300,6 +318,8 @@ class NodeBackend:
         base_fees: list[int] = []
         ratios: list[float] = []
         rewards: list[tuple[int, ...]] = []
+        blob_fees: list[int] = []
+        blob_ratios: list[float] = []
         last: BlockHeaderAPI | None = None
         for number in range(oldest, newest + 1):
             header = self.reader.header_by_number(number)
@@ -309,6 +329,8 @@ class NodeBackend:
             base_fee = getattr(header, "base_fee_per_gas", None) or 0
             base_fees.append(base_fee)
             ratios.append(header.gas_used / header.gas_limit if header.gas_limit else 0.0)
+            blob_fees.append(payload.blob_base_fee(header))
+            blob_ratios.append(payload.blob_gas_used_ratio(header))
             if percentiles:
                 rewards.append(self._rewards(header, base_fee, percentiles))
         assert last is not None
@@ -321,6 +343,8 @@ class NodeBackend:
             base_fee_per_gas=tuple(base_fees),
             gas_used_ratio=tuple(ratios),
             reward=tuple(rewards) if percentiles else None,
+            base_fee_per_blob_gas=(*blob_fees, payload.next_blob_base_fee(last)),
+            blob_gas_used_ratio=tuple(blob_ratios),
         )
 
     def _rewards(
@@ -407,6 +431,104 @@ class NodeBackend:
 
     async def txpool_status(self) -> tuple[int, int]:
         return self.pool.status()
+
+    # -- debug, proofs, tracing, payload building ---------------------------------------
+
+    def _canonical(self, number: int) -> BlockHeaderAPI | None:
+        if number > self.head.block_number:
+            return None
+        return self.reader.header_by_number(number)
+
+    async def raw_header(self, number: int) -> bytes | None:
+        header = self._canonical(number)
+        return None if header is None else rlp.encode(header)
+
+    async def raw_block(self, number: int) -> bytes | None:
+        header = self._canonical(number)
+        if header is None:
+            return None
+        block_class = self.executor.schedule.vm_class_for_header(header).get_block_class()
+        return bytes(rlp.encode(block_class.from_header(header, self.executor.chaindb)))
+
+    async def raw_receipts(self, number: int) -> list[bytes] | None:
+        header = self._canonical(number)
+        return None if header is None else [bytes(r.encode()) for r in self.reader.receipts(header)]
+
+    async def raw_transaction(self, tx_hash: bytes) -> bytes | None:
+        found = self.reader.tx_location(tx_hash)
+        if found is not None:
+            header, index = found
+            return bytes(self.reader.transactions(header)[index].encode())
+        pooled = self.pool.get(tx_hash)
+        return None if pooled is None else bytes(pooled.tx.encode())
+
+    async def trace_transaction(self, tx_hash: bytes, config: TraceConfig) -> TraceView | None:
+        found = self.reader.tx_location(tx_hash)
+        if found is None:
+            return None
+        header, index = found
+        traced = await asyncio.to_thread(self._trace_sync, header, config, index)
+        return traced[0].result
+
+    async def trace_block(self, number: int, config: TraceConfig) -> list[BlockTraceEntry]:
+        header = self._canonical(number)
+        if header is None:
+            raise BlockNotFound(f"block #{number} not found")
+        traced = await asyncio.to_thread(self._trace_sync, header, config, None)
+        return [BlockTraceEntry(t.tx_hash, t.result) for t in traced]
+
+    def _trace_sync(
+        self, header: BlockHeaderAPI, config: TraceConfig, index: int | None
+    ) -> list[tracing.TracedTx]:
+        try:
+            return tracing.trace_block(self.executor, header, config, index)
+        except tracing.UnknownTracer as exc:
+            raise ExecutionFailed(str(exc)) from exc
+
+    async def account_proof(self, address: bytes, slots: Sequence[bytes], block: BlockId) -> AccountProofView:
+        header = self._header(block)
+        return await asyncio.to_thread(
+            proofs.account_proof, self.executor.db, header.state_root, address, slots
+        )
+
+    async def create_access_list(
+        self, request: CallRequest, block: BlockId, overrides: StateOverride | None
+    ) -> AccessListResultView:
+        header = self._header(block)
+        return await asyncio.to_thread(self._access_list_sync, request, header, overrides)
+
+    def _access_list_sync(
+        self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverride | None
+    ) -> AccessListResultView:
+        price = callenv.call_gas_price(request, header)
+        state = callenv.call_state(self.executor, header, price)
+        _apply_overrides(state, overrides)
+        gas = min(request.gas if request.gas is not None else self.gas_cap, self.gas_cap)
+        sender = request.sender or ZERO_ADDRESS
+        balance = state.get_balance(sender)
+        want = gas * (request.gas_price or request.max_fee_per_gas or 0) + (request.value or 0)
+        if want > balance:
+            raise InvalidTransaction(
+                f"insufficient funds for gas * price + value: address 0x{sender.hex()} have {balance} want {want}"
+            )
+        return callenv.create_access_list(self.executor, state, header, request, gas, price)
+
+    async def build_payload(
+        self,
+        parent_hash: bytes,
+        attributes: PayloadAttributes,
+        transactions: Sequence[bytes] | None,
+        extra_data: bytes,
+    ) -> BuiltPayloadView:
+        pool_txs: list[Any] = []
+        if transactions is None:
+            pool_txs = [pooled.tx for pooled in self.pool.pending_for_block(self.next_base_fee())]
+        return await asyncio.to_thread(
+            payload.build_payload, self.executor, parent_hash, attributes, transactions, extra_data, pool_txs
+        )
+
+    async def fork_config(self) -> EthConfigView:
+        return payload.eth_config(self.executor, self.head)
 
     # -- chain events, published through jsc_node.rpc.subscriptions.EventHub ---------------
 

@@ -16,17 +16,26 @@ import orjson
 from jsc_node.errors import BlockNotFound
 from jsc_node.views import (
     AccessListEntry,
+    AccessListResultView,
+    AccountProofView,
     AuthorizationView,
     BlockId,
+    BlockTraceEntry,
     BlockView,
+    BuiltPayloadView,
     CallRequest,
+    EthConfigView,
     FeeHistoryView,
+    ForkConfigView,
     LogFilter,
     LogView,
+    PayloadAttributes,
     ReceiptView,
     RpcBackend,
     StateOverride,
     SyncStatus,
+    TraceConfig,
+    TraceView,
     TxPoolContent,
     TxView,
     WithdrawalView,
@@ -453,6 +462,49 @@ class FakeBackend:
             sum(len(v) for v in self.pool.pending.values()),
             sum(len(v) for v in self.pool.queued.values()),
         )
+
+    # -- debug, proofs, tracing, payload building: empty answers over the fake chain ------
+
+    async def raw_header(self, number: int) -> bytes | None:
+        return None if number not in self.blocks else b"\xc0"
+
+    async def raw_block(self, number: int) -> bytes | None:
+        return None if number not in self.blocks else b"\xc0"
+
+    async def raw_receipts(self, number: int) -> list[bytes] | None:
+        return None if number not in self.blocks else []
+
+    async def raw_transaction(self, tx_hash: bytes) -> bytes | None:
+        return None
+
+    async def trace_transaction(self, tx_hash: bytes, config: TraceConfig) -> TraceView | None:
+        return None
+
+    async def trace_block(self, number: int, config: TraceConfig) -> list[BlockTraceEntry]:
+        if number == 0:
+            raise BlockNotFound("genesis is not traceable")
+        return []
+
+    async def account_proof(self, address: bytes, slots: Sequence[bytes], block: BlockId) -> AccountProofView:
+        return AccountProofView(address, (), 0, b"\x00" * 32, 0, b"\x00" * 32, ())
+
+    async def create_access_list(
+        self, request: CallRequest, block: BlockId, overrides: StateOverride | None
+    ) -> AccessListResultView:
+        return AccessListResultView(access_list=(), gas_used=21_000)
+
+    async def build_payload(
+        self,
+        parent_hash: bytes,
+        attributes: PayloadAttributes,
+        transactions: Sequence[bytes] | None,
+        extra_data: bytes,
+    ) -> BuiltPayloadView:
+        raise BlockNotFound(f"unknown parent 0x{parent_hash.hex()}")
+
+    async def fork_config(self) -> EthConfigView:
+        fork = ForkConfigView(0, None, self.chain, b"\x00" * 4, {}, {})
+        return EthConfigView(current=fork, next=None, last=None)
 
 
 # --- driving the ASGI app without a server ------------------------------------------

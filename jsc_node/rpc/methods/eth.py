@@ -26,6 +26,7 @@ from jsc_node.rpc.encoding import (
     decode_storage_key,
     decode_topics,
     decode_uint64,
+    format_access_list,
     format_block,
     format_fee_history,
     format_header,
@@ -37,7 +38,7 @@ from jsc_node.rpc.encoding import (
     quantity,
     required,
 )
-from jsc_node.views import BlockId, LogFilter, RpcBackend
+from jsc_node.views import AccountProofView, BlockId, ForkConfigView, LogFilter, RpcBackend
 
 Params = list[Any]
 
@@ -397,3 +398,141 @@ async def logs_matching(backend: RpcBackend, args: FilterCriteria) -> list[dict[
             raise InvalidParams("block range extends beyond current head block")
     query = LogFilter(from_block=first, to_block=last, addresses=args.addresses, topics=args.topics)
     return [format_log(log) for log in await backend.get_logs(query)]
+
+
+# --- proofs, storage, access lists, fork config ---------------------------------------
+
+# geth: eth_getStorageValues reads at most this many slots in one request.
+MAX_STORAGE_VALUES_SLOTS: Final = 1024
+
+
+def _decode_proof_keys(value: Any) -> list[tuple[bytes, int]]:
+    """Storage keys of ``eth_getProof`` with the byte length each was given in (geth ``decodeHash``)."""
+    if not isinstance(value, list):
+        raise InvalidParams("json: cannot unmarshal non-array into Go value of type []string")
+    keys = []
+    for raw in value:
+        slot = decode_storage_key(raw)
+        digits = raw[2:] if raw.startswith(("0x", "0X")) else raw
+        keys.append((slot, (len(digits) + 1) // 2))
+    return keys
+
+
+def format_account_proof(proof: AccountProofView, key_lengths: list[int]) -> dict[str, Any]:
+    """EIP-1186 result. A key given as 32 bytes comes back as given; any other as a QUANTITY
+    (geth keeps both forms for compatibility with older clients)."""
+    storage = []
+    for item, length in zip(proof.storage_proof, key_lengths, strict=True):
+        key = "0x" + item.key.hex() if length == 32 else quantity(int.from_bytes(item.key, "big"))
+        storage.append(
+            {"key": key, "value": quantity(item.value), "proof": ["0x" + n.hex() for n in item.proof]}
+        )
+    return {
+        "address": "0x" + proof.address.hex(),
+        "accountProof": ["0x" + n.hex() for n in proof.account_proof],
+        "balance": quantity(proof.balance),
+        "codeHash": "0x" + proof.code_hash.hex(),
+        "nonce": quantity(proof.nonce),
+        "storageHash": "0x" + proof.storage_hash.hex(),
+        "storageProof": storage,
+    }
+
+
+async def get_proof(backend: RpcBackend, params: Params) -> dict[str, Any]:
+    check_arity(params, 3)
+    address = required(params, 0, decode_address)
+    keys = required(params, 1, _decode_proof_keys)
+    block = optional(params, 2, decode_block_id, LATEST)
+    proof = await backend.account_proof(address, [slot for slot, _ in keys], block)
+    return format_account_proof(proof, [length for _, length in keys])
+
+
+def _decode_storage_request(value: Any) -> dict[bytes, list[bytes]]:
+    if not isinstance(value, dict):
+        raise InvalidParams(
+            "json: cannot unmarshal non-object into Go value of type map[common.Address][]common.Hash"
+        )
+    request: dict[bytes, list[bytes]] = {}
+    for key, slots in value.items():
+        if not isinstance(slots, list):
+            raise InvalidParams("json: cannot unmarshal non-array into Go value of type []common.Hash")
+        request[decode_address(key)] = [decode_hash(slot) for slot in slots]
+    return request
+
+
+async def get_storage_values(backend: RpcBackend, params: Params) -> dict[str, list[str]]:
+    check_arity(params, 2)
+    request = required(params, 0, _decode_storage_request)
+    block = optional(params, 1, decode_block_id, LATEST)
+    total = sum(len(slots) for slots in request.values())
+    if total == 0:
+        raise InvalidParams("empty request")
+    if total > MAX_STORAGE_VALUES_SLOTS:
+        raise InvalidParams(f"too many slots (max {MAX_STORAGE_VALUES_SLOTS})")
+    result: dict[str, list[str]] = {}
+    for address, slots in request.items():
+        values = [await backend.storage_at(address, slot, block) for slot in slots]
+        result["0x" + address.hex()] = ["0x" + v.rjust(32, b"\x00").hex() for v in values]
+    return result
+
+
+async def create_access_list(backend: RpcBackend, params: Params) -> dict[str, Any]:
+    check_arity(params, 3)
+    request = required(params, 0, decode_call_request)
+    block = optional(params, 1, decode_block_id, LATEST)
+    overrides = optional(params, 2, decode_state_override, None)
+    result = await backend.create_access_list(request, block, overrides)
+    out: dict[str, Any] = {"accessList": format_access_list(result.access_list)}
+    if result.error:
+        out["error"] = result.error
+    out["gasUsed"] = quantity(result.gas_used)
+    return out
+
+
+def _format_fork(fork: ForkConfigView | None) -> dict[str, Any] | None:
+    """EIP-7910: one fork's ``activationTime`` (a JSON number), blob schedule, ids and addresses."""
+    if fork is None:
+        return None
+    schedule = fork.blob_schedule
+    return {
+        "activationTime": fork.activation_time,
+        "blobSchedule": None
+        if schedule is None
+        else {
+            "target": schedule.target,
+            "max": schedule.max,
+            "baseFeeUpdateFraction": schedule.base_fee_update_fraction,
+        },
+        "chainId": quantity(fork.chain_id),
+        "forkId": "0x" + fork.fork_id.hex(),
+        "precompiles": {name: "0x" + a.hex() for name, a in sorted(fork.precompiles.items())},
+        "systemContracts": {name: "0x" + a.hex() for name, a in sorted(fork.system_contracts.items())},
+    }
+
+
+async def config(backend: RpcBackend, params: Params) -> dict[str, Any]:
+    check_arity(params, 0)
+    forks = await backend.fork_config()
+    return {
+        "current": _format_fork(forks.current),
+        "next": _format_fork(forks.next),
+        "last": _format_fork(forks.last),
+    }
+
+
+async def capabilities(backend: RpcBackend, params: Params) -> dict[str, Any]:
+    """What this node serves, from which block: an archive node that keeps everything from genesis."""
+    check_arity(params, 0)
+    head = await backend.head_number()
+    block = await backend.block_by_number(head, False)
+    kept = {"disabled": False, "oldestBlock": "0x0"}
+    return {
+        "head": {"number": quantity(head), "hash": None if block is None else "0x" + block.hash.hex()},
+        "state": dict(kept),
+        "tx": dict(kept),
+        # Logs are never pruned: no deletion window.
+        "logs": {**kept, "deleteStrategy": {"type": "none", "retentionBlocks": "0x0"}},
+        "receipts": dict(kept),
+        "blocks": dict(kept),
+        "stateproofs": dict(kept),
+    }
