@@ -187,7 +187,10 @@ def init(
 def import_blocks(
     files: Annotated[
         list[Path],
-        typer.Argument(help="Files of concatenated RLP blocks (geth's export format), imported in order."),
+        typer.Argument(
+            metavar="FILE.rlp",
+            help="Files of concatenated RLP blocks (geth's export format), imported in order.",
+        ),
     ],
     data_path: DataPathOpt = None,
     genesis_file: GenesisFileOpt = None,
