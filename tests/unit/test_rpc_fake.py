@@ -293,6 +293,7 @@ class FakeBackend:
     sync: SyncStatus | None = None
     resolved_override: int | None = None
     calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    votes: dict[bytes, bool] = field(default_factory=dict)
 
     def head(self) -> int:
         return max(self.blocks) if self.blocks else 0
@@ -462,6 +463,26 @@ class FakeBackend:
             sum(len(v) for v in self.pool.pending.values()),
             sum(len(v) for v in self.pool.queued.values()),
         )
+
+    # -- QBFT: one validator, votes in a dict ------------------------------------------
+
+    async def qbft_propose_vote(self, address: bytes, add: bool) -> None:
+        self.calls.append(("qbft_propose_vote", (address, add)))
+        self.votes[address] = add
+
+    async def qbft_discard_vote(self, address: bytes) -> bool:
+        return self.votes.pop(address, None) is not None
+
+    async def qbft_pending_votes(self) -> dict[bytes, bool]:
+        return dict(self.votes)
+
+    async def qbft_validators(self, block: BlockId) -> tuple[bytes, ...] | None:
+        number = await self.resolve_block(block)
+        return None if number is None else (b"\x65" * 20,)
+
+    async def qbft_signer_metrics(self, start: int, end: int) -> list[tuple[bytes, int, int]]:
+        numbers = [n for n in self.blocks if start <= n <= end and n > 0]
+        return [(b"\x65" * 20, len(numbers), max(numbers))] if numbers else []
 
     # -- debug, proofs, tracing, payload building: empty answers over the fake chain ------
 
