@@ -22,7 +22,7 @@ geth's semantics (go-ethereum ``internal/ethapi/simulate.go``, ``transaction_arg
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -308,11 +308,11 @@ class _PlannedBlock:
 @dataclass
 class _CallOutcome:
     tx: Any
-    spoof: Any
     computation: Any
-    gas_used: int
     max_used_gas: int
     logs: list[_RawLog]
+    gas_used: int = 0
+    """After refunds (and the EIP-7623 floor): the receipt's share of the block's gas."""
 
 
 class Simulator:
@@ -469,9 +469,11 @@ class Simulator:
 
         outcomes: list[_CallOutcome] = []
         receipts: list[Any] = []
-        for index, call in enumerate(block.calls.calls):
-            outcome = self._apply_call(vm, header, call, index, tracer)
-            receipt = vm.make_receipt(header, outcome.spoof, outcome.computation, vm.state)
+        for call in block.calls.calls:
+            outcome = self._apply_call(vm, header, call, tracer)
+            receipt = vm.make_receipt(header, outcome.tx, outcome.computation, vm.state)
+            outcome.gas_used = int(receipt.gas_used) - int(header.gas_used)
+            self.budget -= outcome.gas_used
             header = vm.add_receipt_to_header(header, receipt)
             if issubclass(vm_class, CancunVM):
                 header = vm.increment_blob_gas_used(header, outcome.tx)
@@ -499,7 +501,7 @@ class Simulator:
     # -- one call -------------------------------------------------------------------------
 
     def _apply_call(
-        self, vm: VM, header: BlockHeaderAPI, call: CallRequest, index: int, tracer: LogTracer
+        self, vm: VM, header: BlockHeaderAPI, call: CallRequest, tracer: LogTracer
     ) -> _CallOutcome:
         state = vm.state
         sender = call.sender or ZERO_ADDRESS
@@ -520,21 +522,18 @@ class Simulator:
         # An unsigned transaction (v = r = s = 0) whose sender is given: py-evm's ``sender`` is a
         # cached property, so it is filled in instead of recovered.
         tx.__dict__["sender"] = sender
-        spoof = tx
-        self._validate(state, spoof, sender, nonce, gas, value, data, fee_cap, tip, gas_price, base_fee, call)
+        self._validate(state, tx, sender, nonce, gas, value, data, fee_cap, tip, gas_price, base_fee, call)
         tracer.reset()
         state.lock_changes()
         try:
-            computation = state.apply_transaction(spoof)
+            computation = state.apply_transaction(tx)
         except ValidationError as exc:
             raise SimulationError(str(exc)) from exc
+        # geth's maxUsedGas: gas used before refunds, at least the EIP-7623 floor.
         peak = gas - int(computation.get_gas_remaining())
         if isinstance(vm, PragueVM):
             peak = max(peak, _floor_data_gas(data))
-        # gas used after refunds: what the receipt will add to the block.
-        used = _gas_used_after_refund(vm, spoof, computation, gas)
-        self.budget -= used
-        return _CallOutcome(tx, spoof, computation, used, peak, tracer.logs())
+        return _CallOutcome(tx, computation, peak, tracer.logs())
 
     def _transaction(
         self, vm: VM, call: CallRequest, nonce: int, gas: int, value: int, data: bytes, base_fee: int | None
@@ -607,7 +606,7 @@ class Simulator:
     def _validate(
         self,
         state: Any,
-        spoof: Any,
+        tx: Any,
         sender: bytes,
         nonce: int,
         gas: int,
@@ -649,10 +648,10 @@ class Simulator:
             raise SimInsufficientFunds(
                 f"insufficient funds for gas * price + value: address {address} have {balance} want {want}"
             )
-        intrinsic = int(spoof.intrinsic_gas)
+        intrinsic = int(tx.intrinsic_gas)
         if gas < intrinsic:
             raise SimIntrinsicGas(f"intrinsic gas too low: have {gas}, want {intrinsic}")
-        if isinstance(state, object) and _is_prague_state(state):
+        if _is_prague_state(state):
             floor = _floor_data_gas(data)
             if gas < floor:
                 raise SimIntrinsicGas(f"insufficient gas for floor data gas cost: have {gas}, want {floor}")
@@ -701,7 +700,7 @@ class Simulator:
                     error=error,
                 )
             )
-        view = _block_view(block, [o.spoof for o in outcomes], self.request.return_full_transactions)
+        view = _block_view(block, [o.tx for o in outcomes], self.request.return_full_transactions)
         return SimulatedBlock(block=view, calls=tuple(calls))
 
 
@@ -755,16 +754,6 @@ def _is_shanghai_state(state: Any) -> bool:
     return isinstance(state, ShanghaiState)
 
 
-def _gas_used_after_refund(vm: VM, spoof: Any, computation: Any, gas: int) -> int:
-    executor: Any = vm.state.get_transaction_executor()
-    used = gas - int(computation.get_gas_remaining())
-    refund = int(executor.calculate_gas_refund(computation, used))
-    after = used - refund
-    if isinstance(vm, PragueVM):
-        after = max(after, _floor_data_gas(bytes(spoof.data)))
-    return after
-
-
 def _call_error(computation: Any) -> Exception:
     error = computation.error
     if isinstance(error, Revert):
@@ -782,14 +771,13 @@ def _call_error(computation: Any) -> Exception:
     return ExecutionFailed(str(error) or type(error).__name__)
 
 
-def _block_view(block: Any, spoofs: Iterable[Any], full_txs: bool) -> BlockView:
+def _block_view(block: Any, txs: Sequence[Any], full_txs: bool) -> BlockView:
     header = block.header
-    spoofs = list(spoofs)
     transactions: tuple[bytes, ...] | tuple[Any, ...]
     if full_txs:
-        transactions = tuple(tx_view(spoof, header, i) for i, spoof in enumerate(spoofs))
+        transactions = tuple(tx_view(tx, header, i) for i, tx in enumerate(txs))
     else:
-        transactions = tuple(bytes(spoof.hash) for spoof in spoofs)
+        transactions = tuple(bytes(tx.hash) for tx in txs)
     withdrawals = None
     if hasattr(header, "withdrawals_root"):
         withdrawals = tuple(
