@@ -22,7 +22,7 @@ from eth_utils.exceptions import ValidationError
 from jsc_node import CLIENT_NAME, __version__
 from jsc_node.consensus.extra_data import decode_extra_data
 from jsc_node.errors import BlockNotFound, ExecutionReverted, InvalidBlock, InvalidTransaction
-from jsc_node.state import callenv, payload, proofs, tracing
+from jsc_node.state import blobs, callenv, payload, proofs, tracing
 from jsc_node.state.chain import ChainReader, effective_gas_price, tx_view
 from jsc_node.state.execution import ExecutedBlock, Executor
 from jsc_node.state.simulate import simulate
@@ -370,6 +370,11 @@ class NodeBackend:
         return tuple(result)
 
     async def send_raw_transaction(self, raw: bytes) -> bytes:
+        if raw[:1] == bytes([blobs.BLOB_TX_TYPE]):
+            # EIP-4844: over RPC a blob tx comes with its sidecar; check it, pool the tx alone.
+            if not blobs.is_network_form(raw):
+                raise InvalidTransaction("missing sidecar in blob transaction")
+            raw = await asyncio.to_thread(blobs.strip_sidecar, raw)
         # Concurrent submitters share one journal fsync (group commit); the answer comes
         # only once the transaction is durable.
         return await self.pool.add_async(raw)

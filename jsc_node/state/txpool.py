@@ -62,9 +62,14 @@ logger = logging.getLogger(__name__)
 LEGACY_TX_TYPE = 0
 ACCESS_LIST_TX_TYPE = 1  # EIP-2930
 DYNAMIC_FEE_TX_TYPE = 2  # EIP-1559
-BLOB_TX_TYPE = 3  # EIP-4844: no blob sidecar pool here, so refused
+BLOB_TX_TYPE = 3  # EIP-4844: pooled in canonical form; the RPC checks and drops the sidecar
 SET_CODE_TX_TYPE = 4  # EIP-7702
-SUPPORTED_TYPED_TX_TYPES = frozenset({ACCESS_LIST_TX_TYPE, DYNAMIC_FEE_TX_TYPE, SET_CODE_TX_TYPE})
+SUPPORTED_TYPED_TX_TYPES = frozenset(
+    {ACCESS_LIST_TX_TYPE, DYNAMIC_FEE_TX_TYPE, BLOB_TX_TYPE, SET_CODE_TX_TYPE}
+)
+GAS_PER_BLOB = 2**17  # EIP-4844
+MAX_BLOBS_PER_TX = 9  # EIP-7691 (Prague): a block's maximum, which bounds one tx
+VERSIONED_HASH_VERSION_KZG = 0x01
 
 UINT64_MAX = 2**64 - 1
 UINT256_MAX = 2**256 - 1
@@ -552,6 +557,22 @@ class TxPool:
         else:
             fee_cap = int(tx.max_fee_per_gas)
             tip_cap = int(tx.max_priority_fee_per_gas)
+        blob_cost = 0
+        if type_id == BLOB_TX_TYPE:
+            # geth validation.go: blob txs carry 1..max versioned hashes of the KZG version.
+            hashes = tuple(bytes(h) for h in tx.blob_versioned_hashes)
+            if not hashes:
+                raise InvalidTransaction("blobless blob transaction")
+            if len(hashes) > MAX_BLOBS_PER_TX:
+                raise InvalidTransaction(
+                    f"too many blobs in transaction: have {len(hashes)}, permitted {MAX_BLOBS_PER_TX}"
+                )
+            for i, versioned in enumerate(hashes):
+                if versioned[0] != VERSIONED_HASH_VERSION_KZG:
+                    raise InvalidTransaction(
+                        f"blob {i} hash version mismatch (have {versioned[0]}, supported [1])"
+                    )
+            blob_cost = len(hashes) * GAS_PER_BLOB * int(tx.max_fee_per_blob_gas)
         if type_id == SET_CODE_TX_TYPE:
             if is_create:  # EIP-7702: `to` is a plain address, never empty
                 raise InvalidTransaction(
@@ -619,7 +640,7 @@ class TxPool:
             gas=gas,
             fee_cap=fee_cap,
             tip_cap=tip_cap,
-            cost=gas * fee_cap + value,
+            cost=gas * fee_cap + value + blob_cost,
             seq=next(self._seq),
         )
 
