@@ -170,8 +170,8 @@ class SimNonceTooHigh(SimulationError):
     pass
 
 
-class SimNonceMax(SimulationError):
-    """The sender's nonce is 2^64-1 (geth: a plain error, -32603)."""
+class SimInvalidTransaction(SimulationError):
+    """A refusal geth gives no code of its own (nonce at 2^64-1, EIP-7623 calldata floor): -32603."""
 
 
 class SimBaseFeeTooLow(SimulationError):
@@ -183,7 +183,7 @@ class SimTipAboveFeeCap(SimulationError):
 
 
 class SimIntrinsicGas(SimulationError):
-    """Gas below the intrinsic cost (or the EIP-7623 calldata floor)."""
+    """Gas below the intrinsic cost."""
 
 
 class SimInsufficientFunds(SimulationError):

@@ -46,8 +46,8 @@ from jsc_node.errors import (
     SimInsufficientFunds,
     SimIntrinsicGas,
     SimInvalidParams,
+    SimInvalidTransaction,
     SimMaxInitCodeSize,
-    SimNonceMax,
     SimNonceTooHigh,
     SimNonceTooLow,
     SimSenderNotEOA,
@@ -88,7 +88,7 @@ SIMULATION_ERROR_CODES: Final[tuple[tuple[type[SimulationError], int], ...]] = (
     (SimClientLimit, -38026),
     (SimTipAboveFeeCap, INVALID_PARAMS),
     (SimInvalidParams, INVALID_PARAMS),
-    (SimNonceMax, INTERNAL_ERROR),
+    (SimInvalidTransaction, INTERNAL_ERROR),
 )
 
 Handler = Callable[[RpcBackend, list[Any]], Awaitable[Any]]

@@ -51,8 +51,8 @@ from jsc_node.errors import (
     SimInsufficientFunds,
     SimIntrinsicGas,
     SimInvalidParams,
+    SimInvalidTransaction,
     SimMaxInitCodeSize,
-    SimNonceMax,
     SimNonceTooHigh,
     SimNonceTooLow,
     SimTimestampOrder,
@@ -432,7 +432,7 @@ class Simulator:
         for address in sorted(overrides):
             account = overrides[address]
             if address in moved_to:
-                raise SimInvalidParams(
+                raise SimulationError(
                     f"account 0x{address.hex()} has already been overridden by a precompile"
                 )
             is_precompile = address in precompiles
@@ -511,7 +511,7 @@ class Simulator:
         if block_gas_used + gas > header.gas_limit:
             raise SimBlockGasLimitReached(f"block gas limit reached: {block_gas_used} >= {header.gas_limit}")
         if call.chain_id is not None and call.chain_id != self.chain_id:
-            raise SimInvalidParams(
+            raise SimulationError(
                 f"chainId does not match node's (have={call.chain_id}, want={self.chain_id})"
             )
         gas = min(gas, self.budget)
@@ -627,7 +627,7 @@ class Simulator:
             if nonce > have:
                 raise SimNonceTooHigh(f"nonce too high: address {address}, tx: {nonce} state: {have}")
             if have == UINT64_MAX:
-                raise SimNonceMax(f"nonce has max value: address {address}, nonce: {have}")
+                raise SimInvalidTransaction(f"nonce has max value: address {address}, nonce: {have}")
         if base_fee is not None and (self.validate or fee_cap or tip):
             if fee_cap < tip:
                 raise SimTipAboveFeeCap(
@@ -654,7 +654,7 @@ class Simulator:
         if _is_prague_state(state):
             floor = _floor_data_gas(data)
             if gas < floor:
-                raise SimIntrinsicGas(f"insufficient gas for floor data gas cost: have {gas}, want {floor}")
+                raise SimInvalidTransaction(f"insufficient gas for floor data gas cost: have {gas}, want {floor}")
         if value and balance - gas * gas_price < value:
             raise SimInsufficientFunds(f"insufficient funds for transfer: address {address}")
         if call.to is None and len(data) > MAX_INITCODE_SIZE and _is_shanghai_state(state):
