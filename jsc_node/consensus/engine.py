@@ -467,7 +467,14 @@ class QbftEngine:
         if hs is None or timeout.height != hs.height or hs.committed or timeout.round != hs.round:
             return
         if timeout.kind == "block":
-            if hs.round == 0 and self.proposer(0) == self.address and 0 not in _proposed(hs):
+            # A build may already be in flight (pending transactions ended an empty-block wait
+            # before this timer fired): a second one would only queue behind it and be dropped.
+            if (
+                hs.round == 0
+                and self.proposer(0) == self.address
+                and 0 not in _proposed(hs)
+                and 0 not in hs.build_requested
+            ):
                 self._request_build(0)
             return
         hs.sync_requested = False  # allow another sync request in the new round

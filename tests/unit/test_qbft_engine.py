@@ -614,6 +614,9 @@ def test_empty_block_waits_for_the_empty_block_period_unless_txs_arrive() -> Non
     )
     engine2.step(BlockBuilt(empty), T0 + 1)
     assert any(isinstance(a, BuildBlock) for a in engine2.step(PendingTxs(2), T0 + 1.5))
+    # The wait's block timer then fires while that build is in flight: no second build (it
+    # would queue behind the first in the execution process and be thrown away).
+    assert not any(isinstance(a, BuildBlock) for a in engine2.step(Timeout(1, 0, "block"), T0 + 2))
 
 
 def test_future_messages_are_buffered_then_replayed_and_trigger_sync() -> None:
