@@ -158,7 +158,14 @@ def _traced_vm_class(
     base_computation: Any = state_class.computation_class
 
     def enter(message: Any) -> None:
-        recipient = message.storage_address if message.is_create else message.to
+        if message.is_create:
+            recipient = message.storage_address
+        elif message.to == message.sender:
+            # CALLCODE runs in the caller's account; geth reports the code's address as ``to``
+            # (for a plain call to oneself the two are the same).
+            recipient = message.code_address
+        else:
+            recipient = message.to
         tracer.enter(
             bytes(message.sender),
             bytes(recipient),
@@ -654,7 +661,9 @@ class Simulator:
         if _is_prague_state(state):
             floor = _floor_data_gas(data)
             if gas < floor:
-                raise SimInvalidTransaction(f"insufficient gas for floor data gas cost: have {gas}, want {floor}")
+                raise SimInvalidTransaction(
+                    f"insufficient gas for floor data gas cost: have {gas}, want {floor}"
+                )
         if value and balance - gas * gas_price < value:
             raise SimInsufficientFunds(f"insufficient funds for transfer: address {address}")
         if call.to is None and len(data) > MAX_INITCODE_SIZE and _is_shanghai_state(state):

@@ -349,3 +349,28 @@ def test_unknown_base_block(compat_dispatcher: Dispatcher) -> None:
     )
     answer = json.loads(asyncio.run(compat_dispatcher.handle_body(body)) or b"{}")
     assert answer["error"] == error_object(BlockNotFound("header not found"))
+
+
+def test_callcode_and_selfdestruct_transfers(dev: tuple[Executor, GenesisSpec]) -> None:
+    executor, _spec = dev
+    caller = bytes.fromhex("c200000000000000000000000000000000000000")
+    library = bytes.fromhex("c300000000000000000000000000000000000000")
+    doomed = bytes.fromhex("c400000000000000000000000000000000000000")
+    # CALLCODE(gas=0xffff, addr=library, value=1, no args, no return), STOP
+    callcode = bytes.fromhex("60006000600060006001" + "73" + library.hex() + "61ffff" + "f2" + "00")
+    # SELFDESTRUCT(beneficiary=BOB)
+    selfdestruct = bytes.fromhex("73" + BOB.hex() + "ff")
+    block = SimBlockCalls(
+        state_overrides={
+            caller: AccountOverride(code=callcode, balance=10),
+            doomed: AccountOverride(code=selfdestruct, balance=33),
+        },
+        calls=(CallRequest(sender=ALICE, to=caller), CallRequest(sender=ALICE, to=doomed)),
+    )
+    [result] = _run(executor, block, trace_transfers=True)
+    [via_callcode] = result.calls[0].logs
+    # geth reports CALLCODE's transfer to the code's address, though the value stays put.
+    assert via_callcode.topics[1:] == (caller.rjust(32, b"\x00"), library.rjust(32, b"\x00"))
+    [destructed] = result.calls[1].logs
+    assert destructed.topics[1:] == (doomed.rjust(32, b"\x00"), BOB.rjust(32, b"\x00"))
+    assert int.from_bytes(destructed.data, "big") == 33
