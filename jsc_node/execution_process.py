@@ -17,34 +17,12 @@ from jsc_node.config import NodeConfig
 from jsc_node.errors import InvalidBlock, InvalidTransaction, SeamError
 from jsc_node.genesis import GenesisSpec, load_genesis
 from jsc_node.seam import SeamServer, hexb, unhex
-from jsc_node.state.backend import NodeBackend
+from jsc_node.state.backend import HeadState, NodeBackend
 from jsc_node.state.execution import Executor
 from jsc_node.state.leveldb import LevelDB
 from jsc_node.state.txpool import PoolLimits, TxPool
 
 log = logging.getLogger("jsc_node.execution")
-
-
-class HeadAccounts:
-    """Account nonce and balance at the head, for the pool; one py-evm state per head."""
-
-    def __init__(self, executor: Executor) -> None:
-        self._executor = executor
-        self._state: Any = None
-        self._state_hash: bytes | None = None
-
-    def _head_state(self) -> Any:
-        head = self._executor.head
-        if self._state_hash != head.hash:
-            self._state = self._executor.state_at(head)
-            self._state_hash = head.hash
-        return self._state
-
-    def nonce(self, address: bytes) -> int:
-        return int(self._head_state().get_nonce(address))
-
-    def balance(self, address: bytes) -> int:
-        return int(self._head_state().get_balance(address))
 
 
 def header_summary(header: BlockHeaderAPI) -> dict[str, Any]:
@@ -166,14 +144,9 @@ class ExecutionService:
         return {"hash": hexb(executed.hash), "number": executed.number}
 
     async def remote_txs(self, params: dict[str, Any]) -> dict[str, Any]:
-        accepted = 0
-        for raw in params.get("txs", []):
-            try:
-                self.pool.add(unhex(raw))
-                accepted += 1
-            except InvalidTransaction:
-                continue
-        return {"accepted": accepted}
+        # One journal fsync for the whole batch; refusals are the peers' problem, not ours.
+        results = self.pool.add_batch([unhex(raw) for raw in params.get("txs", [])])
+        return {"accepted": sum(1 for r in results if not isinstance(r, InvalidTransaction))}
 
     async def set_peers(self, params: dict[str, Any]) -> dict[str, Any]:
         self.backend.peers = int(params.get("count", 0))
@@ -194,10 +167,10 @@ def open_node_state(config: NodeConfig, spec: GenesisSpec) -> tuple[LevelDB, Exe
         price_bump_percent=config.tx_pool_price_bump_percent,
         min_gas_price=config.min_gas_price,
     )
-    pool = TxPool(
-        spec.chain_id, HeadAccounts(executor), limits, journal_path=config.data_path / "txpool.journal"
-    )
+    head_state = HeadState(executor)
+    pool = TxPool(spec.chain_id, head_state, limits, journal_path=config.data_path / "txpool.journal")
     backend = NodeBackend(executor, pool, gas_cap=config.rpc_gas_cap, min_gas_price=config.min_gas_price)
+    backend.head_state = head_state  # one head state for the pool and RPC reads
     pool.set_head(executor.head.gas_limit, backend.next_base_fee())
     restored = pool.load_journal()
     if restored:
@@ -232,7 +205,9 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
         listeners.append((config.rpc_http_host, config.rpc_http_port))
     if config.rpc_ws_enabled and config.rpc_ws_port != config.rpc_http_port:
         listeners.append((config.rpc_ws_host, config.rpc_ws_port))
-    servers = [uvicorn.Server(uvicorn.Config(app, host=host, port=port, **options)) for host, port in listeners]
+    servers = [
+        uvicorn.Server(uvicorn.Config(app, host=host, port=port, **options)) for host, port in listeners
+    ]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -65,6 +65,31 @@ MAX_LOG_RESULTS = 10_000
 CALL_STIPEND = 2300
 
 
+class HeadState:
+    """The py-evm state of the head, kept until the head moves: most reads (RPC at "latest", the
+    pool's nonce and balance checks) are at the head, and building a state costs LevelDB reads.
+    Used from the event loop thread only."""
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+        self._state: Any = None
+        self._hash: bytes | None = None
+
+    def get(self) -> Any:
+        head = self._executor.head
+        if self._hash != head.hash:
+            self._state = self._executor.state_at(head)
+            self._hash = head.hash
+        return self._state
+
+    # The pool's AccountReader.
+    def nonce(self, address: bytes) -> int:
+        return int(self.get().get_nonce(address))
+
+    def balance(self, address: bytes) -> int:
+        return int(self.get().get_balance(address))
+
+
 class NodeBackend:
     def __init__(self, executor: Executor, pool: TxPool, gas_cap: int, min_gas_price: int = 0) -> None:
         self.executor = executor
@@ -76,6 +101,7 @@ class NodeBackend:
         self.sync_status: SyncStatus | None = None
         self.p2p_listening = False
         self.votes: dict[bytes, bool] = {}
+        self.head_state = HeadState(executor)
         """This node's validator votes (qbft_proposeValidatorVote); the consensus process reads
         them over the seam and puts them into the blocks it proposes."""
 
@@ -104,6 +130,13 @@ class NodeBackend:
         if block.require_canonical and not self.reader.is_canonical(header):
             raise BlockNotFound("hash is not currently canonical")
         return header
+
+    def state(self, block: BlockId) -> Any:
+        """A read-only py-evm state after ``block``."""
+        header = self._header(block)
+        if header.hash == self.head.hash:
+            return self.head_state.get()
+        return self.executor.state_at(header)
 
     def next_base_fee(self) -> int | None:
         head = self.head
@@ -196,19 +229,18 @@ class NodeBackend:
     # -- state -------------------------------------------------------------------------
 
     async def balance(self, address: bytes, block: BlockId) -> int:
-        return int(self.executor.state_at(self._header(block)).get_balance(address))
+        return int(self.state(block).get_balance(address))
 
     async def nonce(self, address: bytes, block: BlockId) -> int:
         if block.tag == "pending":
             return int(self.pool.nonce_after_pending(address))
-        return int(self.executor.state_at(self._header(block)).get_nonce(address))
+        return int(self.state(block).get_nonce(address))
 
     async def code(self, address: bytes, block: BlockId) -> bytes:
-        return bytes(self.executor.state_at(self._header(block)).get_code(address))
+        return bytes(self.state(block).get_code(address))
 
     async def storage_at(self, address: bytes, slot: bytes, block: BlockId) -> bytes:
-        state = self.executor.state_at(self._header(block))
-        value = state.get_storage(address, int.from_bytes(slot, "big"))
+        value = self.state(block).get_storage(address, int.from_bytes(slot, "big"))
         return int(value).to_bytes(32, "big")
 
     # -- execution ---------------------------------------------------------------------

@@ -40,6 +40,8 @@ class ChainReader:
         self.schedule = schedule
         self._bodies: OrderedDict[bytes, tuple[tuple[Any, ...], tuple[bytes, ...]]] = OrderedDict()
         self._receipts: OrderedDict[bytes, tuple[ReceiptAPI, ...]] = OrderedDict()
+        self._receipt_views: OrderedDict[bytes, list[ReceiptView]] = OrderedDict()
+        self._sizes: OrderedDict[bytes, int] = OrderedDict()
 
     # -- headers -----------------------------------------------------------------------
 
@@ -88,6 +90,13 @@ class ChainReader:
         return cached
 
     def block_size(self, header: BlockHeaderAPI) -> int:
+        size = self._sizes.get(header.hash)
+        if size is None:
+            size = self._encoded_size(header)
+            _put(self._sizes, header.hash, size)
+        return size
+
+    def _encoded_size(self, header: BlockHeaderAPI) -> int:
         block_class = self.schedule.vm_class_for_header(header).get_block_class()
         uncles = (
             self.chaindb.get_block_uncles(header.uncles_hash) if header.uncles_hash != _EMPTY_UNCLES else ()
@@ -165,6 +174,15 @@ class ChainReader:
         return header, index
 
     def receipt_views(self, header: BlockHeaderAPI) -> list[ReceiptView]:
+        """Every receipt of the block as views (cached: eth_getTransactionReceipt asks for one
+        receipt at a time, and a receipt's gasUsed and logIndex depend on those before it)."""
+        views = self._receipt_views.get(header.hash)
+        if views is None:
+            views = self._build_receipt_views(header)
+            _put(self._receipt_views, header.hash, views)
+        return views
+
+    def _build_receipt_views(self, header: BlockHeaderAPI) -> list[ReceiptView]:
         txs = self.transactions(header)
         receipts = self.receipts(header)
         views: list[ReceiptView] = []
