@@ -615,16 +615,26 @@ def validate_uncles(chaindb: ChainDB, block: BlockAPI, schedule: ForkSchedule) -
 
 
 def make_canonical_head(overlay: Overlay, block: BlockAPI) -> None:
-    """Make ``block`` (persisted in ``overlay``) the canonical head even if its chain scores lower,
-    moving the canonical number and transaction indexes as ChainDB.persist_block does on a reorg."""
+    """Make ``block`` (persisted in ``overlay``) the canonical head even if its chain scores lower:
+    the canonical number index moves to its chain, and the transaction index with it (py-evm's
+    reorg leaves the old chain's transaction lookups in place; a reorged-out tx must not be found)."""
     db = overlay.atomic()
     try:
-        if ChainDB(db).get_canonical_head().hash == block.hash:
-            return
+        old_head = ChainDB(db).get_canonical_head()
     except CanonicalHeadNotFound:
-        pass
+        old_head = None
+    if old_head is not None and old_head.hash == block.hash:
+        return
     with db.atomic_batch() as batch:
         new_headers, _old = ChainDB._set_as_canonical_chain_head(batch, block.header, GENESIS_PARENT_HASH)
+        if old_head is not None and new_headers:
+            # The old chain above the fork point is no longer canonical.
+            fork_number = new_headers[0].block_number - 1
+            header = old_head
+            while header.block_number > fork_number:
+                for tx_hash in ChainDB._get_block_transaction_hashes(batch, header):
+                    ChainDB._remove_transaction_from_canonical_chain(batch, tx_hash)
+                header = ChainDB._get_block_header_by_hash(batch, header.parent_hash)
         for header in new_headers:
             tx_hashes = ChainDB._get_block_transaction_hashes(batch, header)
             for index, tx_hash in enumerate(tx_hashes):
