@@ -43,6 +43,7 @@ from eth.exceptions import (
 )
 from eth.vm.computation import NO_RESULT
 from eth.vm.logic.invalid import InvalidOpcode
+from eth.vm.opcode_values import STOP
 
 from jsc_node.errors import BlockNotFound
 from jsc_node.state.leveldb import Overlay
@@ -450,12 +451,22 @@ def traced_computation_class(base: type[Any], tracer: Tracer) -> type[Any]:
             if len(code) == 0:
                 # geth does not start its interpreter for empty code: no steps, not even STOP.
                 return _exited(tracer, computation)
-            for opcode in code:
+            # CodeStream.__iter__ inlined, to know the pc of the implicit STOP past the end
+            # (geth reports it at len(code); py-evm's iterator does not advance for it).
+            raw_code = code._raw_code_bytes
+            size = len(raw_code)
+            while True:
+                pc = code.program_counter
+                if pc < size:
+                    opcode = raw_code[pc]
+                    code.program_counter = pc + 1
+                else:
+                    opcode = STOP
                 try:
                     opcode_fn = opcode_lookup[opcode]
                 except KeyError:
                     opcode_fn = InvalidOpcode(opcode)
-                tracer.before_op(computation, code.program_counter - 1, _mnemonic(opcode_fn))
+                tracer.before_op(computation, pc, _mnemonic(opcode_fn))
                 try:
                     opcode_fn(computation=computation)
                 except Halt:
@@ -465,6 +476,8 @@ def traced_computation_class(base: type[Any], tracer: Tracer) -> type[Any]:
                     tracer.after_op(computation, exc)
                     raise
                 tracer.after_op(computation, None)
+                if pc >= size:
+                    break
         return _exited(tracer, computation)
 
     return type(f"Traced{base.__name__}", (base,), {"apply_computation": classmethod(apply_computation)})

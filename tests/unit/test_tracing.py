@@ -1,0 +1,205 @@
+"""The tracers against geth's own traces.
+
+The rpc-compat fixtures hold geth's full answers to ``debug_traceBlockByNumber`` and
+``debug_traceTransaction`` for blocks of the fixture chain (memory, storage and return-data
+variants). hive checks only their shape; here every step must match: pc, op, gas, gasCost, depth,
+stack, memory, storage. The callTracer has no geth trace in the fixtures: its frames are checked
+on contracts made for the purpose (a call into a contract that reverts with ``Error(string)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from eth.vm.spoof import SpoofTransaction
+
+from jsc_node.genesis import load_genesis
+from jsc_node.importer import ChainImporter, read_block_files
+from jsc_node.rpc.methods.debug import decode_trace_config, format_trace
+from jsc_node.state import callenv
+from jsc_node.state.execution import Executor
+from jsc_node.state.leveldb import LevelDB
+from jsc_node.state.tracing import CallTracer, StructLogger, trace_block, traced_computation_class
+from jsc_node.views import CallFrameView, StructTraceView, TraceConfig
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "rpc-compat"
+
+pytestmark = pytest.mark.skipif(not (FIXTURES / "chain.rlp").is_file(), reason="rpc-compat fixtures missing")
+
+
+@pytest.fixture(scope="module")
+def executor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Executor]:
+    spec = load_genesis(FIXTURES / "genesis.json")
+    db = LevelDB(tmp_path_factory.mktemp("chain") / "chaindata")
+    ex = Executor(db, spec)
+    ChainImporter(ex, spec).import_blocks(read_block_files([FIXTURES / "chain.rlp"]))
+    yield ex
+    db.close()
+
+
+def _exchanges(method: str) -> Iterator[tuple[str, list[Any], Any]]:
+    for path in sorted((FIXTURES / method).glob("*.io")):
+        request = None
+        for line in path.read_text().splitlines():
+            if line.startswith(">>"):
+                request = orjson.loads(line[2:])
+            elif line.startswith("<<") and request is not None:
+                answer = orjson.loads(line[2:])
+                if "result" in answer:
+                    yield f"{path.stem}#{request['id']}", request["params"], answer["result"]
+                request = None
+
+
+BLOCK_CASES = list(_exchanges("debug_traceBlockByNumber"))
+TX_CASES = list(_exchanges("debug_traceTransaction"))
+
+
+@pytest.mark.parametrize(("name", "params", "expected"), BLOCK_CASES, ids=[c[0] for c in BLOCK_CASES])
+def test_block_traces_match_geth_step_for_step(
+    executor: Executor, name: str, params: list[Any], expected: list[Any]
+) -> None:
+    config = decode_trace_config(params[1]) if len(params) > 1 else TraceConfig()
+    header = executor.chaindb.get_canonical_block_header_by_number(int(params[0], 16))
+    got = [
+        {"txHash": "0x" + t.tx_hash.hex(), "result": format_trace(t.result)}
+        for t in trace_block(executor, header, config)
+    ]
+    assert len(got) == len(expected)
+    for mine, geths in zip(got, expected, strict=True):
+        assert mine["txHash"] == geths["txHash"]
+        assert {k: v for k, v in mine["result"].items() if k != "structLogs"} == {
+            k: v for k, v in geths["result"].items() if k != "structLogs"
+        }
+        for i, (step, want) in enumerate(
+            zip(mine["result"]["structLogs"], geths["result"]["structLogs"], strict=True)
+        ):
+            assert step == want, f"{name}: {geths['txHash']} step {i}"
+
+
+@pytest.mark.parametrize(("name", "params", "expected"), TX_CASES, ids=[c[0] for c in TX_CASES])
+def test_transaction_trace_matches_geth(
+    executor: Executor, name: str, params: list[Any], expected: Any
+) -> None:
+    tx_hash = bytes.fromhex(params[0][2:])
+    number, index = executor.chaindb.get_transaction_index(tx_hash)
+    header = executor.chaindb.get_canonical_block_header_by_number(number)
+    (traced,) = trace_block(executor, header, TraceConfig(), only_index=index)
+    assert traced.tx_hash == tx_hash
+    assert format_trace(traced.result) == expected
+
+
+def test_genesis_is_not_traceable(executor: Executor) -> None:
+    from jsc_node.errors import BlockNotFound
+
+    with pytest.raises(BlockNotFound, match="genesis is not traceable"):
+        trace_block(executor, executor.genesis, TraceConfig())
+
+
+def test_disable_stack_leaves_stack_out(executor: Executor) -> None:
+    header = executor.chaindb.get_canonical_block_header_by_number(1)
+    traced = trace_block(executor, header, TraceConfig(disable_stack=True), only_index=0)[0].result
+    assert isinstance(traced, StructTraceView)
+    assert all(step.stack is None for step in traced.struct_logs)
+    assert all("stack" not in step for step in format_trace(traced)["structLogs"])
+
+
+def test_call_tracer_top_frame_is_the_transaction(executor: Executor) -> None:
+    header = executor.chaindb.get_canonical_block_header_by_number(1)
+    traced = trace_block(executor, header, TraceConfig(tracer="callTracer"), only_index=0)[0]
+    frame = traced.result
+    assert isinstance(frame, CallFrameView)
+    assert frame.type == "CREATE"  # 0xc1d6...: a contract creation
+    assert frame.gas_used == 66259  # the receipt's gas used, as in geth's struct trace above
+    assert frame.calls == ()
+    assert frame.output is not None
+    assert frame.output.startswith(bytes.fromhex("6000438152"))
+
+
+# --- callTracer on purpose-made contracts ---------------------------------------------
+
+CALLER = bytes.fromhex("00000000000000000000000000000000000c0de1")
+CALLEE = bytes.fromhex("00000000000000000000000000000000000c0de2")
+SENDER = bytes.fromhex("7435ed30a8b4aeb0877cef0c6e8cffe834eb865f")  # funded in the fixture chain
+
+
+def _revert_with_error(reason: str) -> bytes:
+    """Runtime code: SSTORE(0, 1) then revert with Error(reason)."""
+    data = bytes.fromhex("08c379a0") + (32).to_bytes(32, "big") + len(reason).to_bytes(32, "big")
+    data += reason.encode().ljust(32, b"\x00")
+    code = bytes.fromhex("6001600055")  # PUSH1 1 PUSH1 0 SSTORE
+    for i in range(0, len(data), 32):
+        code += bytes([0x7F]) + data[i : i + 32].ljust(32, b"\x00") + bytes([0x60, i, 0x52])  # MSTORE
+    return code + bytes([0x60, len(data), 0x60, 0x00, 0xFD])  # REVERT(0, len)
+
+
+def _call_then_return() -> bytes:
+    """Runtime code: CALL(gas, CALLEE, 0, 0, 4, 0, 0) with calldata 0xdeadbeef, return the status."""
+    code = bytes.fromhex("63deadbeef60e01b600052")  # mstore(0, 0xdeadbeef << 224)
+    code += bytes.fromhex("6000600060046000600073") + CALLEE + bytes.fromhex("5af1")  # CALL
+    return code + bytes.fromhex("60005260206000f3")  # mstore(0, status); return(0, 32)
+
+
+def _run_traced(executor: Executor, tracer: StructLogger | CallTracer) -> Any:
+    header = executor.head
+    state = callenv.call_state(executor, header, 0)
+    state.set_code(CALLER, _call_then_return())
+    state.set_code(CALLEE, _revert_with_error("nope"))
+    computation_class = type(state).computation_class
+    state.computation_class = traced_computation_class(computation_class, tracer)
+    tx = SpoofTransaction(
+        executor.schedule.vm_class_for_header(header).create_unsigned_transaction(
+            nonce=state.get_nonce(SENDER), gas_price=0, gas=200_000, to=CALLER, value=0, data=b"\x01\x02"
+        ),
+        from_=SENDER,
+    )
+    return tx, state.apply_transaction(tx)
+
+
+def test_call_tracer_nests_a_reverted_call_with_its_reason(executor: Executor) -> None:
+    tracer = CallTracer(TraceConfig(tracer="callTracer"))
+    tx, computation = _run_traced(executor, tracer)
+    assert not computation.is_error
+    top = tracer.result(tx, 50_000)
+    assert (top.type, top.sender, top.to, top.value, top.input) == ("CALL", SENDER, CALLER, 0, b"\x01\x02")
+    assert top.output == (0).to_bytes(32, "big")  # the inner call failed: CALL pushed 0
+    assert top.error is None
+    (inner,) = top.calls
+    assert (inner.type, inner.sender, inner.to, inner.value) == ("CALL", CALLER, CALLEE, 0)
+    assert inner.input == bytes.fromhex("deadbeef")
+    assert inner.error == "execution reverted"
+    assert inner.revert_reason == "nope"
+    assert inner.output is not None
+    assert inner.output[:4] == bytes.fromhex("08c379a0")
+    assert 0 < inner.gas_used < inner.gas
+    formatted = format_trace(top)
+    assert formatted["calls"][0]["revertReason"] == "nope"
+    assert formatted["calls"][0]["type"] == "CALL"
+    assert "calls" not in formatted["calls"][0]
+
+
+def test_struct_logger_charges_a_call_with_the_gas_it_forwards(executor: Executor) -> None:
+    tracer = StructLogger(TraceConfig())
+    _tx, computation = _run_traced(executor, tracer)
+    trace = tracer.result(0, computation)
+    call_index = next(i for i, s in enumerate(trace.struct_logs) if s.op == "CALL")
+    call = trace.struct_logs[call_index]
+    first_inner = trace.struct_logs[call_index + 1]
+    assert first_inner.depth == 2
+    # geth: a CALL's cost includes what it hands over, so the callee starts with at most that.
+    assert first_inner.gas < call.gas_cost < call.gas
+    revert = next(s for s in trace.struct_logs if s.op == "REVERT")
+    assert revert.error is None  # geth marks no error on REVERT itself
+    after = trace.struct_logs[trace.struct_logs.index(revert) + 1]
+    assert after.depth == 1
+    sstore = next(s for s in trace.struct_logs if s.op == "SSTORE")
+    assert sstore.storage == {b"\x00" * 32: (1).to_bytes(32, "big")}
+
+
+def test_call_tracer_only_top_call(executor: Executor) -> None:
+    tracer = CallTracer(TraceConfig(tracer="callTracer", only_top_call=True))
+    tx, _computation = _run_traced(executor, tracer)
+    assert tracer.result(tx, 1).calls == ()
