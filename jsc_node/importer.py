@@ -18,6 +18,7 @@ This module wires consensus and state together, as the ``*_process.py`` mains do
 
 from __future__ import annotations
 
+import gzip
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -99,12 +100,17 @@ def split_rlp_items(data: bytes, source: str = "") -> Iterator[bytes]:
 
 
 def read_block_files(paths: Sequence[Path]) -> list[RawBlock]:
+    """Every block of every file, in order; ``*.gz`` files are gunzipped (as geth's import)."""
     blocks: list[RawBlock] = []
     for path in paths:
         try:
             data = Path(path).read_bytes()
-        except OSError as exc:
+            if str(path).endswith(".gz"):
+                data = gzip.decompress(data)
+        except OSError as exc:  # gzip.BadGzipFile is an OSError too
             raise ImportFailed(None, None, f"cannot read {path}: {exc.strerror or exc}") from exc
+        except EOFError as exc:
+            raise ImportFailed(None, None, f"cannot read {path}: truncated gzip data") from exc
         blocks.extend(RawBlock(item, str(path), i) for i, item in enumerate(split_rlp_items(data, str(path))))
     return blocks
 

@@ -4,6 +4,7 @@ block, known blocks skipped) and through `jsc-node import`."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator
 from importlib import resources
@@ -123,6 +124,15 @@ def test_import_reproduces_the_source_chain(spec: GenesisSpec, chain: list[bytes
     # Running it again skips what is already canonical; the head stays.
     again = import_files(tmp_path / "data", spec, [tmp_path / "chain.rlp"])
     assert (again.imported, again.known, again.head_hash) == (0, 5, stats.head_hash)
+
+
+def test_gzipped_files_are_read(spec: GenesisSpec, chain: list[bytes], tmp_path: Path) -> None:
+    path = tmp_path / "chain.rlp.gz"
+    path.write_bytes(gzip.compress(b"".join(chain)))
+    assert [block.rlp for block in read_block_files([path])] == chain
+    path.write_bytes(b"not gzip")
+    with pytest.raises(ImportFailed, match="cannot read"):
+        read_block_files([path])
 
 
 def test_import_spans_files_in_order(spec: GenesisSpec, chain: list[bytes], tmp_path: Path) -> None:
