@@ -139,8 +139,24 @@ def make_qbft_vm(base: type[VM], zero_base_fee: bool) -> type[VM]:
 
 
 def make_imported_vm(base: type[VM]) -> type[VM]:
-    """``base`` for a chain imported from elsewhere: its seals (PoW/PoS) are not checked."""
-    return type(f"Imported{base.__name__}", (base,), {"consensus_class": NoProofConsensus})
+    """``base`` for a chain imported from elsewhere: its seals (PoW/PoS) are not checked, and a
+    PoW block's difficulty is taken as given (it feeds the total difficulty and the merge rule).
+
+    py-evm's import recomputes a PoW header's difficulty from its parent (``configure_header``) and
+    then refuses the block if it differs; with no seal to verify, that formula proves nothing, and
+    it would refuse chains made by other difficulty rules. Post-merge forks keep their difficulty-0
+    rule (ParisVM.validate_header)."""
+    base_configure = base.configure_header
+
+    def configure_header(vm: VM, **header_params: Any) -> BlockHeaderAPI:
+        header = base_configure(vm, **header_params)
+        given = header_params.get("difficulty")
+        if given is not None and header.difficulty != given:
+            header = header.copy(difficulty=given)
+        return header
+
+    namespace: dict[str, Any] = {"consensus_class": NoProofConsensus, "configure_header": configure_header}
+    return type(f"Imported{base.__name__}", (base,), namespace)
 
 
 def validate_bft_header_fields(header: BlockHeaderAPI) -> None:

@@ -8,10 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
+import rlp
 
 from jsc_node.errors import ImportFailed
 from jsc_node.genesis import load_genesis, parse_genesis
-from jsc_node.importer import import_files
+from jsc_node.importer import import_files, split_rlp_items
 from jsc_node.state.execution import Executor
 from jsc_node.state.leveldb import LevelDB
 from tests.conformance.blockchain_tests import CONFORMANCE
@@ -72,3 +73,24 @@ def test_pos_block_before_terminal_total_difficulty_is_refused(tmp_path: Path) -
     with pytest.raises(ImportFailed, match="PoS block before the terminal total difficulty") as info:
         import_files(tmp_path / "data", parse_genesis(doc), [RPC_COMPAT / "chain.rlp"])
     assert info.value.number == 36
+
+
+def test_pow_difficulty_is_taken_as_given(tmp_path: Path) -> None:
+    """Seals are not checked on an imported chain, so neither is the difficulty formula: block 1
+    with another difficulty is accepted, and its difficulty feeds the total difficulty."""
+    first = next(split_rlp_items((RPC_COMPAT / "chain.rlp").read_bytes()))
+    items = rlp.decode(first)
+    difficulty = int.from_bytes(items[0][7], "big") + 12345
+    items[0][7] = difficulty.to_bytes((difficulty.bit_length() + 7) // 8, "big")
+    path = tmp_path / "one.rlp"
+    path.write_bytes(rlp.encode(items))
+    spec = load_genesis(RPC_COMPAT / "genesis.json")
+    stats = import_files(tmp_path / "data", spec, [path])
+    assert stats.head_number == 1
+    db = LevelDB(tmp_path / "data" / "chaindata")
+    try:
+        executor = Executor(db, spec)
+        assert executor.head.difficulty == difficulty
+        assert executor.chaindb.get_score(executor.head.hash) == executor.genesis.difficulty + difficulty
+    finally:
+        db.close()
