@@ -648,10 +648,11 @@ class RpcBackend(Protocol):
         ``None`` if the transaction is not mined."""
         ...
 
-    async def trace_block(self, number: int, config: TraceConfig) -> list[BlockTraceEntry]:
-        """Trace every transaction of canonical block ``number`` in order.
+    async def trace_block(self, block: BlockId, config: TraceConfig) -> list[BlockTraceEntry]:
+        """Trace every transaction of ``block`` in order (by hash: any known block, canonical or not).
 
-        Raises ``BlockNotFound("genesis is not traceable")`` for block 0."""
+        Raises ``BlockNotFound`` in geth's words: ``"block #5 not found"``, ``"block 0x.. not
+        found"``, ``"genesis is not traceable"``."""
         ...
 
     async def account_proof(self, address: bytes, slots: Sequence[bytes], block: BlockId) -> AccountProofView:

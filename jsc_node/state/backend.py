@@ -507,10 +507,12 @@ class NodeBackend:
         traced = await asyncio.to_thread(self._trace_sync, header, config, index)
         return traced[0].result
 
-    async def trace_block(self, number: int, config: TraceConfig) -> list[BlockTraceEntry]:
-        header = self._canonical(number)
-        if header is None:
-            raise BlockNotFound(f"block #{number} not found")
+    async def trace_block(self, block: BlockId, config: TraceConfig) -> list[BlockTraceEntry]:
+        try:
+            header = self._header(block)
+        except BlockNotFound:
+            shown = f"0x{block.hash.hex()}" if block.hash is not None else f"#{block.number}"
+            raise BlockNotFound(f"block {shown} not found") from None
         traced = await asyncio.to_thread(self._trace_sync, header, config, None)
         return [BlockTraceEntry(t.tx_hash, t.result) for t in traced]
 

@@ -23,6 +23,7 @@ geth's conventions followed (eth/tracers/logger, eth/tracers/native/call.go):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -30,6 +31,7 @@ from eth.abc import BlockAPI, BlockHeaderAPI
 from eth.consensus.context import ConsensusContext
 from eth.db.chain import ChainDB
 from eth.exceptions import (
+    FullStack,
     Halt,
     InsufficientStack,
     InvalidInstruction,
@@ -71,6 +73,10 @@ class UnknownTracer(ValueError):
     """A ``tracer`` name this node does not implement."""
 
 
+_NEEDED_GAS: Final = re.compile(r"Needed (\d+)")
+_STACK_COUNTS: Final = re.compile(r"Wanted (\d+) stack items?, (?:only )?had (\w+)")
+
+
 def geth_error(error: BaseException) -> str:
     """geth's words for an EVM error (core/vm/errors.go)."""
     if isinstance(error, Revert):
@@ -82,7 +88,13 @@ def geth_error(error: BaseException) -> str:
     if isinstance(error, InvalidInstruction):
         return f"invalid opcode: {error}"
     if isinstance(error, InsufficientStack):
-        return "stack underflow"
+        counts = _STACK_COUNTS.search(str(error))
+        if counts is None:
+            return "stack underflow"
+        have = "0" if counts.group(2) == "none" else counts.group(2)
+        return f"stack underflow ({have} <=> {counts.group(1)})"
+    if isinstance(error, FullStack):
+        return "stack limit reached 1024 (1023)"
     if isinstance(error, WriteProtection):
         return "write protection"
     if isinstance(error, StackDepthLimit):
@@ -205,8 +217,15 @@ class StructLogger(Tracer):
         if step is None:
             return
         if step.cost is None:
-            step.cost = step.gas - computation.get_gas_remaining() if error is None else 0
-        if error is not None and not isinstance(error, Revert):
+            step.cost = step.gas - computation.get_gas_remaining()
+            if isinstance(error, OutOfGas):
+                # geth's cost is what the opcode asked for, including the part it could not pay.
+                needed = _NEEDED_GAS.search(str(error))
+                step.cost += int(needed.group(1)) if needed else 0
+        # geth logs an opcode, then runs it; only a failure found before the run (stack bounds,
+        # gas) is the step's own error. A failure while running it (REVERT, a bad jump, an
+        # undefined opcode, a write in a static call) ends the frame, the step shows none.
+        if isinstance(error, OutOfGas | InsufficientStack | FullStack):
             step.error = geth_error(error)
         self._open[-1] = None
 

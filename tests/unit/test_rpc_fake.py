@@ -501,8 +501,8 @@ class FakeBackend:
     async def trace_transaction(self, tx_hash: bytes, config: TraceConfig) -> TraceView | None:
         return None
 
-    async def trace_block(self, number: int, config: TraceConfig) -> list[BlockTraceEntry]:
-        if number == 0:
+    async def trace_block(self, block: BlockId, config: TraceConfig) -> list[BlockTraceEntry]:
+        if block.number == 0 or block.tag == "earliest":
             raise BlockNotFound("genesis is not traceable")
         return []
 

@@ -203,3 +203,41 @@ def test_call_tracer_only_top_call(executor: Executor) -> None:
     tracer = CallTracer(TraceConfig(tracer="callTracer", only_top_call=True))
     tx, _computation = _run_traced(executor, tracer)
     assert tracer.result(tx, 1).calls == ()
+
+
+def _trace_code(executor: Executor, code: bytes, gas: int) -> StructTraceView:
+    header = executor.head
+    state = callenv.call_state(executor, header, 0)
+    state.set_code(CALLEE, code)
+    tracer = StructLogger(TraceConfig())
+    computation_class = type(state).computation_class
+    state.computation_class = traced_computation_class(computation_class, tracer)
+    unsigned = executor.schedule.vm_class_for_header(header).create_unsigned_transaction(
+        nonce=state.get_nonce(SENDER), gas_price=0, gas=gas, to=CALLEE, value=0, data=b""
+    )
+    computation = state.apply_transaction(SpoofTransaction(unsigned, from_=SENDER))
+    return tracer.result(gas, computation)
+
+
+def test_stack_underflow_is_the_steps_own_error(executor: Executor) -> None:
+    trace = _trace_code(executor, bytes([0x01]), 50_000)  # ADD on an empty stack
+    (step,) = trace.struct_logs
+    assert (step.op, step.error, step.gas_cost) == ("ADD", "stack underflow (0 <=> 2)", 3)
+    assert trace.failed
+    assert trace.return_value == b""
+
+
+def test_out_of_gas_shows_the_cost_asked_for(executor: Executor) -> None:
+    # PUSH1 1 PUSH1 0 SSTORE with 5 gas left after the intrinsic cost: the second PUSH1 fails.
+    trace = _trace_code(executor, bytes.fromhex("6001600055"), 21_000 + 5)
+    first, second = trace.struct_logs
+    assert (first.op, first.gas, first.gas_cost, first.error) == ("PUSH1", 5, 3, None)
+    assert (second.op, second.gas, second.gas_cost, second.error) == ("PUSH1", 2, 3, "out of gas")
+
+
+def test_an_undefined_opcode_ends_the_frame_without_a_step_error(executor: Executor) -> None:
+    trace = _trace_code(executor, bytes([0xFE]), 50_000)  # INVALID
+    (step,) = trace.struct_logs
+    assert step.op == "INVALID"
+    assert step.error is None  # geth: the failure comes from running it (OnFault), not its step
+    assert trace.failed

@@ -218,8 +218,7 @@ async def trace_block_by_number(backend: RpcBackend, params: Params) -> list[dic
     block_id = required(params, 0, decode_block_number)
     config = optional(params, 1, decode_trace_config, DEFAULT_TRACE_CONFIG)
     _check_tracer(config)
-    number = await _number_of(backend, block_id)
-    return _format_block_traces(await backend.trace_block(number, config))
+    return _format_block_traces(await backend.trace_block(block_id, config))
 
 
 async def trace_block_by_hash(backend: RpcBackend, params: Params) -> list[dict[str, Any]]:
@@ -227,5 +226,4 @@ async def trace_block_by_hash(backend: RpcBackend, params: Params) -> list[dict[
     block_hash = required(params, 0, decode_hash)
     config = optional(params, 1, decode_trace_config, DEFAULT_TRACE_CONFIG)
     _check_tracer(config)
-    number = await _number_of(backend, BlockId(hash=block_hash))
-    return _format_block_traces(await backend.trace_block(number, config))
+    return _format_block_traces(await backend.trace_block(BlockId(hash=block_hash), config))
