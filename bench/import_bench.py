@@ -4,11 +4,11 @@
    by the dev validator, committed): block 1 deploys ERC20Token (``contracts/build``), then every
    block carries native transfers and ERC-20 ``transfer`` calls from the funded dev accounts.
 2. Export it as concatenated RLP (geth's export format).
-3. Time ``jsc_node.importer.import_files`` into a fresh data dir (LevelDB, one batch per block,
-   commit-seal check, full re-execution).
-4. Time bare py-evm on the same blocks: ``Chain.import_block`` on an in-memory ``AtomicDB`` holding
-   the same genesis, with the node's QBFT VM class (py-evm's stock PragueVM refuses BFT headers:
-   difficulty 1, long extraData). Both run in this process, so both use the node's BFT block
+3. Time ``jsc_node.importer`` into a fresh data dir (LevelDB, one batch per block, commit-seal
+   check, full re-execution).
+4. Time bare py-evm on the same blocks, alternating with 3 chunk by chunk: ``Chain.import_block``
+   on an in-memory ``AtomicDB`` holding the same genesis, with the node's QBFT VM class (py-evm's
+   stock PragueVM refuses BFT headers: difficulty 1, long extraData). Both run in this process, so both use the node's BFT block
    hashing and one sender recovery per transaction (state/headers.py, state/senders.py); the ratio
    is the node's own overhead: LevelDB and its fsync per block, the overlay, seal recovery, RLP.
 
@@ -34,7 +34,8 @@ from eth_utils import keccak
 from jsc_node.consensus.block import decode_block, private_key, sign_commit_seal
 from jsc_node.consensus.extra_data import QbftExtraData, encode_extra_data
 from jsc_node.genesis import DEV_VALIDATOR_KEY, GenesisSpec, load_genesis
-from jsc_node.importer import import_files
+from jsc_node.importer import CHAINDATA_DIR, ChainImporter, read_block_files
+from jsc_node.node import data_dir_lock
 from jsc_node.state.execution import Executor
 from jsc_node.state.leveldb import LevelDB
 
@@ -43,6 +44,8 @@ ERC20_ARTIFACT = REPO / "contracts" / "build" / "ERC20Token.json"
 TRANSFER_SELECTOR = bytes.fromhex("a9059cbb")  # transfer(address,uint256)
 
 BLOCKS = 2_000
+# Node and bare import alternate over chunks of this many blocks (see run_import_bench).
+CHUNK_BLOCKS = 100
 NATIVE_PER_BLOCK = 2
 ERC20_PER_BLOCK = 2
 ERC20_GAS = 100_000
@@ -139,31 +142,42 @@ def generate_chain(spec: GenesisSpec, data_path: Path, blocks: int) -> tuple[lis
         db.close()
 
 
-def bare_import(spec: GenesisSpec, genesis_dir: Path, raws: list[bytes]) -> tuple[float, bytes]:
-    """Seconds for py-evm's ``Chain.import_block`` over ``raws`` (decode included); the head hash."""
-    db = LevelDB(genesis_dir)
-    try:
-        executor = Executor(db, spec)  # the same genesis, written the node's way
-        vm_class = executor.schedule.vm_class(1, spec.timestamp + 1)
-        memory = AtomicDB()
-        for key, value in db.iterate_prefix(b""):
-            memory[key] = value
-    finally:
-        db.close()
-    chain_class = Chain.configure(
-        __name__="BareImportChain", vm_configuration=((0, vm_class),), chain_id=spec.chain_id
-    )
-    chain = chain_class(memory)
-    block_class = vm_class.get_block_class()
-    started = time.perf_counter()
-    for raw in raws:
-        chain.import_block(rlp.decode(raw, sedes=block_class))
-    elapsed = time.perf_counter() - started
-    return elapsed, bytes(chain.get_canonical_head().hash)
+class BareImporter:
+    """py-evm's ``Chain.import_block`` on an in-memory ``AtomicDB`` holding the node's genesis."""
+
+    def __init__(self, spec: GenesisSpec, genesis_dir: Path) -> None:
+        db = LevelDB(genesis_dir)
+        try:
+            executor = Executor(db, spec)  # the same genesis, written the node's way
+            vm_class = executor.schedule.vm_class(1, spec.timestamp + 1)
+            memory = AtomicDB()
+            for key, value in db.iterate_prefix(b""):
+                memory[key] = value
+        finally:
+            db.close()
+        chain_class = Chain.configure(
+            __name__="BareImportChain", vm_configuration=((0, vm_class),), chain_id=spec.chain_id
+        )
+        self.chain = chain_class(memory)
+        self.block_class = vm_class.get_block_class()
+
+    def import_blocks(self, raws: list[bytes]) -> None:
+        for raw in raws:
+            self.chain.import_block(rlp.decode(raw, sedes=self.block_class))
+
+    @property
+    def head_hash(self) -> bytes:
+        return bytes(self.chain.get_canonical_head().hash)
 
 
-def run_import_bench(blocks: int = BLOCKS) -> dict[str, Any]:
-    """Build, export, then time node import vs bare py-evm import of the same ``blocks`` blocks."""
+def run_import_bench(blocks: int = BLOCKS, chunk: int = CHUNK_BLOCKS) -> dict[str, Any]:
+    """Build, export, then time node import vs bare py-evm import of the same ``blocks`` blocks.
+
+    The two imports alternate over the same chunks of ``chunk`` blocks (node, then bare, then the
+    next chunk), so a load change on a shared machine hits both alike; each side's time is the sum
+    over its chunks. The node side is ``jsc_node.importer`` as ``jsc-node import`` runs it (blocks
+    read from the exported file, a fresh data dir under the data dir lock).
+    """
     spec = load_genesis(None)
     with tempfile.TemporaryDirectory(prefix="jsc-import-bench-") as tmp:
         root = Path(tmp)
@@ -173,17 +187,27 @@ def run_import_bench(blocks: int = BLOCKS) -> dict[str, Any]:
         chain_file = root / "chain.rlp"
         chain_file.write_bytes(b"".join(raws))
 
-        started = time.perf_counter()
-        stats = import_files(root / "imported", spec, [chain_file])
-        node_wall_s = time.perf_counter() - started
-        bare_s, bare_head = bare_import(spec, root / "bare-genesis", raws)
+        bare = BareImporter(spec, root / "bare-genesis")
+        node_s = bare_s = 0.0
+        with data_dir_lock(root / "imported"):
+            db = LevelDB(root / "imported" / CHAINDATA_DIR)
+            try:
+                importer = ChainImporter(Executor(db, spec), spec)
+                file_blocks = read_block_files([chain_file])
+                for first in range(0, len(file_blocks), chunk):
+                    stats = importer.import_blocks(file_blocks[first : first + chunk])
+                    node_s += stats.elapsed_s
+                    started = time.perf_counter()
+                    bare.import_blocks(raws[first : first + chunk])
+                    bare_s += time.perf_counter() - started
+            finally:
+                db.close()
 
-    if stats.head_hash != bare_head or stats.head_number != blocks:
+    if stats.head_hash != bare.head_hash or stats.head_number != blocks:
         raise RuntimeError(
             f"node and bare import disagree: node head {stats.head_number} 0x{stats.head_hash.hex()}, "
-            f"bare 0x{bare_head.hex()}"
+            f"bare 0x{bare.head_hash.hex()}"
         )
-    node_s = stats.elapsed_s
     return {
         "blocks": blocks,
         "txs": txs,
@@ -191,7 +215,6 @@ def run_import_bench(blocks: int = BLOCKS) -> dict[str, Any]:
         "chain_bytes": sum(len(raw) for raw in raws),
         "build_s": round(build_s, 2),
         "node_import_s": round(node_s, 2),
-        "node_import_wall_s": round(node_wall_s, 2),
         "node_blocks_per_s": round(blocks / node_s, 1),
         "node_tx_per_s": round(txs / node_s, 1),
         "bare_import_s": round(bare_s, 2),
