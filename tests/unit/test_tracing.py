@@ -241,3 +241,26 @@ def test_an_undefined_opcode_ends_the_frame_without_a_step_error(executor: Execu
     assert step.op == "INVALID"
     assert step.error is None  # geth: the failure comes from running it (OnFault), not its step
     assert trace.failed
+
+
+@pytest.mark.parametrize("tracer", [None, "callTracer"])
+def test_tracing_does_not_change_execution(executor: Executor, tracer: str | None) -> None:
+    """Every transaction of the fixture chain (all tx types, forks Frontier to Prague), traced,
+    uses exactly the gas its stored receipt says."""
+    from jsc_node.state.chain import ChainReader
+
+    reader = ChainReader(executor.chaindb, executor.schedule)
+    traced_txs = 0
+    for number in range(1, executor.head.block_number + 1):
+        header = executor.chaindb.get_canonical_block_header_by_number(number)
+        receipts = reader.receipt_views(header)
+        traces = trace_block(executor, header, TraceConfig(tracer=tracer))
+        assert [t.tx_hash for t in traces] == [r.transaction_hash for r in receipts]
+        for traced, receipt in zip(traces, receipts, strict=True):
+            result = traced.result
+            used = result.gas if isinstance(result, StructTraceView) else result.gas_used
+            assert used == receipt.gas_used, (number, traced.tx_hash.hex())
+            if isinstance(result, StructTraceView):
+                assert result.failed == (receipt.status == 0)
+            traced_txs += 1
+    assert traced_txs > 100
