@@ -6,6 +6,9 @@ commitment and proof per versioned hash; ``versioned_hash == 0x01 || sha256(comm
 KZG proofs verify) and returns the canonical form ``0x03 || rlp(tx_payload_body)``, the only part
 the pool keeps: a block carries no blobs, and this node serves no blob sidecars.
 
+The EIP-7594 form that wallets already send (``[tx, 1, blobs, commitments, cell_proofs]``, one
+proof per cell) is accepted too, its cell proofs checked instead.
+
 KZG verification uses ``ckzg`` with the mainnet trusted setup that py-evm ships for its point
 evaluation precompile (``eth/_utils/kzg_trusted_setup.txt``), loaded once on first use.
 """
@@ -27,7 +30,12 @@ BLOB_TX_TYPE: Final = 3
 VERSIONED_HASH_VERSION_KZG: Final = b"\x01"
 BYTES_PER_BLOB: Final = 131_072
 BYTES_PER_COMMITMENT: Final = 48
-BYTES_PER_PROOF: Final = 48
+BYTES_PER_PROOF: Final = 48  # a KZG proof, like a commitment, is a G1 point
+CELLS_PER_EXT_BLOB: Final = 128  # EIP-7594
+WRAPPER_VERSION_CELL_PROOFS: Final = (
+    b"\x01"  # EIP-7594 network form: [tx, 1, blobs, commitments, cell_proofs]
+)
+_MALFORMED: Final = "rlp: blob transaction network form is [tx, blobs, commitments, proofs]"
 TRUSTED_SETUP_PATH: Final = Path(eth.__file__).parent / "_utils" / "kzg_trusted_setup.txt"
 # Index of blob_versioned_hashes in the EIP-4844 tx payload body (chain_id, nonce, tip, fee cap,
 # gas, to, value, data, access_list, max_fee_per_blob_gas, blob_versioned_hashes, y, r, s).
@@ -70,23 +78,41 @@ def strip_sidecar(raw: bytes) -> bytes:
         items = rlp.decode(raw[1:])
     except rlp.exceptions.RLPException as exc:
         raise InvalidTransaction(f"rlp: {str(exc).splitlines()[0]}") from exc
-    if not isinstance(items, list) or len(items) != 4 or not isinstance(items[0], list):
-        raise InvalidTransaction("rlp: blob transaction network form is [tx, blobs, commitments, proofs]")
-    body, blobs, commitments, proofs = items
+    if not isinstance(items, list) or not items or not isinstance(items[0], list):
+        raise InvalidTransaction(_MALFORMED)
+    cell_proofs = False
+    if len(items) == 4:
+        body, blobs, commitments, proofs = items
+    elif len(items) == 5 and items[1] == WRAPPER_VERSION_CELL_PROOFS:
+        # EIP-7594 (Osaka) form, which current wallets (eth-account, viem) already send: one
+        # proof per cell. The sidecar is dropped either way, so either proof form will do.
+        body, _version, blobs, commitments, proofs = items
+        cell_proofs = True
+    else:
+        raise InvalidTransaction(_MALFORMED)
     if len(body) <= _HASHES_FIELD or not isinstance(body[_HASHES_FIELD], list):
         raise InvalidTransaction("rlp: malformed blob transaction")
     if not all(isinstance(x, list) for x in (blobs, commitments, proofs)):
         raise InvalidTransaction("rlp: malformed blob sidecar")
-    hashes = [bytes(h) for h in body[_HASHES_FIELD]]
     validate_sidecar(
-        hashes, [bytes(b) for b in blobs], [bytes(c) for c in commitments], [bytes(p) for p in proofs]
+        [bytes(h) for h in body[_HASHES_FIELD]],
+        [bytes(b) for b in blobs],
+        [bytes(c) for c in commitments],
+        [bytes(p) for p in proofs],
+        cell_proofs=cell_proofs,
     )
     return bytes([BLOB_TX_TYPE]) + bytes(rlp.encode(body))
 
 
 def validate_sidecar(
-    hashes: list[bytes], blobs: list[bytes], commitments: list[bytes], proofs: list[bytes]
+    hashes: list[bytes],
+    blobs: list[bytes],
+    commitments: list[bytes],
+    proofs: list[bytes],
+    cell_proofs: bool = False,
 ) -> None:
+    """geth's ``validateBlobSidecar``: counts, versioned hashes, then the KZG proofs (one per
+    blob, or with ``cell_proofs`` one per cell, EIP-7594)."""
     if not hashes:
         raise InvalidTransaction("blobless blob transaction")
     if len(blobs) != len(hashes):
@@ -97,27 +123,35 @@ def validate_sidecar(
         raise InvalidTransaction(
             f"invalid number of {len(commitments)} blob commitments compared to {len(hashes)} blob hashes"
         )
-    if len(proofs) != len(hashes):
-        raise InvalidTransaction(
-            f"invalid number of {len(proofs)} blob proofs compared to {len(hashes)} blob hashes"
-        )
-    for i, (blob, commitment, proof) in enumerate(zip(blobs, commitments, proofs, strict=True)):
-        if (
-            len(blob) != BYTES_PER_BLOB
-            or len(commitment) != BYTES_PER_COMMITMENT
-            or len(proof) != BYTES_PER_PROOF
-        ):
-            raise InvalidTransaction(f"invalid blob {i}: wrong blob, commitment or proof size")
+    want_proofs = len(hashes) * (CELLS_PER_EXT_BLOB if cell_proofs else 1)
+    if len(proofs) != want_proofs:
+        raise InvalidTransaction(f"invalid number of {len(proofs)} blob proofs expected {want_proofs}")
+    sizes_ok = all(len(b) == BYTES_PER_BLOB for b in blobs) and all(
+        len(x) == BYTES_PER_COMMITMENT for x in (*commitments, *proofs)
+    )
+    if not sizes_ok:
+        raise InvalidTransaction("invalid blob sidecar: wrong blob, commitment or proof size")
     for i, (commitment, want) in enumerate(zip(commitments, hashes, strict=True)):
         got = kzg_to_versioned_hash(commitment)
         if got != want:
             raise InvalidTransaction(
                 f"blob {i}: computed hash 0x{got.hex()} mismatches transaction one 0x{want.hex()}"
             )
+    setup = _trusted_setup()
     try:
-        valid = ckzg.verify_blob_kzg_proof_batch(
-            b"".join(blobs), b"".join(commitments), b"".join(proofs), _trusted_setup()
-        )
+        if cell_proofs:
+            cells = [cell for blob in blobs for cell in ckzg.compute_cells(blob, setup)]
+            valid = ckzg.verify_cell_kzg_proof_batch(
+                [c for c in commitments for _ in range(CELLS_PER_EXT_BLOB)],
+                list(range(CELLS_PER_EXT_BLOB)) * len(blobs),
+                cells,
+                proofs,
+                setup,
+            )
+        else:
+            valid = ckzg.verify_blob_kzg_proof_batch(
+                b"".join(blobs), b"".join(commitments), b"".join(proofs), setup
+            )
     except RuntimeError as exc:  # ckzg: malformed field element or point
         raise InvalidTransaction(f"invalid blob proof: {exc}") from exc
     if not valid:

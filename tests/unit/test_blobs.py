@@ -59,7 +59,7 @@ def test_counts_must_match_the_versioned_hashes() -> None:
     raw, _ = _network_tx()
     with pytest.raises(InvalidTransaction, match="blobs compared to 1 blob hashes"):
         strip_sidecar(_rebuilt(raw, 1, []))
-    with pytest.raises(InvalidTransaction, match="proofs compared to 1 blob hashes"):
+    with pytest.raises(InvalidTransaction, match="blob proofs expected 1"):
         strip_sidecar(_rebuilt(raw, 3, []))
 
 
@@ -77,3 +77,37 @@ def test_canonical_type_3_is_not_the_network_form() -> None:
     raw, _ = _network_tx()
     assert not is_network_form(strip_sidecar(raw))
     assert not is_network_form(b"\x02" + raw[1:])
+
+
+def test_the_eip7594_form_with_cell_proofs_is_accepted() -> None:
+    """eth-account (like viem) signs blob txs into the Osaka network form: version 1, cell proofs."""
+    from eth_account import Account
+
+    account = Account.from_key("0x" + "11" * 32)
+    tx = {
+        "type": 3,
+        "chainId": 1337,
+        "nonce": 0,
+        "to": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        "value": 0,
+        "gas": 21_000,
+        "maxFeePerGas": 10**10,
+        "maxPriorityFeePerGas": 10**9,
+        "maxFeePerBlobGas": 10**9,
+    }
+    signed = account.sign_transaction(tx, blobs=[b"hello blob".ljust(131_072, b"\x00")])
+    raw = bytes(signed.raw_transaction)
+    items = rlp.decode(raw[1:])
+    assert len(items) == 5
+    assert items[1] == b"\x01"
+    assert is_network_form(raw)
+    canonical = strip_sidecar(raw)
+    from eth.vm.forks.prague.transactions import PragueTransactionBuilder
+
+    tx_object = PragueTransactionBuilder.decode(canonical)
+    assert tx_object.sender == bytes.fromhex(account.address[2:])
+    assert len(tx_object.blob_versioned_hashes) == 1
+    # A wrong cell proof is caught.
+    items[4][7] = items[4][8]
+    with pytest.raises(InvalidTransaction, match="invalid blob proof"):
+        strip_sidecar(b"\x03" + rlp.encode(items))
