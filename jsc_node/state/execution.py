@@ -263,6 +263,9 @@ class Executor:
         self.chain_context = ChainContext(spec.chain_id)
         self.chaindb = ChainDB(db)
         self._pending: dict[bytes, ExecutedBlock] = {}
+        # The last block decoded, by its RLP: an importer hands the same bytes to validate_block
+        # and commit_block (py-evm blocks are immutable, so sharing the object is safe).
+        self._last_decoded: tuple[bytes, BlockAPI] | None = None
         self.genesis = self._init_genesis()
         self.head: BlockHeaderAPI = self.chaindb.get_canonical_head()
 
@@ -348,6 +351,9 @@ class Executor:
         return vm_class(header, ChainDB(atomic), self.chain_context, ConsensusContext(atomic))
 
     def decode_block(self, block_rlp: bytes) -> BlockAPI:
+        last = self._last_decoded
+        if last is not None and last[0] == block_rlp:
+            return last[1]
         try:
             items = rlp.decode(block_rlp)
             if (
@@ -361,9 +367,11 @@ class Executor:
             number = int.from_bytes(items[0][8], "big")
             timestamp = int.from_bytes(items[0][11], "big")
             block_class = self.schedule.vm_class(number, timestamp, difficulty).get_block_class()
-            return rlp.decode(block_rlp, sedes=block_class)
+            block: BlockAPI = rlp.decode(block_rlp, sedes=block_class)
         except (rlp.DecodingError, rlp.DeserializationError, ValidationError, ValueError) as exc:
             raise InvalidBlock(f"malformed block: {exc}") from exc
+        self._last_decoded = (bytes(block_rlp), block)
+        return block
 
     # -- build -----------------------------------------------------------------------------
 
