@@ -404,6 +404,8 @@ class NodeBackend:
     async def send_raw_transaction(self, raw: bytes) -> bytes:
         if raw[:1] == bytes([blobs.BLOB_TX_TYPE]):
             # EIP-4844: over RPC a blob tx comes with its sidecar; check it, pool the tx alone.
+            if getattr(self.head, "excess_blob_gas", None) is None:
+                raise InvalidTransaction("transaction type not supported")  # before Cancun
             if not blobs.is_network_form(raw):
                 raise InvalidTransaction("missing sidecar in blob transaction")
             raw = await asyncio.to_thread(blobs.strip_sidecar, raw)

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from jsc_node.errors import BlockNotFound
 from jsc_node.rpc.encoding import (
+    UINT64_MAX,
     InvalidParams,
     check_arity,
     decode_address,
@@ -530,8 +531,8 @@ async def capabilities(backend: RpcBackend, params: Params) -> dict[str, Any]:
         "head": {"number": quantity(head), "hash": None if block is None else "0x" + block.hash.hex()},
         "state": dict(kept),
         "tx": dict(kept),
-        # Logs are never pruned: no deletion window.
-        "logs": {**kept, "deleteStrategy": {"type": "none", "retentionBlocks": "0x0"}},
+        # Logs are never pruned: a retention window as wide as a block number can be.
+        "logs": {**kept, "deleteStrategy": {"type": "window", "retentionBlocks": quantity(UINT64_MAX)}},
         "receipts": dict(kept),
         "blocks": dict(kept),
         "stateproofs": dict(kept),
