@@ -172,6 +172,10 @@ class StructLogger(Tracer):
         self._active: list[Any] = []
         self._open: list[_Step | None] = []
         self._storage: dict[bytes, dict[bytes, bytes]] = {}
+        # The refund counter moves only on SSTORE/SELFDESTRUCT and when a frame ends: summed
+        # again only then, not on every step.
+        self._refund = 0
+        self._refund_stale = True
 
     def enter(self, computation: Any) -> None:
         if self._open:
@@ -207,15 +211,23 @@ class StructLogger(Tracer):
             memory=bytes(computation._memory._bytes) if config.enable_memory else None,
             storage=storage,
             return_data=bytes(computation.return_data) if config.enable_return_data else None,
-            refund=sum(c.get_gas_refund() for c in self._active),
+            refund=self._refund_counter(),
         )
         self.steps.append(step)
         self._open[-1] = step
+
+    def _refund_counter(self) -> int:
+        if self._refund_stale:
+            self._refund = sum(c.get_gas_refund() for c in self._active)
+            self._refund_stale = False
+        return self._refund
 
     def after_op(self, computation: Any, error: BaseException | None) -> None:
         step = self._open[-1]
         if step is None:
             return
+        if step.op in ("SSTORE", "SELFDESTRUCT"):
+            self._refund_stale = True
         if step.cost is None:
             step.cost = step.gas - computation.get_gas_remaining()
             if isinstance(error, OutOfGas):
@@ -232,6 +244,7 @@ class StructLogger(Tracer):
     def exit(self, computation: Any) -> None:
         self._active.pop()
         self._open.pop()
+        self._refund_stale = True
 
     def result(self, gas_used: int, computation: Any) -> StructTraceView:
         failed = bool(computation.is_error)

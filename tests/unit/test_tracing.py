@@ -264,3 +264,21 @@ def test_tracing_does_not_change_execution(executor: Executor, tracer: str | Non
                 assert result.failed == (receipt.status == 0)
             traced_txs += 1
     assert traced_txs > 100
+
+
+def test_refund_counter_after_clearing_a_slot(executor: Executor) -> None:
+    header = executor.head
+    state = callenv.call_state(executor, header, 0)
+    state.set_code(CALLEE, bytes.fromhex("600060005500"))  # SSTORE(0, 0); STOP
+    state.set_storage(CALLEE, 0, 7)
+    state.lock_changes()  # slot 0 = 7 is the original value (EIP-2200)
+    tracer = StructLogger(TraceConfig())
+    state.computation_class = traced_computation_class(type(state).computation_class, tracer)
+    unsigned = executor.schedule.vm_class_for_header(header).create_unsigned_transaction(
+        nonce=state.get_nonce(SENDER), gas_price=0, gas=100_000, to=CALLEE, value=0, data=b""
+    )
+    computation = state.apply_transaction(SpoofTransaction(unsigned, from_=SENDER))
+    steps = tracer.result(0, computation).struct_logs
+    assert [s.op for s in steps] == ["PUSH1", "PUSH1", "SSTORE", "STOP"]
+    assert [s.refund for s in steps] == [0, 0, 0, 4800]  # EIP-3529: SSTORE_CLEARS_SCHEDULE
+    assert format_trace(tracer.result(0, computation))["structLogs"][3]["refund"] == 4800
