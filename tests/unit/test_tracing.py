@@ -282,3 +282,23 @@ def test_refund_counter_after_clearing_a_slot(executor: Executor) -> None:
     assert [s.op for s in steps] == ["PUSH1", "PUSH1", "SSTORE", "STOP"]
     assert [s.refund for s in steps] == [0, 0, 0, 4800]  # EIP-3529: SSTORE_CLEARS_SCHEDULE
     assert format_trace(tracer.result(0, computation))["structLogs"][3]["refund"] == 4800
+
+
+def test_call_tracer_with_log_shows_the_receipts_logs(executor: Executor) -> None:
+    from jsc_node.state.chain import ChainReader
+
+    header = executor.chaindb.get_canonical_block_header_by_number(2)
+    receipt = ChainReader(executor.chaindb, executor.schedule).receipt_views(header)[0]
+    assert receipt.logs  # 0x25d8...: emits one LOG1
+    config = TraceConfig(tracer="callTracer", with_log=True)
+    frame = trace_block(executor, header, config, only_index=0)[0].result
+    assert isinstance(frame, CallFrameView)
+    assert frame.logs is not None
+    assert [(log.address, log.topics, log.data) for log in frame.logs] == [
+        (log.address, log.topics, log.data) for log in receipt.logs
+    ]
+    assert all(log.position == 0 for log in frame.logs)  # no sub-calls before them
+    formatted = format_trace(frame)["logs"][0]
+    assert set(formatted) == {"address", "topics", "data", "position"}
+    plain = trace_block(executor, header, TraceConfig(tracer="callTracer"), only_index=0)[0].result
+    assert "logs" not in format_trace(plain)
