@@ -19,8 +19,11 @@ This module wires consensus and state together, as the ``*_process.py`` mains do
 from __future__ import annotations
 
 import gzip
+import mmap
+import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,44 +78,84 @@ ProgressCallback = Callable[[ImportStats], None]
 # --- reading ---------------------------------------------------------------------------------
 
 
-def split_rlp_items(data: bytes, source: str = "") -> Iterator[bytes]:
+def split_rlp_items(data: bytes | mmap.mmap, source: str = "") -> Iterator[bytes]:
     """The top-level RLP items of ``data``, back to back (geth's export format)."""
+    for begin, end in _item_spans(data, source):
+        yield data[begin:end]
+
+
+def _item_spans(data: bytes | mmap.mmap, source: str) -> Iterator[tuple[int, int]]:
     position = 0
     index = 0
-    while position < len(data):
+    size = len(data)
+    while position < size:
         try:
             _prefix, _type, length, start = rlp.codec.consume_length_prefix(data, position)
-        except rlp.DecodingError as exc:
+        except (rlp.DecodingError, IndexError) as exc:  # IndexError: a prefix cut short by EOF
+            reason = exc if isinstance(exc, rlp.DecodingError) else "length prefix cut short"
             raise ImportFailed(
-                None, None, f"not RLP at byte {position}: {exc}", _where(source, index)
+                None, None, f"not RLP at byte {position}: {reason}", _where(source, index)
             ) from exc
         end = start + length
-        if end > len(data):
+        if end > size:
             raise ImportFailed(
                 None,
                 None,
                 f"RLP item at byte {position} runs past the end of the file",
                 _where(source, index),
             )
-        yield data[position:end]
+        yield position, end
         position = end
         index += 1
 
 
-def read_block_files(paths: Sequence[Path]) -> list[RawBlock]:
-    """Every block of every file, in order; ``*.gz`` files are gunzipped (as geth's import)."""
-    blocks: list[RawBlock] = []
+@contextmanager
+def _file_data(path: Path) -> Iterator[bytes | mmap.mmap]:
+    """A file's bytes: mapped (a chain export can be larger than memory), or gunzipped for
+    ``*.gz`` (as geth's import)."""
+    handle = None
+    try:
+        if str(path).endswith(".gz"):
+            data: bytes | mmap.mmap = gzip.decompress(Path(path).read_bytes())
+        else:
+            handle = open(path, "rb")  # noqa: SIM115  (closed below, after the mapping)
+            size = os.fstat(handle.fileno()).st_size
+            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+    except OSError as exc:  # gzip.BadGzipFile is an OSError too
+        if handle is not None:
+            handle.close()
+        raise ImportFailed(None, None, f"cannot read {path}: {exc.strerror or exc}") from exc
+    except EOFError as exc:
+        raise ImportFailed(None, None, f"cannot read {path}: truncated gzip data") from exc
+    try:
+        yield data
+    finally:
+        if isinstance(data, mmap.mmap):
+            data.close()
+        if handle is not None:
+            handle.close()
+
+
+def iter_block_files(paths: Sequence[Path]) -> Generator[RawBlock, None, None]:
+    """Every block of every file, in order, one at a time."""
     for path in paths:
-        try:
-            data = Path(path).read_bytes()
-            if str(path).endswith(".gz"):
-                data = gzip.decompress(data)
-        except OSError as exc:  # gzip.BadGzipFile is an OSError too
-            raise ImportFailed(None, None, f"cannot read {path}: {exc.strerror or exc}") from exc
-        except EOFError as exc:
-            raise ImportFailed(None, None, f"cannot read {path}: truncated gzip data") from exc
-        blocks.extend(RawBlock(item, str(path), i) for i, item in enumerate(split_rlp_items(data, str(path))))
-    return blocks
+        with _file_data(path) as data:
+            for i, item in enumerate(split_rlp_items(data, str(path))):
+                yield RawBlock(item, str(path), i)
+
+
+def count_blocks(paths: Sequence[Path]) -> int:
+    """How many blocks the files hold (reads only the RLP length prefixes)."""
+    total = 0
+    for path in paths:
+        with _file_data(path) as data:
+            total += sum(1 for _ in _item_spans(data, str(path)))
+    return total
+
+
+def read_block_files(paths: Sequence[Path]) -> list[RawBlock]:
+    """Every block of every file, in order, in memory."""
+    return list(iter_block_files(paths))
 
 
 def _where(source: str, index: int) -> str:
@@ -244,13 +287,14 @@ def import_files(
     """
     from jsc_node.node import data_dir_lock  # the node's own lock, so `run` refuses the dir meanwhile
 
-    blocks = read_block_files(paths)
+    total = count_blocks(paths)  # reads every file once up front: a file error stops before any block
     with data_dir_lock(data_path):
         db = LevelDB(data_path / CHAINDATA_DIR)
         try:
             executor = Executor(db, spec)
             importer = ChainImporter(executor, spec)
-            return importer.import_blocks(blocks, progress(len(blocks)) if progress is not None else None)
+            with closing(iter_block_files(paths)) as blocks:
+                return importer.import_blocks(blocks, progress(total) if progress is not None else None)
         finally:
             db.close()
 
@@ -260,7 +304,9 @@ __all__ = [
     "ImportStats",
     "QbftSealCheck",
     "RawBlock",
+    "count_blocks",
     "import_files",
+    "iter_block_files",
     "read_block_files",
     "split_rlp_items",
 ]

@@ -23,7 +23,7 @@ from jsc_node.consensus.block import decode_block, private_key, sign_commit_seal
 from jsc_node.consensus.extra_data import QbftExtraData, encode_extra_data
 from jsc_node.errors import ImportFailed
 from jsc_node.genesis import GenesisSpec, parse_genesis
-from jsc_node.importer import ChainImporter, import_files, read_block_files, split_rlp_items
+from jsc_node.importer import ChainImporter, count_blocks, import_files, read_block_files, split_rlp_items
 from jsc_node.state.execution import Executor
 from jsc_node.state.leveldb import LevelDB
 
@@ -233,3 +233,15 @@ def test_cli_import_missing_file(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output.startswith("error: ")
     assert "cannot read" in result.output
+
+
+def test_truncated_or_empty_files(chain: list[bytes], tmp_path: Path) -> None:
+    empty = tmp_path / "empty.rlp"
+    empty.write_bytes(b"")
+    assert read_block_files([empty]) == []
+    assert count_blocks([empty]) == 0
+    cut = tmp_path / "cut.rlp"
+    cut.write_bytes(chain[0] + b"\x81")  # a one-byte string prefix, and no byte
+    with pytest.raises(ImportFailed, match=r"cut.rlp item 1\): not RLP at byte \d+: length prefix cut short"):
+        count_blocks([cut])
+    assert count_blocks([_write(tmp_path / "all.rlp", chain)]) == len(chain)
