@@ -25,6 +25,7 @@ from jsc_node.errors import BlockNotFound, ExecutionReverted, InvalidBlock, Inva
 from jsc_node.state import blobs, callenv, payload, proofs, tracing
 from jsc_node.state.chain import ChainReader, effective_gas_price, tx_view
 from jsc_node.state.execution import ExecutedBlock, Executor
+from jsc_node.state.overrides import apply_state_overrides
 from jsc_node.state.simulate import simulate
 from jsc_node.state.txpool import PooledTx, TxPool
 from jsc_node.views import (
@@ -254,7 +255,7 @@ class NodeBackend:
     ) -> bytes:
         # geth runs eth_call in the requested block's own context (state/callenv.py).
         state = callenv.call_state(self.executor, header, callenv.call_gas_price(request, header))
-        _apply_overrides(state, overrides)
+        apply_state_overrides(state, overrides, InvalidTransaction)
         gas = min(request.gas if request.gas is not None else self.gas_cap, self.gas_cap)
         computation = self._run(state, header, request, gas)
         _raise_if_error(computation)
@@ -301,7 +302,7 @@ class NodeBackend:
         self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverride | None
     ) -> int:
         state = callenv.call_state(self.executor, header, callenv.call_gas_price(request, header))
-        _apply_overrides(state, overrides)
+        apply_state_overrides(state, overrides, InvalidTransaction)
         hi = min(request.gas if request.gas is not None else header.gas_limit, self.gas_cap)
         if request.value and not (request.gas_price or request.max_fee_per_gas):
             balance = state.get_balance(request.sender or ZERO_ADDRESS)
@@ -543,7 +544,7 @@ class NodeBackend:
     ) -> AccessListResultView:
         price = callenv.call_gas_price(request, header)
         state = callenv.call_state(self.executor, header, price)
-        _apply_overrides(state, overrides)
+        apply_state_overrides(state, overrides, InvalidTransaction)
         gas = min(request.gas if request.gas is not None else self.gas_cap, self.gas_cap)
         sender = request.sender or ZERO_ADDRESS
         balance = state.get_balance(sender)
@@ -582,25 +583,6 @@ class NodeBackend:
     def pending_txs_event(self, txs: Sequence[PooledTx]) -> NewPendingTxsEvent:
         """The views of transactions that just became pending in the pool."""
         return NewPendingTxsEvent([tx_view(ptx.tx, None, None) for ptx in txs])
-
-
-def _apply_overrides(state: Any, overrides: StateOverride | None) -> None:
-    if not overrides:
-        return
-    for address, override in overrides.items():
-        if override.balance is not None:
-            state.set_balance(address, override.balance)
-        if override.nonce is not None:
-            state.set_nonce(address, override.nonce)
-        if override.code is not None:
-            state.set_code(address, override.code)
-        if override.state is not None:
-            state.delete_storage(address)
-            for slot, value in override.state.items():
-                state.set_storage(address, int.from_bytes(slot, "big"), int.from_bytes(value, "big"))
-        if override.state_diff is not None:
-            for slot, value in override.state_diff.items():
-                state.set_storage(address, int.from_bytes(slot, "big"), int.from_bytes(value, "big"))
 
 
 def _is_revert(computation: Any) -> bool:

@@ -62,8 +62,8 @@ from jsc_node.errors import (
 from jsc_node.state.chain import tx_view
 from jsc_node.state.execution import Executor
 from jsc_node.state.leveldb import Overlay
+from jsc_node.state.overrides import apply_state_overrides
 from jsc_node.views import (
-    AccountOverride,
     BlockView,
     CallRequest,
     LogView,
@@ -470,7 +470,7 @@ class Simulator:
         )
         atomic = self.overlay.atomic()
         vm = sim_class(header, ChainDB(atomic), self.executor.chain_context, ConsensusContext(atomic))
-        _apply_state_overrides(vm.state, block.calls.state_overrides)
+        apply_state_overrides(vm.state, block.calls.state_overrides, SimInvalidParams)
         vm.state.lock_changes()
         vm.block_preprocessing(vm.get_block())
 
@@ -721,28 +721,6 @@ def simulate(
 
 
 # --- helpers -----------------------------------------------------------------------------
-
-
-def _apply_state_overrides(state: Any, overrides: StateOverride | None) -> None:
-    if not overrides:
-        return
-    for address in sorted(overrides):
-        account: AccountOverride = overrides[address]
-        if account.state is not None and account.state_diff is not None:
-            raise SimInvalidParams(f"account 0x{address.hex()} has both 'state' and 'stateDiff'")
-        if account.nonce is not None:
-            state.set_nonce(address, account.nonce)
-        if account.code is not None:
-            state.set_code(address, account.code)
-        if account.balance is not None:
-            state.set_balance(address, account.balance)
-        if account.state is not None:
-            state.delete_storage(address)
-            for slot, value in account.state.items():
-                state.set_storage(address, int.from_bytes(slot, "big"), int.from_bytes(value, "big"))
-        if account.state_diff is not None:
-            for slot, value in account.state_diff.items():
-                state.set_storage(address, int.from_bytes(slot, "big"), int.from_bytes(value, "big"))
 
 
 def _floor_data_gas(data: bytes) -> int:
