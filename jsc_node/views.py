@@ -682,6 +682,12 @@ class RpcBackend(Protocol):
         """EIP-7910 ``eth_config``: the fork in force at head, and the next and last scheduled."""
         ...
 
+    async def trace_call(
+        self, request: CallRequest, block: BlockId, overrides: StateOverride | None, config: TraceConfig
+    ) -> TraceView:
+        """``debug_traceCall``: ``call`` under a tracer (same state, environment and checks)."""
+        ...
+
     async def simulate_v1(self, request: SimulateRequest, block: BlockId) -> list[SimulatedBlock]:
         """``eth_simulateV1``: execute ``request.blocks`` on top of ``block`` on scratch state (never
         committed). Raises a ``jsc_node.errors.SimulationError`` subclass for a request that cannot

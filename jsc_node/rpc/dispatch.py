@@ -155,6 +155,7 @@ METHODS: Final[Mapping[str, Handler]] = {
     "debug_traceTransaction": debug.trace_transaction,
     "debug_traceBlockByNumber": debug.trace_block_by_number,
     "debug_traceBlockByHash": debug.trace_block_by_hash,
+    "debug_traceCall": debug.trace_call,
     "testing_buildBlockV1": testing.build_block_v1,
 }
 

@@ -572,6 +572,44 @@ class NodeBackend:
     async def fork_config(self) -> EthConfigView:
         return payload.eth_config(self.executor, self.head)
 
+    async def trace_call(
+        self, request: CallRequest, block: BlockId, overrides: StateOverride | None, config: TraceConfig
+    ) -> TraceView:
+        header = self._header(block)
+        return await asyncio.to_thread(self._trace_call_sync, request, header, overrides, config)
+
+    def _trace_call_sync(
+        self,
+        request: CallRequest,
+        header: BlockHeaderAPI,
+        overrides: StateOverride | None,
+        config: TraceConfig,
+    ) -> TraceView:
+        price = callenv.call_gas_price(request, header)
+        state = callenv.call_state(self.executor, header, price)
+        apply_state_overrides(state, overrides, InvalidTransaction)
+        gas = min(request.gas if request.gas is not None else self.gas_cap, self.gas_cap)
+        sender = request.sender or ZERO_ADDRESS
+        value = request.value or 0
+        balance = state.get_balance(sender)
+        want = gas * (request.gas_price or request.max_fee_per_gas or 0) + value
+        if want > balance:
+            raise InvalidTransaction(
+                f"insufficient funds for gas * price + value: address 0x{sender.hex()} have {balance} want {want}"
+            )
+        tx = self.executor.spoof_transaction(
+            state, header, sender, request.to, gas, value, request.input or b"", gas_price=price
+        )
+        intrinsic = int(tx.intrinsic_gas)
+        if gas < intrinsic:
+            raise InvalidTransaction(f"intrinsic gas too low: have {gas}, want {intrinsic}")
+        try:
+            return tracing.trace_transaction_on(self.executor, state, header, tx, config)
+        except tracing.UnknownTracer as exc:
+            raise ExecutionFailed(str(exc)) from exc
+        except ValidationError as exc:
+            raise InvalidTransaction(str(exc)) from exc
+
     # -- chain events, published through jsc_node.rpc.subscriptions.EventHub ---------------
 
     def committed_block_events(self, executed: ExecutedBlock) -> tuple[NewHeadEvent, NewLogsEvent]:

@@ -567,6 +567,25 @@ def trace_block(
     return traced
 
 
+def trace_transaction_on(
+    executor: Any, state: Any, header: BlockHeaderAPI, tx: Any, config: TraceConfig
+) -> TraceView:
+    """Run ``tx`` (signed or spoofed) on ``state`` under a tracer, then undo it (``debug_traceCall``)."""
+    tracer = make_tracer(config)
+    computation_class = type(state).computation_class
+    snapshot = state.snapshot()
+    state.computation_class = traced_computation_class(computation_class, tracer)
+    try:
+        computation = state.apply_transaction(tx)
+    finally:
+        state.computation_class = computation_class
+        state.revert(snapshot)
+    gas_used = int(executor.schedule.vm_class_for_header(header).finalize_gas_used(tx, computation))
+    if isinstance(tracer, StructLogger):
+        return tracer.result(gas_used, computation)
+    return tracer.result(tx, gas_used)
+
+
 def _vm_at_block_start(executor: Any, header: BlockHeaderAPI) -> tuple[Any, BlockAPI, BlockHeaderAPI]:
     """A VM for block ``header`` whose state is the parent's plus the block's system calls:
     py-evm's ``VM.import_block`` up to its transactions."""
@@ -611,5 +630,6 @@ __all__ = [
     "UnknownTracer",
     "make_tracer",
     "trace_block",
+    "trace_transaction_on",
     "traced_computation_class",
 ]

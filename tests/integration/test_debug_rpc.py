@@ -149,3 +149,20 @@ def test_access_list_of_a_transfer(w3: Web3, transfer: tuple[Any, Any]) -> None:
     # access warm (100 instead of 2100); the token is the recipient, warm anyway.
     without = w3.eth.estimate_gas({"from": deployer, "to": token.address, "data": call["data"]})
     assert int(result["gasUsed"], 16) == without + 2400 + 2 * 1900 - 2 * 2000
+
+
+def test_trace_call_of_a_balance_read(w3: Web3, transfer: tuple[Any, Any]) -> None:
+    token, _receipt = transfer
+    data = token.functions.balanceOf(RECIPIENT).build_transaction({"gas": 100_000})["data"]
+    call = {"to": token.address, "input": data}
+    trace = _rpc(w3, "debug_traceCall", [call, "latest"])
+    assert int(trace["returnValue"], 16) == token.functions.balanceOf(RECIPIENT).call()
+    assert any(step["op"] == "SLOAD" for step in trace["structLogs"])
+    frame = _rpc(w3, "debug_traceCall", [call, "latest", {"tracer": "callTracer"}])
+    assert frame["type"] == "CALL"
+    assert frame["output"] == trace["returnValue"]
+    # State overrides apply, as with eth_call: the token's code replaced by `return(0, 0)`.
+    overridden = _rpc(
+        w3, "debug_traceCall", [call, "latest", {"stateOverrides": {token.address: {"code": "0x60006000f3"}}}]
+    )
+    assert [step["op"] for step in overridden["structLogs"]] == ["PUSH1", "PUSH1", "RETURN"]

@@ -33,6 +33,7 @@ from jsc_node.views import (
     ReceiptView,
     RpcBackend,
     StateOverride,
+    StructTraceView,
     SyncStatus,
     TraceConfig,
     TraceView,
@@ -526,6 +527,13 @@ class FakeBackend:
     async def fork_config(self) -> EthConfigView:
         fork = ForkConfigView(0, None, self.chain, b"\x00" * 4, {}, {})
         return EthConfigView(current=fork, next=None, last=None)
+
+    async def trace_call(
+        self, request: CallRequest, block: BlockId, overrides: StateOverride | None, config: TraceConfig
+    ) -> TraceView:
+        return StructTraceView(
+            gas=21_000, failed=False, return_value=self.call_handler(request), struct_logs=()
+        )
 
 
 # --- driving the ASGI app without a server ------------------------------------------

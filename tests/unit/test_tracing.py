@@ -302,3 +302,25 @@ def test_call_tracer_with_log_shows_the_receipts_logs(executor: Executor) -> Non
     assert set(formatted) == {"address", "topics", "data", "position"}
     plain = trace_block(executor, header, TraceConfig(tracer="callTracer"), only_index=0)[0].result
     assert "logs" not in format_trace(plain)
+
+
+def test_trace_call_runs_a_call_like_eth_call(executor: Executor) -> None:
+    """debug_traceCall's engine: hive's callenv contract, traced, returns what geth's eth_call did."""
+    from jsc_node.state.tracing import trace_transaction_on
+
+    lines = (FIXTURES / "eth_call" / "call-callenv.io").read_text().splitlines()
+    request = orjson.loads(next(line for line in lines if line.startswith(">>"))[2:])["params"][0]
+    expected = orjson.loads(next(line for line in lines if line.startswith("<<"))[2:])["result"]
+    header = executor.head
+    state = callenv.call_state(executor, header, 0)
+    tx = executor.spoof_transaction(
+        state, header, b"\x00" * 20, bytes.fromhex(request["to"][2:]), 100_000, 0, b""
+    )
+    trace = trace_transaction_on(executor, state, header, tx, TraceConfig())
+    assert isinstance(trace, StructTraceView)
+    assert "0x" + trace.return_value.hex() == expected
+    assert [s.op for s in trace.struct_logs][:3] == ["PUSH1", "NUMBER", "DUP2"]
+    assert trace.struct_logs[2].stack == (0, header.block_number)  # NUMBER is the block's own
+    frame = trace_transaction_on(executor, state, header, tx, TraceConfig(tracer="callTracer"))
+    assert isinstance(frame, CallFrameView)
+    assert frame.gas_used == trace.gas

@@ -15,7 +15,9 @@ from jsc_node.rpc.encoding import (
     check_arity,
     decode_block_id,
     decode_block_number,
+    decode_call_request,
     decode_hash,
+    decode_state_override,
     optional,
     required,
 )
@@ -25,6 +27,7 @@ from jsc_node.views import (
     CallFrameView,
     ExecutionFailed,
     RpcBackend,
+    StateOverride,
     StructLogView,
     StructTraceView,
     TraceConfig,
@@ -36,6 +39,7 @@ Params = list[Any]
 CALL_TRACER: Final = "callTracer"
 SUPPORTED_TRACERS: Final = frozenset({CALL_TRACER})
 DEFAULT_TRACE_CONFIG: Final = TraceConfig()
+LATEST: Final = BlockId(tag="latest")
 
 
 # --- raw encodings --------------------------------------------------------------------
@@ -211,6 +215,26 @@ async def trace_transaction(backend: RpcBackend, params: Params) -> dict[str, An
     if trace is None:
         raise TransactionNotFound("transaction not found")
     return format_trace(trace)
+
+
+def _decode_trace_call_config(value: Any) -> tuple[TraceConfig, StateOverride | None]:
+    """geth's ``TraceCallConfig``: a ``TraceConfig`` plus ``stateOverrides`` (block overrides are
+    refused, as for ``eth_call``)."""
+    config = decode_trace_config(value)
+    if value.get("blockOverrides") is not None:
+        raise InvalidParams("block overrides are not supported by this node")
+    raw = value.get("stateOverrides")
+    return config, None if raw is None else decode_state_override(raw)
+
+
+async def trace_call(backend: RpcBackend, params: Params) -> dict[str, Any]:
+    check_arity(params, 3)
+    request = required(params, 0, decode_call_request)
+    block = optional(params, 1, decode_block_id, LATEST)
+    no_overrides: tuple[TraceConfig, StateOverride | None] = (DEFAULT_TRACE_CONFIG, None)
+    config, overrides = optional(params, 2, _decode_trace_call_config, no_overrides)
+    _check_tracer(config)
+    return format_trace(await backend.trace_call(request, block, overrides, config))
 
 
 async def trace_block_by_number(backend: RpcBackend, params: Params) -> list[dict[str, Any]]:
