@@ -51,6 +51,7 @@ from eth.vm.forks import (
     SpuriousDragonVM,
     TangerineWhistleVM,
 )
+from eth.vm.forks.prague.constants import DEPOSIT_REQUEST_TYPE
 from eth.vm.interrupt import EVMMissingData
 from eth.vm.spoof import SpoofTransaction
 from eth_utils.exceptions import ValidationError
@@ -135,7 +136,16 @@ def make_qbft_vm(base: type[VM], zero_base_fee: bool) -> type[VM]:
         "get_uncle_reward": staticmethod(lambda block_number, uncle: 0),
         "get_nephew_reward": classmethod(lambda cls: 0),
     }
+    if issubclass(base, PragueVM):
+        # A QBFT chain has no beacon-chain deposit contract (EIP-6110), as Besu's QBFT without
+        # depositContractAddress: the deposit request list is always empty. py-evm would re-read
+        # and decode every receipt of the block from the trie to find none (5% of a build).
+        namespace["process_deposit_request_data"] = _no_deposit_requests
     return type(f"Qbft{base.__name__}", (base,), namespace)
+
+
+def _no_deposit_requests(vm: VM, block: BlockAPI) -> None:
+    block.block_requests.append(DEPOSIT_REQUEST_TYPE)
 
 
 def make_imported_vm(base: type[VM]) -> type[VM]:
