@@ -183,6 +183,54 @@ def init(
         init_node(config)
 
 
+@app.command()
+def devnet(
+    validators: Annotated[int, typer.Option("-n", "--validators", min=1, help="Number of validators.")],
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Devnet directory: keys, genesis, data dirs, logs, devnet.json.")
+    ],
+    rpc_nodes: Annotated[
+        int, typer.Option("--rpc-nodes", min=0, help="Non-validator nodes serving JSON-RPC.")
+    ] = 0,
+    base_port: Annotated[
+        int,
+        typer.Option(
+            "--base-port",
+            min=1,
+            max=65535,
+            help="Node i listens on P+10i (HTTP), P+10i+1 (WS), P+10i+2 (p2p).",
+        ),
+    ] = 8545,
+    chain_id: Annotated[
+        int | None, typer.Option("--chain-id", min=1, help="New devnet only. [default: 1337]")
+    ] = None,
+    block_period: Annotated[
+        int | None,
+        typer.Option(
+            "--block-period", min=1, help="QBFT block period, seconds; new devnet only. [default: 1]"
+        ),
+    ] = None,
+    log_level: LogLevelOpt = None,
+) -> None:
+    """Run N validators (and RPC nodes) on 127.0.0.1 until Ctrl-C; the same --dir again restarts them."""
+    from jsc_node.devnet import DevnetOptions, run_devnet
+
+    with user_errors():
+        status = run_devnet(
+            DevnetOptions(
+                directory=directory,
+                validators=validators,
+                rpc_nodes=rpc_nodes,
+                base_port=base_port,
+                chain_id=chain_id,
+                block_period_s=block_period,
+                log_level=(log_level or "INFO").upper(),
+            )
+        )
+    if status != 0:
+        raise typer.Exit(status)
+
+
 @app.command("import")
 def import_blocks(
     files: Annotated[
