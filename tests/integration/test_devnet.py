@@ -22,8 +22,6 @@ from websockets.sync.client import connect as ws_connect
 from tests.integration.conftest import DEV_KEY, web3_for
 from tests.integration.nodeproc import free_port
 
-pytestmark = pytest.mark.slow
-
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 60.0
 GONE_TIMEOUT_S = 15.0
@@ -172,6 +170,7 @@ def run_quick(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_one_validator_produces_blocks_stops_on_sigint_and_restarts(
     tmp_path: Path, devnets: list[Devnet]
 ) -> None:
@@ -228,6 +227,7 @@ def test_one_validator_produces_blocks_stops_on_sigint_and_restarts(
     assert "-n 1" in wrong.stderr
 
 
+@pytest.mark.slow
 def test_rpc_node_busy_ports_and_a_node_dying(tmp_path: Path, devnets: list[Devnet]) -> None:
     directory = tmp_path / "devnet"
     base = free_base_port(2)
@@ -275,3 +275,38 @@ def test_rpc_node_busy_ports_and_a_node_dying(tmp_path: Path, devnets: list[Devn
     assert isinstance(validator_pids, list)
     assert devnet.stop(signal.SIGTERM) == 0, devnet.output()
     assert wait_gone(validator_pids) == []
+
+
+def test_layout_ports_bootnodes_and_reuse(tmp_path: Path) -> None:
+    """The plan, in process (no node starts): ports by index, bootnodes, keys kept across runs."""
+    from jsc_node.devnet import DevnetOptions, prepare_devnet
+    from jsc_node.errors import DevToolsInputError
+
+    options = DevnetOptions(tmp_path / "d", validators=3, rpc_nodes=1, base_port=20000)
+    devnet = prepare_devnet(options)
+    assert devnet.created
+    assert [p.name for p in devnet.nodes] == ["validator-0", "validator-1", "validator-2", "rpc-0"]
+    assert [(p.http_port, p.ws_port, p.p2p_port) for p in devnet.nodes] == [
+        (20000 + 10 * i, 20001 + 10 * i, 20002 + 10 * i) for i in range(4)
+    ]
+    v0, v1, v2, rpc = devnet.nodes
+    # Everyone dials the first two validators, never itself.
+    assert v0.bootnodes == (v1.p2p_addr,)
+    assert v1.bootnodes == (v0.p2p_addr,)
+    assert v2.bootnodes == rpc.bootnodes == (v0.p2p_addr, v1.p2p_addr)
+    assert len({p.peer_id for p in devnet.nodes}) == 4
+    assert rpc.address is None
+    assert all(p.data_path.parent == tmp_path / "d" / p.name for p in devnet.nodes)
+
+    again = prepare_devnet(options)
+    assert not again.created
+    assert again.nodes == devnet.nodes
+    # One more RPC node later: the existing keys stay.
+    more = prepare_devnet(DevnetOptions(tmp_path / "d", validators=3, rpc_nodes=2, base_port=20000))
+    assert more.nodes[:4] == devnet.nodes
+    with pytest.raises(DevToolsInputError, match="-n 3"):
+        prepare_devnet(DevnetOptions(tmp_path / "d", validators=4))
+    with pytest.raises(DevToolsInputError, match="chain id 1337, not 5"):
+        prepare_devnet(DevnetOptions(tmp_path / "d", validators=3, chain_id=5))
+    with pytest.raises(DevToolsInputError, match="65535"):
+        prepare_devnet(DevnetOptions(tmp_path / "d", validators=3, base_port=65530))
