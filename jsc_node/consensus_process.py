@@ -1,5 +1,12 @@
-"""Main of the consensus process (trio): the QBFT service, talking to the execution process over
-the seam. The libp2p host joins here (networking issue); until then a validator has no peers."""
+"""Main of the consensus process (trio): the libp2p network and the QBFT service, talking to the
+execution process over the seam.
+
+Tasks: the QBFT service (consensus/service.py) with the libp2p gossip as its GossipPort and its
+block gossip; a relay that gossips the transactions this node accepted over RPC and hands the
+transactions peers gossip to the execution process; and a reporter of the peer count for
+net_peerCount. Block sync is not built yet: a node that falls more than one block behind logs
+RequestSync and waits (networking issue).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +17,17 @@ import trio
 
 from jsc_node.config import NodeConfig
 from jsc_node.consensus.block import address_of, private_key
-from jsc_node.consensus.engine import EngineConfig, QbftEngine
+from jsc_node.consensus.engine import EngineConfig, Head, QbftEngine
 from jsc_node.consensus.service import ConsensusService, NoPeers, OwnMessageLog
-from jsc_node.genesis import load_genesis
-from jsc_node.seam import SeamClient
+from jsc_node.genesis import GenesisSpec, load_genesis
+from jsc_node.p2p.network import P2PConfig, P2PNetwork
+from jsc_node.seam import SeamClient, hexb, unhex
 
 log = logging.getLogger("jsc_node.consensus")
+
+TX_RELAY_INTERVAL_S = 0.1
+TX_RELAY_BATCH = 2_000
+PEER_REPORT_INTERVAL_S = 1.0
 
 
 async def serve(config: NodeConfig, seam_path: str, node_key: bytes) -> None:
@@ -34,26 +46,86 @@ async def serve(config: NodeConfig, seam_path: str, node_key: bytes) -> None:
             if spec.qbft is None:
                 log.info("genesis has no qbft section: following only, no block production")
                 return
-            key = private_key(node_key)
-            engine = QbftEngine(
-                key,
-                EngineConfig(
-                    block_period_s=spec.qbft.block_period_s,
-                    empty_block_period_s=spec.qbft.empty_block_period_s,
-                    request_timeout_s=spec.qbft.request_timeout_s,
-                    epoch_length=spec.qbft.epoch_length,
-                ),
-            )
-            service = ConsensusService(
-                engine,
-                seam,
-                NoPeers(),
-                OwnMessageLog(config.data_path / "consensus" / "own-messages.log"),
-                spec.qbft.epoch_length,
-            )
-            log.info("consensus ready: validator key 0x%s", address_of(key).hex())
-            nursery.start_soon(service.run)
+            await _run_qbft(nursery, config, spec, seam, node_key)
     await seam.aclose()
+
+
+async def _run_qbft(
+    nursery: trio.Nursery, config: NodeConfig, spec: GenesisSpec, seam: SeamClient, node_key: bytes
+) -> None:
+    assert spec.qbft is not None
+    key = private_key(node_key)
+    engine = QbftEngine(
+        key,
+        EngineConfig(
+            block_period_s=spec.qbft.block_period_s,
+            empty_block_period_s=spec.qbft.empty_block_period_s,
+            request_timeout_s=spec.qbft.request_timeout_s,
+            epoch_length=spec.qbft.epoch_length,
+        ),
+    )
+    service = ConsensusService(
+        engine,
+        seam,
+        gossip=NoPeers(),
+        own_messages=OwnMessageLog(config.data_path / "consensus" / "own-messages.log"),
+        epoch_length=spec.qbft.epoch_length,
+    )
+    head = await service.load_history()
+    if config.p2p_enabled:
+        network = P2PNetwork(
+            P2PConfig(
+                secret=node_key,
+                chain_id=spec.chain_id,
+                listen_host=config.p2p_host,
+                listen_port=config.p2p_port,
+                bootnodes=tuple(config.bootnodes),
+            ),
+            head.validators,
+        )
+        await nursery.start(network.run)
+        service.gossip = network.gossip
+        service.blocks = network.gossip
+
+        async def follow_validators(new_head: Head) -> None:
+            await network.set_validators(new_head.validators)
+
+        service.on_new_head = follow_validators
+        nursery.start_soon(_relay_txs, seam, network)
+        nursery.start_soon(_report_peers, seam, network)
+        log.info(
+            "p2p listening on %s:%d as %s", config.p2p_host, config.p2p_port, network.host.node_info().peer_id
+        )
+    role = "validator" if address_of(key) in head.validators else "follower (not in the validator set)"
+    log.info("consensus ready: key 0x%s, %s, head %d", address_of(key).hex(), role, head.number)
+    nursery.start_soon(service.run)
+
+
+async def _relay_txs(seam: SeamClient, network: P2PNetwork) -> None:
+    """Local RPC transactions out to peers (batched: gossip cost is per message), peers' in."""
+
+    async def outbound() -> None:
+        while True:
+            raws = await seam.request("take_txs", max=TX_RELAY_BATCH)
+            if raws:
+                await network.gossip.publish_txs([unhex(r) for r in raws])
+            else:
+                await trio.sleep(TX_RELAY_INTERVAL_S)
+
+    async def inbound() -> None:
+        while True:
+            raws = await network.gossip.receive_txs()
+            await seam.request("remote_txs", txs=[hexb(r) for r in raws])
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(outbound)
+        nursery.start_soon(inbound)
+
+
+async def _report_peers(seam: SeamClient, network: P2PNetwork) -> None:
+    while True:
+        await seam.request("set_peers", count=network.host.peer_count(), listening=True)
+        await trio.sleep(PEER_REPORT_INTERVAL_S)
 
 
 def main(config: NodeConfig, seam_path: str, node_key: bytes) -> None:

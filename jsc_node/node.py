@@ -240,6 +240,8 @@ def check_ports_free(config: NodeConfig) -> None:
         wanted.append(("--rpc-http-port", config.rpc_http_host, config.rpc_http_port))
     if config.rpc_ws_enabled and config.rpc_ws_port != config.rpc_http_port:
         wanted.append(("--rpc-ws-port", config.rpc_ws_host, config.rpc_ws_port))
+    if config.p2p_enabled:
+        wanted.append(("--p2p-port", config.p2p_host, config.p2p_port))
     for flag, host, port in wanted:
         if port == 0:
             continue

@@ -15,6 +15,8 @@ Methods (all params and results are objects):
 - ``validate_block`` {block}       -> {"hash", "number"} or error InvalidBlock
 - ``commit_block``   {block}       -> {"hash", "number"} (atomic; the block becomes head)
 - ``remote_txs``     {txs: [raw]}  -> {"accepted": n} (transactions gossiped by peers)
+- ``take_txs``       {max}         -> [raw]: transactions accepted over RPC since the last call,
+                                     for the consensus process to gossip
 - ``set_peers``      {count, listening} -> {} (for net_peerCount / net_listening)
 
 A header summary is ``{"number", "hash", "parent_hash", "timestamp", "coinbase", "extra_data",

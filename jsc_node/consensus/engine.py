@@ -325,6 +325,8 @@ class HeightState:
     """(round, message type) -> the message this validator signed, and its bytes."""
     build_requested: set[int] = field(default_factory=set)
     waiting_for_txs: bool = False
+    early_round_timer: bool = False
+    """Round 0's timer was brought forward because transactions are pending (see _on_pending_txs)."""
     ahead: dict[bytes, int] = field(default_factory=dict)
     """Validator -> highest height seen in its messages, when above this one."""
     sync_requested: bool = False
@@ -553,9 +555,23 @@ class QbftEngine:
     def _on_pending_txs(self, count: int) -> None:
         self.pending_txs = count
         hs = self.state
-        if count > 0 and hs is not None and hs.waiting_for_txs and hs.round == 0 and not hs.committed:
+        if count == 0 or hs is None or hs.round != 0 or hs.committed:
+            return
+        if hs.waiting_for_txs:
             hs.waiting_for_txs = False
             self._request_build(0)
+        elif (
+            not hs.early_round_timer
+            and self.config.empty_block_period_s > self.config.block_period_s
+            and self.proposer(0) != self.address
+        ):
+            # Round 0's timer allows for a proposer waiting out the empty-block period. With
+            # transactions pending (they are gossiped to every validator) a live proposer proposes
+            # one block period after the parent, so a crashed one is detected as quickly as with
+            # no empty-block period, instead of after it (60 s by default).
+            hs.early_round_timer = True
+            start = max(self._now, float(hs.parent.timestamp + self.config.block_period_s))
+            self._out.append(ScheduleTimeout(hs.height, 0, "round", start + self.config.request_timeout_s))
 
     def _round_change_justification(
         self, round_: int

@@ -16,6 +16,7 @@ import logging
 import os
 import struct
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,6 +42,7 @@ from jsc_node.consensus.engine import (
     QbftEngine,
     RequestSync,
     ScheduleTimeout,
+    SealedBlockReceived,
     Start,
     Timeout,
     ValidateBlock,
@@ -64,6 +66,14 @@ class GossipPort(Protocol):
     async def broadcast(self, message: bytes) -> None: ...
 
     async def receive(self) -> bytes: ...
+
+
+class BlockGossipPort(Protocol):
+    """Committed blocks with their seals, for peers that missed the round (and RPC nodes)."""
+
+    async def publish_block(self, block: bytes) -> None: ...
+
+    async def receive_block(self) -> bytes: ...
 
 
 class NoPeers:
@@ -132,6 +142,8 @@ class ConsensusService:
         own_messages: OwnMessageLog,
         epoch_length: int,
         clock: Any = time.time,
+        blocks: BlockGossipPort | None = None,
+        on_new_head: Callable[[Head], Awaitable[None]] | None = None,
     ) -> None:
         self.engine = engine
         self.execution = execution
@@ -139,6 +151,8 @@ class ConsensusService:
         self.own_messages = own_messages
         self.epoch_length = epoch_length
         self.clock = clock
+        self.blocks = blocks
+        self.on_new_head = on_new_head
         self.history: ValidatorHistory | None = None
         self._send, self._receive = trio.open_memory_channel[Event](EVENT_QUEUE_SIZE)
         self._nursery: trio.Nursery | None = None
@@ -181,12 +195,14 @@ class ConsensusService:
         self._send.send_nowait(ProposeVote(recipient, add))
 
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        head = await self.load_history()
+        head = self._head_of(self.history.head) if self.history is not None else await self.load_history()
         self.engine.restore(self.own_messages.load())
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self._poll_pending)
             nursery.start_soon(self._read_gossip)
+            if self.blocks is not None:
+                nursery.start_soon(self._read_blocks)
             await self._handle(Start(head))
             task_status.started()
             async for event in self._receive:
@@ -214,6 +230,12 @@ class ConsensusService:
         while True:
             message = await self.gossip.receive()
             await self.submit(MessageReceived(message))
+
+    async def _read_blocks(self) -> None:
+        assert self.blocks is not None
+        while True:
+            block = await self.blocks.receive_block()
+            await self.submit(SealedBlockReceived(block))
 
     async def _handle(self, event: Event) -> None:
         for action in self.engine.step(event, self.clock()):
@@ -270,9 +292,19 @@ class ConsensusService:
 
     async def _commit(self, action: CommitBlock) -> None:
         assert self.history is not None
-        await self.execution.request("commit_block", block="0x" + action.block.hex())
         block = decode_block(action.block)
+        if block.number <= self.history.head.number:
+            return  # already held (a peer's gossip of a block this node committed itself)
+        validator = self.engine.address in self.history.validators_at(block.number)
+        await self.execution.request("commit_block", block="0x" + action.block.hex())
         self.history.append(block)
         self.committed += 1
         await trio.to_thread.run_sync(self.own_messages.reset)
-        await self.submit(NewHead(self._head_of(block)))
+        head = self._head_of(block)
+        if self.blocks is not None and validator:
+            # Validators pass the sealed block on: peers that missed the round's messages and
+            # RPC nodes commit it from this (SealedBlockReceived).
+            await self.blocks.publish_block(action.block)
+        if self.on_new_head is not None:
+            await self.on_new_head(head)
+        await self.submit(NewHead(head))

@@ -30,6 +30,7 @@ class NodeProcess:
     extra_args: list[str] = field(default_factory=list)
     http_port: int = field(default_factory=free_port)
     ws_port: int = field(default_factory=free_port)
+    p2p_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -52,6 +53,8 @@ class NodeProcess:
                 str(self.http_port),
                 "--rpc-ws-port",
                 str(self.ws_port),
+                "--p2p-port",
+                str(self.p2p_port),
                 *self.extra_args,
             ],
             stdout=log,

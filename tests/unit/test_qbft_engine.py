@@ -619,6 +619,25 @@ def test_empty_block_waits_for_the_empty_block_period_unless_txs_arrive() -> Non
     assert not any(isinstance(a, BuildBlock) for a in engine2.step(Timeout(1, 0, "block"), T0 + 2))
 
 
+def test_pending_txs_bring_a_non_proposers_round_timer_forward() -> None:
+    # With an empty-block period, round 0 normally times out after it; once transactions are
+    # pending a live proposer proposes one block period after the parent, so a crashed proposer
+    # is replaced after block period + request timeout.
+    config = EngineConfig(block_period_s=1, empty_block_period_s=60, request_timeout_s=2.0)
+    engine = started(index=_non_proposer(), config=config)
+    actions = engine.step(PendingTxs(3), T0 + 0.5)
+    [timer] = [a for a in actions if isinstance(a, ScheduleTimeout)]
+    assert (timer.kind, timer.round, timer.at) == ("round", 0, HEAD0.timestamp + 1 + 2.0)
+    assert engine.step(PendingTxs(4), T0 + 0.6) == []  # once per height
+    moved = engine.step(Timeout(1, 0, "round"), timer.at)
+    assert engine.round == 1
+    assert [type(m).__name__ for m in sent(moved)] == ["RoundChange"]
+
+
+def _non_proposer() -> int:
+    return next(i for i in range(len(VALS)) if i != proposer(0))
+
+
 def test_future_messages_are_buffered_then_replayed_and_trigger_sync() -> None:
     engine = started(index=3)
     b2 = block(0, number=2, parent=B0.onchain_hash)
