@@ -9,7 +9,8 @@
 
 Node i (validators first) listens on base+10i (JSON-RPC HTTP), base+10i+1 (WebSocket) and
 base+10i+2 (libp2p), so with the default base 8545 the first validator has the usual 8545/8546.
-Every node dials the first validators (``--bootnodes``).
+Every node dials every validator (``--bootnodes``): there is no peer discovery yet, and a star
+around one or two bootnodes would split the network when they go down.
 
 The devnet supervises node supervisors: each ``jsc-node run`` already supervises its own
 execution and consensus processes. Nodes run in their own process groups, so Ctrl-C reaches only
@@ -45,8 +46,6 @@ PORT_STRIDE = 10
 MAX_PORT = 65535
 DEFAULT_CHAIN_ID = 1337
 DEFAULT_BLOCK_PERIOD_S = 1
-# Every node dials this many of the first validators (a node never dials itself).
-BOOTNODE_COUNT = 2
 # A node's own start budget is 120 s (node.READY_TIMEOUT_S); all of them start at once.
 READY_TIMEOUT_S = 150.0
 # A node stops consensus then execution, each with a 15 s grace (node.SHUTDOWN_GRACE_S).
@@ -298,7 +297,7 @@ def _plan_nodes(
                 address=str(Account.from_key(key).address) if is_validator else None,
             )
         )
-    boot = [plan for plan in plans if plan.validator][:BOOTNODE_COUNT]
+    boot = [plan for plan in plans if plan.validator]
     return [replace(plan, bootnodes=tuple(b.p2p_addr for b in boot if b.name != plan.name)) for plan in plans]
 
 

@@ -290,10 +290,11 @@ def test_layout_ports_bootnodes_and_reuse(tmp_path: Path) -> None:
         (20000 + 10 * i, 20001 + 10 * i, 20002 + 10 * i) for i in range(4)
     ]
     v0, v1, v2, rpc = devnet.nodes
-    # Everyone dials the first two validators, never itself.
-    assert v0.bootnodes == (v1.p2p_addr,)
-    assert v1.bootnodes == (v0.p2p_addr,)
-    assert v2.bootnodes == rpc.bootnodes == (v0.p2p_addr, v1.p2p_addr)
+    # Everyone dials every validator, never itself (no peer discovery yet).
+    assert v0.bootnodes == (v1.p2p_addr, v2.p2p_addr)
+    assert v1.bootnodes == (v0.p2p_addr, v2.p2p_addr)
+    assert v2.bootnodes == (v0.p2p_addr, v1.p2p_addr)
+    assert rpc.bootnodes == (v0.p2p_addr, v1.p2p_addr, v2.p2p_addr)
     assert len({p.peer_id for p in devnet.nodes}) == 4
     assert rpc.address is None
     assert all(p.data_path.parent == tmp_path / "d" / p.name for p in devnet.nodes)
