@@ -122,6 +122,8 @@ WS_TOO_MANY_CONNECTIONS_CLOSE_CODE = 1013
 """Close code (try again later) for a connection over WS_MAX_CONNECTIONS."""
 WS_CLOSE_TIMEOUT_S = 1.0
 """How long a close frame to a dropped client may wait for its socket to drain."""
+WS_SHUTDOWN_GRACE_S = 5
+"""Seconds uvicorn waits for open connections when the node stops."""
 
 
 def _retrieve(task: asyncio.Task[Any]) -> None:
@@ -227,6 +229,9 @@ def server_options(config: RpcSettings) -> dict[str, Any]:
         "lifespan": "off",
         "access_log": False,
         "timeout_keep_alive": 30,
+        # A dropped WebSocket client that never reads keeps its socket flushing; do not let it hold
+        # up the node's shutdown.
+        "timeout_graceful_shutdown": WS_SHUTDOWN_GRACE_S,
     }
 
 
