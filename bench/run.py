@@ -479,11 +479,28 @@ def run_async(coro: Awaitable[Any]) -> Any:
         return asyncio.run(coro)  # type: ignore[arg-type]
 
 
+def import_report() -> str:
+    from bench.import_bench import run_import_bench
+
+    r = run_import_bench()
+    return "\n".join(
+        [
+            "",
+            f"chain import ({r['blocks']:,} blocks, {r['txs']:,} txs: transfers and ERC-20 calls)",
+            f"{'':28}{'wall s':>10}{'blocks/s':>10}{'tx/s':>10}",
+            f"{'node (jsc_node.importer)':28}{r['node_import_s']:>10.2f}{r['node_blocks_per_s']:>10.1f}{r['node_tx_per_s']:>10.1f}",
+            f"{'bare py-evm import_block':28}{r['bare_import_s']:>10.2f}{r['bare_blocks_per_s']:>10.1f}{r['bare_tx_per_s']:>10.1f}",
+            f"ratio node/bare import: {r['node_vs_bare']:.2f}",
+        ]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run")
     parser.add_argument("--txs", type=int, default=2000, help="transactions per phase (default 2000)")
     parser.add_argument("--senders", type=int, default=40)
     parser.add_argument("--keep", action="store_true", help="keep the tmp dir (node logs)")
+    parser.add_argument("--skip-import", action="store_true", help="leave out the chain-import section (d)")
     parser.add_argument(
         "--py-spy", choices=("native", "erc20"), default=None,
         help="sample the execution process with py-spy during this phase (TMP/py-spy-PHASE.txt; implies --keep)",
@@ -564,6 +581,9 @@ def main(argv: list[str] | None = None) -> int:
     log("bench: (c) consensus overhead ...")
     overhead = consensus_overhead()
     print(report(bare, node_out, overhead, meta), flush=True)
+    if not args.skip_import:
+        log("bench: (d) chain import: node vs bare py-evm, same blocks ...")
+        print(import_report(), flush=True)
     print(f"\n(total bench time {time.perf_counter() - started:.0f}s; node logs: "
           f"{tmp if args.keep else 'removed, use --keep'})")  # fmt: skip
     if not args.keep:
