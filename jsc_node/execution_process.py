@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,6 @@ from jsc_node.state.leveldb import LevelDB
 from jsc_node.state.txpool import PoolLimits, TxPool
 
 log = logging.getLogger("jsc_node.execution")
-
-OUTBOX_MAX_TXS = 20_000
 
 
 def header_summary(header: BlockHeaderAPI) -> dict[str, Any]:
@@ -50,16 +47,6 @@ class ExecutionService:
         self.backend = backend
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="block")
         self.on_commit: list[Any] = []
-        # Transactions this node accepted over RPC, waiting for the consensus process to gossip
-        # them (``take_txs``). Bounded: if nobody collects them, the oldest are dropped (they
-        # stay in the pool and are still mined here).
-        self._outbox: deque[bytes] = deque(maxlen=OUTBOX_MAX_TXS)
-        self._admitting_remote = False
-        pool.subscribe(self._queue_local_txs)
-
-    def _queue_local_txs(self, txs: Any) -> None:
-        if not self._admitting_remote:  # gossiped txs are not gossiped again (no echo)
-            self._outbox.extend(ptx.raw for ptx in txs)
 
     async def _in_worker(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
@@ -159,17 +146,14 @@ class ExecutionService:
 
     async def remote_txs(self, params: dict[str, Any]) -> dict[str, Any]:
         # One journal fsync for the whole batch; refusals are the peers' problem, not ours.
-        self._admitting_remote = True
-        try:
-            results = self.pool.add_batch([unhex(raw) for raw in params.get("txs", [])])
-        finally:
-            self._admitting_remote = False
+        results = self.pool.add_batch([unhex(raw) for raw in params.get("txs", [])])
         return {"accepted": sum(1 for r in results if not isinstance(r, InvalidTransaction))}
 
     async def take_txs(self, params: dict[str, Any]) -> list[str]:
         """Local transactions accepted since the last call, oldest first, at most ``max``."""
-        count = min(int(params.get("max", OUTBOX_MAX_TXS)), len(self._outbox))
-        return [hexb(self._outbox.popleft()) for _ in range(count)]
+        outbox = self.backend.local_txs
+        count = min(int(params.get("max", len(outbox))), len(outbox))
+        return [hexb(outbox.popleft()) for _ in range(count)]
 
     async def set_peers(self, params: dict[str, Any]) -> dict[str, Any]:
         self.backend.peers = int(params.get("count", 0))

@@ -110,7 +110,7 @@ from jsc_node.errors import (
     WrongRound,
 )
 
-TimerKind = Literal["round", "block"]
+TimerKind = Literal["round", "block", "resend"]
 _M = TypeVar("_M", Prepare, Commit, RoundChange)
 
 # Rounds ahead of the current one whose messages are kept (round timers double, so ten rounds
@@ -468,6 +468,15 @@ class QbftEngine:
         hs = self.state
         if hs is None or timeout.height != hs.height or hs.committed or timeout.round != hs.round:
             return
+        if timeout.kind == "resend":
+            # Still stuck in this round: send our RoundChange again, so a validator that was
+            # restarted or cut off since (and missed it) can apply the f+1 rule and join now,
+            # instead of after everyone's next, exponentially later, timeout.
+            own = hs.own.get((hs.round, ROUND_CHANGE))
+            if own is not None:
+                self._out.append(Broadcast(own[1]))
+                self._schedule_round_change_resend(hs.round)
+            return
         if timeout.kind == "block":
             # A build may already be in flight (pending transactions ended an empty-block wait
             # before this timer fired): a second one would only queue behind it and be dropped.
@@ -483,8 +492,15 @@ class QbftEngine:
         self._enter_round(hs.height, hs.round + 1, send_round_change=True)
         self._maybe_request_sync()
 
+    def _schedule_round_change_resend(self, round_: int) -> None:
+        hs = self._hs()
+        self._out.append(
+            ScheduleTimeout(hs.height, round_, "resend", self._now + self.config.request_timeout_s)
+        )
+
     def _send_round_change(self, round_: int) -> None:
         hs = self._hs()
+        self._schedule_round_change_resend(round_)
         cert = hs.prepared
         if cert is None:
             rc = make_round_change(self.key, hs.height, round_)

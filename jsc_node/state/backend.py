@@ -11,6 +11,7 @@ import asyncio
 import logging
 import platform
 import sys
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,6 +63,7 @@ log = logging.getLogger(__name__)
 ZERO_ADDRESS = b"\x00" * 20
 DEFAULT_PRIORITY_FEE_WEI = 1_000_000_000
 MAX_LOG_RESULTS = 10_000
+LOCAL_TX_OUTBOX = 20_000
 # EIP-150: a call forwards at most 63/64 of its gas; geth's estimator starts from used * 64/63.
 CALL_STIPEND = 2300
 
@@ -102,6 +104,9 @@ class NodeBackend:
         self.sync_status: SyncStatus | None = None
         self.p2p_listening = False
         self.votes: dict[bytes, bool] = {}
+        self.local_txs: deque[bytes] = deque(maxlen=LOCAL_TX_OUTBOX)
+        """Transactions accepted over RPC, not yet handed to the consensus process to gossip.
+        Bounded: if nobody collects them the oldest are dropped (they stay pooled and mined here)."""
         self.head_state = HeadState(executor)
         """This node's validator votes (qbft_proposeValidatorVote); the consensus process reads
         them over the seam and puts them into the blocks it proposes."""
@@ -412,7 +417,11 @@ class NodeBackend:
             raw = await asyncio.to_thread(blobs.strip_sidecar, raw)
         # Concurrent submitters share one journal fsync (group commit); the answer comes
         # only once the transaction is durable.
-        return await self.pool.add_async(raw)
+        tx_hash = await self.pool.add_async(raw)
+        # Gossiped by the consensus process (seam take_txs) whether it is executable now or
+        # waits for a nonce gap: peers, and the next proposer, need it either way.
+        self.local_txs.append(raw)
+        return tx_hash
 
     async def get_logs(self, query: LogFilter) -> list[LogView]:
         try:

@@ -713,3 +713,22 @@ def test_late_proposal_of_an_old_round_completes_a_commit_certificate() -> None:
     actions = feed(engine, P0, T0 + 12)
     assert [a.digest for a in actions if isinstance(a, CommitBlock)] == [B0.onchain_hash]
     assert sent(actions) == []  # an old round is never prepared
+
+
+def test_round_change_is_resent_while_the_round_is_stuck() -> None:
+    # A validator restarted (or cut off) after a round change missed it; the others send it again
+    # every request timeout while stuck, so the f+1 rule can pull it into the round.
+    config = EngineConfig(block_period_s=1, request_timeout_s=2.0)
+    engine = started(index=_non_proposer(), config=config)
+    timed_out_at = T0 + 3.0
+    moved = engine.step(Timeout(1, 0, "round"), timed_out_at)
+    [rc_bytes] = [a.message for a in moved if isinstance(a, Broadcast)]
+    [resend] = [a for a in moved if isinstance(a, ScheduleTimeout) and a.kind == "resend"]
+    assert (resend.height, resend.round, resend.at) == (1, 1, timed_out_at + 2.0)
+    again = engine.step(Timeout(1, 1, "resend"), resend.at)
+    assert [a.message for a in again if isinstance(a, Broadcast)] == [rc_bytes]  # the same signed bytes
+    assert not any(isinstance(a, PersistOwnMessage) for a in again)
+    assert [a.at for a in again if isinstance(a, ScheduleTimeout)] == [resend.at + 2.0]
+    # Once the round moved on, a stale resend timer does nothing.
+    engine.step(Timeout(1, 1, "round"), resend.at + 10)
+    assert engine.step(Timeout(1, 1, "resend"), resend.at + 11) == []
