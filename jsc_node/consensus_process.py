@@ -123,8 +123,24 @@ async def _relay_txs(seam: SeamClient, network: P2PNetwork) -> None:
 
 
 async def _report_peers(seam: SeamClient, network: P2PNetwork) -> None:
+    """The p2p view for net_peerCount, net_listening, admin_peers and admin_nodeInfo."""
     while True:
-        await seam.request("set_peers", count=network.host.peer_count(), listening=True)
+        info = network.host.node_info()
+        await seam.request(
+            "set_peers",
+            count=network.host.peer_count(),
+            listening=True,
+            node={"id": info.peer_id, "address": hexb(info.address), "listen_addrs": list(info.listen_addrs)},
+            peers=[
+                {
+                    "id": peer.peer_id,
+                    "address": None if peer.address is None else hexb(peer.address),
+                    "remote_addrs": list(peer.remote_addrs),
+                    "inbound": peer.inbound,
+                }
+                for peer in network.host.peers()
+            ],
+        )
         await trio.sleep(PEER_REPORT_INTERVAL_S)
 
 

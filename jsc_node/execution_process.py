@@ -158,6 +158,8 @@ class ExecutionService:
     async def set_peers(self, params: dict[str, Any]) -> dict[str, Any]:
         self.backend.peers = int(params.get("count", 0))
         self.backend.p2p_listening = bool(params.get("listening", False))
+        self.backend.p2p_node = params.get("node")
+        self.backend.p2p_peers = list(params.get("peers", []))
         return {}
 
 

@@ -17,7 +17,8 @@ Methods (all params and results are objects):
 - ``remote_txs``     {txs: [raw]}  -> {"accepted": n} (transactions gossiped by peers)
 - ``take_txs``       {max}         -> [raw]: transactions accepted over RPC since the last call,
                                      for the consensus process to gossip
-- ``set_peers``      {count, listening} -> {} (for net_peerCount / net_listening)
+- ``set_peers``      {count, listening, node, peers} -> {} (net_peerCount, net_listening,
+                                     admin_nodeInfo, admin_peers)
 
 A header summary is ``{"number", "hash", "parent_hash", "timestamp", "coinbase", "extra_data",
 "gas_limit"}``.

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from jsc_node.errors import ExecutionFailed, LogQueryLimitExceeded
 
@@ -600,6 +600,18 @@ class RpcBackend(Protocol):
 
     async def txpool_status(self) -> tuple[int, int]:
         """``(pending, queued)`` counts."""
+        ...
+
+    # -- admin (geth/Besu admin_*; the p2p view the consensus process reports) -----
+
+    async def admin_node_info(self) -> dict[str, Any]:
+        """This node: libp2p peer ID (``id``), client name, validator ``address``, listen
+        multiaddrs and the chain (``protocols.jsc``: network id, genesis and head)."""
+        ...
+
+    async def admin_peers(self) -> list[dict[str, Any]]:
+        """Connected peers: ``id`` (peer ID), ``address`` (their key's Ethereum address) and
+        ``network`` (``remoteAddress``, ``inbound``)."""
         ...
 
     # -- QBFT (Besu's qbft_* API) ---------------------------------------------

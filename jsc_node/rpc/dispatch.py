@@ -58,7 +58,7 @@ from jsc_node.errors import (
 )
 from jsc_node.rpc.encoding import InvalidParams
 from jsc_node.rpc.filters import FilterLimitExceeded, FilterManager
-from jsc_node.rpc.methods import debug, eth, net, qbft, simulate, testing, txpool, web3
+from jsc_node.rpc.methods import admin, debug, eth, net, qbft, simulate, testing, txpool, web3
 from jsc_node.rpc.subscriptions import EventHub, SubscriptionLimitExceeded, UnknownSubscription
 from jsc_node.views import ExecutionFailed, LogQueryLimitExceeded, RpcBackend
 
@@ -101,6 +101,8 @@ METHODS: Final[Mapping[str, Handler]] = {
     "net_listening": net.listening,
     "net_peerCount": net.peer_count,
     "eth_chainId": eth.chain_id,
+    "admin_nodeInfo": admin.node_info,
+    "admin_peers": admin.peers,
     "qbft_proposeValidatorVote": qbft.propose_validator_vote,
     "qbft_discardValidatorVote": qbft.discard_validator_vote,
     "qbft_getPendingVotes": qbft.get_pending_votes,

@@ -103,6 +103,10 @@ class NodeBackend:
         self.peers = 0
         self.sync_status: SyncStatus | None = None
         self.p2p_listening = False
+        self.p2p_node: dict[str, Any] | None = None
+        """This node's libp2p identity as the consensus process reports it (admin_nodeInfo)."""
+        self.p2p_peers: list[dict[str, Any]] = []
+        """Connected peers as the consensus process reports them, every second (admin_peers)."""
         self.votes: dict[bytes, bool] = {}
         self.local_txs: deque[bytes] = deque(maxlen=LOCAL_TX_OUTBOX)
         """Transactions accepted over RPC, not yet handed to the consensus process to gossip.
@@ -430,6 +434,40 @@ class NodeBackend:
             return self.reader.logs(query, MAX_LOG_RESULTS)
         except OverflowError as exc:
             raise LogQueryLimitExceeded(f"query returned more than {MAX_LOG_RESULTS} results") from exc
+
+    # -- admin ---------------------------------------------------------------------------
+
+    async def admin_node_info(self) -> dict[str, Any]:
+        node = self.p2p_node or {}
+        listen = list(node.get("listen_addrs", []))
+        return {
+            "id": node.get("id"),
+            "name": await self.client_version(),
+            "address": node.get("address"),
+            "listenAddr": listen[0] if listen else None,
+            "listenAddrs": listen,
+            "protocols": {
+                "jsc": {
+                    "network": self.executor.spec.chain_id,
+                    "genesis": "0x" + bytes(self.executor.genesis.hash).hex(),
+                    "head": "0x" + bytes(self.head.hash).hex(),
+                    "headNumber": int(self.head.block_number),
+                }
+            },
+        }
+
+    async def admin_peers(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": peer.get("id"),
+                "address": peer.get("address"),
+                "network": {
+                    "remoteAddress": (peer.get("remote_addrs") or [None])[0],
+                    "inbound": bool(peer.get("inbound")),
+                },
+            }
+            for peer in self.p2p_peers
+        ]
 
     # -- QBFT --------------------------------------------------------------------------
 

@@ -118,6 +118,12 @@ def test_four_validators_finalize_and_survive_one_crash(network: list[NodeProces
         assert node.rpc("qbft_getValidatorsByBlockNumber", "latest") == network[0].rpc(
             "qbft_getValidatorsByBlockNumber", "latest"
         )
+    # admin_* tell the truth about the libp2p view.
+    ids = [node.rpc("admin_nodeInfo")["id"] for node in network]  # type: ignore[index]
+    assert len(set(ids)) == VALIDATORS
+    peers = network[0].rpc("admin_peers")
+    assert isinstance(peers, list)
+    assert sorted(p["id"] for p in peers) == sorted(ids[1:])
 
     # kill -9 one validator (f = 1): the other three keep finalizing.
     network[3].kill9()

@@ -465,6 +465,18 @@ class FakeBackend:
             sum(len(v) for v in self.pool.queued.values()),
         )
 
+    # -- admin: a node with no peers ------------------------------------------------------
+
+    async def admin_node_info(self) -> dict[str, Any]:
+        return {
+            "id": "16Uiu2HAm-fake",
+            "name": "jsc-node/fake",
+            "protocols": {"jsc": {"network": self.chain}},
+        }
+
+    async def admin_peers(self) -> list[dict[str, Any]]:
+        return []
+
     # -- QBFT: one validator, votes in a dict ------------------------------------------
 
     async def qbft_propose_vote(self, address: bytes, add: bool) -> None:

@@ -387,7 +387,12 @@ def test_headers_are_blocks_without_body(backend: FakeBackend) -> None:
 
 
 def test_rpc_modules(backend: FakeBackend) -> None:
-    assert result(backend, "rpc_modules") == {"eth": "1.0", "net": "1.0", "txpool": "1.0", "web3": "1.0"}
+    namespaces = ("admin", "debug", "eth", "net", "qbft", "testing", "txpool", "web3")
+    assert result(backend, "rpc_modules") == dict.fromkeys(namespaces, "1.0")
+    # Every method served belongs to a namespace rpc_modules names.
+    from jsc_node.rpc.dispatch import METHODS
+
+    assert {name.split("_", 1)[0] for name in METHODS} <= {*namespaces, "rpc"}
 
 
 def test_log_filter_caps(backend: FakeBackend) -> None:

@@ -22,7 +22,7 @@ async def sha3(backend: RpcBackend, params: list[Any]) -> str:
 
 
 # geth's rpc_modules answer: every namespace this server serves, at version 1.0.
-MODULES = {"eth": "1.0", "net": "1.0", "txpool": "1.0", "web3": "1.0"}
+MODULES = {name: "1.0" for name in ("admin", "debug", "eth", "net", "qbft", "testing", "txpool", "web3")}
 
 
 async def rpc_modules(backend: RpcBackend, params: list[Any]) -> dict[str, str]:
