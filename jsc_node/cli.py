@@ -124,6 +124,15 @@ def run(
             help="Peers to dial at start (multiaddrs), comma-separated or repeated.",
         ),
     ] = None,
+    permissions_nodes_config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--permissions-nodes-config-file",
+            metavar="PATH",
+            help="TOML file: nodes-allowlist = [peer IDs or /p2p/ multiaddrs] admitted besides the "
+            "validators; reloaded when it changes.",
+        ),
+    ] = None,
     node_private_key_file: NodeKeyOpt = None,
     min_gas_price: Annotated[
         int | None,
@@ -147,6 +156,7 @@ def run(
             p2p_host=p2p_host,
             p2p_port=p2p_port,
             bootnodes=_split_list(bootnodes),
+            permissions_nodes_config_file=permissions_nodes_config_file,
             node_private_key_file=node_private_key_file,
             min_gas_price=min_gas_price,
             log_level=log_level,

@@ -55,6 +55,10 @@ class NodeConfig(BaseSettings):
     p2p_host: str = "127.0.0.1"
     p2p_port: int = Field(default=30303, ge=0, le=65535)
     bootnodes: list[str] = Field(default_factory=list)
+    permissions_nodes_config_file: Path | None = Field(
+        default=None,
+        description="TOML file whose nodes-allowlist admits peers besides the validators (Besu's flag); reloaded on change.",
+    )
 
     tx_pool_max_size: int = Field(
         default=5120, ge=1, description="All pending + queued transactions (geth: 4096+1024)."

@@ -21,6 +21,7 @@ from jsc_node.consensus.engine import EngineConfig, Head, QbftEngine
 from jsc_node.consensus.service import ConsensusService, NoPeers, OwnMessageLog
 from jsc_node.genesis import GenesisSpec, load_genesis
 from jsc_node.p2p.network import P2PConfig, P2PNetwork
+from jsc_node.p2p.permissions import load_nodes_allowlist, watch_allowlist
 from jsc_node.seam import SeamClient, hexb, unhex
 
 log = logging.getLogger("jsc_node.consensus")
@@ -80,6 +81,7 @@ async def _run_qbft(
                 listen_host=config.p2p_host,
                 listen_port=config.p2p_port,
                 bootnodes=tuple(config.bootnodes),
+                extra_peers=load_nodes_allowlist(config.permissions_nodes_config_file),
             ),
             head.validators,
         )
@@ -93,6 +95,7 @@ async def _run_qbft(
         service.on_new_head = follow_validators
         nursery.start_soon(_relay_txs, seam, network)
         nursery.start_soon(_report_peers, seam, network)
+        nursery.start_soon(watch_allowlist, config.permissions_nodes_config_file, network)
         log.info(
             "p2p listening on %s:%d as %s", config.p2p_host, config.p2p_port, network.host.node_info().peer_id
         )

@@ -5,12 +5,16 @@
     D/rpc-<j>/key                  RPC (non-validator) node keys, created when first needed
     D/<name>/data/                 each node's data dir; D/<name>/node.log its output (appended)
     D/devnet.json                  the nodes: URLs, p2p multiaddrs, addresses, pids
+    D/permissions_config.toml      nodes-allowlist: every node's peer ID (rewritten at each start)
     D/devnet.lock                  held while a devnet runs on D
 
 Node i (validators first) listens on base+10i (JSON-RPC HTTP), base+10i+1 (WebSocket) and
 base+10i+2 (libp2p), so with the default base 8545 the first validator has the usual 8545/8546.
 Every node dials every validator (``--bootnodes``): there is no peer discovery yet, and a star
-around one or two bootnodes would split the network when they go down.
+around one or two bootnodes would split the network when they go down. Every node gets
+``--permissions-nodes-config-file D/permissions_config.toml``: validators admit each other by
+address, and RPC nodes only because the file lists them (edit it while the devnet runs to admit
+or drop a peer; nodes reload it).
 
 The devnet supervises node supervisors: each ``jsc-node run`` already supervises its own
 execution and consensus processes. Nodes run in their own process groups, so Ctrl-C reaches only
@@ -32,7 +36,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -58,6 +62,7 @@ PROCESS_TREE_MAX = 64
 LOG_TAIL_BYTES = 4096
 PR_SET_PDEATHSIG = 1
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+PERMISSIONS_FILE = "permissions_config.toml"
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,8 @@ class NodePlan:
     address: str | None
     """EIP-55 validator address; None for an RPC node."""
     bootnodes: tuple[str, ...] = ()
+    permissions_file: Path | None = None
+    """The devnet's nodes allowlist (``--permissions-nodes-config-file``)."""
 
     @property
     def validator(self) -> bool:
@@ -130,6 +137,8 @@ class NodePlan:
         ]
         if self.bootnodes:
             args += ["--bootnodes", ",".join(self.bootnodes)]
+        if self.permissions_file is not None:
+            args += ["--permissions-nodes-config-file", str(self.permissions_file)]
         return args
 
 
@@ -298,7 +307,28 @@ def _plan_nodes(
             )
         )
     boot = [plan for plan in plans if plan.validator]
-    return [replace(plan, bootnodes=tuple(b.p2p_addr for b in boot if b.name != plan.name)) for plan in plans]
+    return [
+        replace(
+            plan,
+            bootnodes=tuple(b.p2p_addr for b in boot if b.name != plan.name),
+            permissions_file=directory / PERMISSIONS_FILE,
+        )
+        for plan in plans
+    ]
+
+
+def write_permissions_file(path: Path, plans: Iterable[NodePlan]) -> None:
+    """Every node's peer ID, validators too (a validator voted out stays admitted), so RPC nodes
+    are admitted by the validators and by each other."""
+    lines = [
+        "# Written by jsc-node devnet at each start; nodes reload it when it changes.\n",
+        "nodes-allowlist = [\n",
+    ]
+    lines += [f'  "{plan.peer_id}",  # {plan.name}\n' for plan in plans]
+    lines.append("]\n")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text("".join(lines))
+    tmp.replace(path)  # a node reloading it never reads half a file
 
 
 def validate_ports_free(plans: tuple[NodePlan, ...]) -> None:
@@ -569,6 +599,8 @@ def run_devnet(options: DevnetOptions, stdout: TextIO | None = None, stderr: Tex
     devnet = prepare_devnet(options)
     with devnet_lock(devnet.directory):
         validate_ports_free(devnet.nodes)
+        # Under the lock: a second devnet refused on D must not rewrite the running one's file.
+        write_permissions_file(devnet.directory / PERMISSIONS_FILE, devnet.nodes)
         stop = StopFlag()
         previous = {sig: signal.signal(sig, stop.set) for sig in (signal.SIGINT, signal.SIGTERM)}
         nodes: list[RunningNode] = []

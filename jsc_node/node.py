@@ -258,6 +258,11 @@ def run_node(config: NodeConfig) -> int:
     spec = load_genesis(config.genesis_file)
     node_key = load_node_key(config, spec)
     check_ports_free(config)
+    # A bad nodes allowlist refuses the start here (one error line); the consensus process
+    # reads it again and watches it.
+    from jsc_node.p2p.permissions import load_nodes_allowlist
+
+    load_nodes_allowlist(config.permissions_nodes_config_file)
     with data_dir_lock(config.data_path):
         seam_path = seam_socket_path(config.data_path)
         ctx = multiprocessing.get_context("spawn")

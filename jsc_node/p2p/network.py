@@ -2,9 +2,10 @@
 validator set. What ``consensus_process.py`` builds from its config and the chain head.
 
 Who is admitted: the current validators (by address, read from their peer IDs) and the
-configured extra peers (peer IDs, e.g. RPC nodes or validators-to-be). Whose consensus messages
-and block seals are accepted: the current validators. ``set_validators`` changes both and
-disconnects peers no longer admitted.
+configured extra peers (peer IDs, e.g. RPC nodes or validators-to-be; p2p/permissions.py reads
+them from the nodes allowlist file). Whose consensus messages and block seals are accepted: the
+current validators. ``set_validators`` and ``set_extra_peers`` change them and disconnect peers no
+longer admitted.
 """
 
 from __future__ import annotations
@@ -66,6 +67,15 @@ class P2PNetwork:
             return
         self._validators = validators
         self.allowlist.set_validators(validators)
+        await self.host.enforce_allowlist()
+
+    async def set_extra_peers(self, peer_ids: Iterable[str]) -> None:
+        """The peers admitted besides the validators changed (a reloaded nodes allowlist): admit
+        these only, and disconnect those no longer admitted."""
+        extra = frozenset(parse_peer_id(p) for p in peer_ids)
+        if extra == self.allowlist.extra_peers:
+            return
+        self.allowlist.set_extra_peers(extra)
         await self.host.enforce_allowlist()
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:

@@ -25,6 +25,7 @@ from tests.integration.nodeproc import free_port
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 60.0
 GONE_TIMEOUT_S = 15.0
+PEER_TIMEOUT_S = 30.0
 COMMAND_TIMEOUT_S = 60.0
 NODE_KEYS = {"name", "rpc", "ws", "p2p", "address", "validator", "pids"}
 P2P_ADDR = re.compile(r"^/ip4/127\.0\.0\.1/tcp/(\d+)/p2p/(16Uiu2\w+)$")
@@ -242,7 +243,19 @@ def test_rpc_node_busy_ports_and_a_node_dying(tmp_path: Path, devnets: list[Devn
     assert validator["p2p"] != rpc_node["p2p"]
     for node in (validator, rpc_node):
         assert web3_for(str(node["rpc"])).eth.chain_id == 1337
-    assert send_transfer(web3_for(str(validator["rpc"]))) >= 1
+    mined = send_transfer(web3_for(str(validator["rpc"])))
+    assert mined >= 1
+
+    # The RPC node is admitted (the devnet's nodes allowlist lists every node) and follows the chain.
+    allowlist = (directory / "permissions_config.toml").read_text()
+    for node in (validator, rpc_node):
+        assert str(node["p2p"]).rsplit("/", 1)[1] in allowlist
+    follower = web3_for(str(rpc_node["rpc"]))
+    deadline = time.monotonic() + PEER_TIMEOUT_S
+    while time.monotonic() < deadline and (follower.net.peer_count < 1 or follower.eth.block_number < mined):
+        time.sleep(0.2)
+    assert follower.net.peer_count == 1
+    assert follower.eth.block_number >= mined
 
     # The same directory while it runs, and the same ports from another directory: one error line each.
     same_dir = run_quick("-n", "1", "--rpc-nodes", "1", "--dir", str(directory), "--base-port", str(base))
@@ -298,6 +311,11 @@ def test_layout_ports_bootnodes_and_reuse(tmp_path: Path) -> None:
     assert len({p.peer_id for p in devnet.nodes}) == 4
     assert rpc.address is None
     assert all(p.data_path.parent == tmp_path / "d" / p.name for p in devnet.nodes)
+    # Every node reads the devnet's nodes allowlist (written under the devnet lock at start).
+    for plan in devnet.nodes:
+        args = plan.run_args(devnet.genesis_file, "INFO")
+        flag = args.index("--permissions-nodes-config-file")
+        assert args[flag + 1] == str(tmp_path / "d" / "permissions_config.toml")
 
     again = prepare_devnet(options)
     assert not again.created
