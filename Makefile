@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 DATA ?= $(HOME)/.local/share/jsc-node/dev
 SEEDS ?= 2000
 PYTEST_ARGS ?=
+# The dev node serves every JSON-RPC namespace (Foundry/Hardhat trace with debug_*); a plain
+# `jsc-node run` serves ETH,NET,WEB3 only.
+RPC_APIS ?= ETH,NET,WEB3,TXPOOL,QBFT,ADMIN,DEBUG,TESTING
 
 .PHONY: install run test lint bench conformance sim contracts clean
 
@@ -20,7 +23,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: install
-	$(BIN)/jsc-node run --data-path $(DATA)
+	$(BIN)/jsc-node run --data-path $(DATA) --rpc-http-api $(RPC_APIS) --rpc-ws-api $(RPC_APIS)
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -68,6 +68,8 @@ class NodeProcess:
             "--rpc-ws-port", str(self.ws_port),
             "--p2p-port", str(self.p2p_port),
             "--node-private-key-file", str(self.key_file),
+            # timeline.py samples txpool_status
+            "--rpc-http-api", "ETH,NET,WEB3,TXPOOL",
         ]  # fmt: skip
         started = time.perf_counter()
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:

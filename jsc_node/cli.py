@@ -19,6 +19,7 @@ import typer
 
 from jsc_node.config import DEFAULT_DEV_DATA_PATH, load_config
 from jsc_node.errors import JscError
+from jsc_node.rpc.apis import DEFAULT_RPC_APIS, RPC_APIS
 
 if TYPE_CHECKING:
     from jsc_node.importer import ImportStats
@@ -112,8 +113,25 @@ def run(
             help="Allowed CORS origins, comma-separated or repeated; * for all.",
         ),
     ] = None,
+    rpc_http_api: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rpc-http-api",
+            metavar="API[,API...]",
+            help=f"Namespaces served over HTTP, comma-separated or repeated: {', '.join(RPC_APIS)}. "
+            f"[default: {','.join(DEFAULT_RPC_APIS)}]",
+        ),
+    ] = None,
     rpc_ws_host: Annotated[str | None, typer.Option("--rpc-ws-host", help="[default: 127.0.0.1]")] = None,
     rpc_ws_port: Annotated[int | None, typer.Option("--rpc-ws-port", help="[default: 8546]")] = None,
+    rpc_ws_api: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rpc-ws-api",
+            metavar="API[,API...]",
+            help=f"Namespaces served over WebSocket, as --rpc-http-api. [default: {','.join(DEFAULT_RPC_APIS)}]",
+        ),
+    ] = None,
     p2p_host: Annotated[str | None, typer.Option("--p2p-host", help="[default: 127.0.0.1]")] = None,
     p2p_port: Annotated[int | None, typer.Option("--p2p-port", help="[default: 30303]")] = None,
     bootnodes: Annotated[
@@ -151,8 +169,10 @@ def run(
             rpc_http_host=rpc_http_host,
             rpc_http_port=rpc_http_port,
             rpc_http_cors_origins=_split_list(rpc_http_cors_origins),
+            rpc_http_api=_split_list(rpc_http_api),
             rpc_ws_host=rpc_ws_host,
             rpc_ws_port=rpc_ws_port,
+            rpc_ws_api=_split_list(rpc_ws_api),
             p2p_host=p2p_host,
             p2p_port=p2p_port,
             bootnodes=_split_list(bootnodes),

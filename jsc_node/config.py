@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jsc_node.errors import ConfigError
+from jsc_node.rpc.apis import DEFAULT_RPC_APIS, validate_apis
 
 DEFAULT_DEV_DATA_PATH = (
     Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "jsc-node" / "dev"
@@ -43,6 +44,13 @@ class NodeConfig(BaseSettings):
     rpc_ws_enabled: bool = True
     rpc_ws_host: str = "127.0.0.1"
     rpc_ws_port: int = Field(default=8546, ge=0, le=65535)
+    rpc_http_api: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_RPC_APIS),
+        description="Namespaces served over HTTP: ETH, NET, WEB3, TXPOOL, QBFT, ADMIN, DEBUG, TESTING.",
+    )
+    rpc_ws_api: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_RPC_APIS), description="Namespaces served over WebSocket."
+    )
     rpc_max_request_bytes: int = Field(
         default=5 * 1024 * 1024, ge=1024, description="geth's 5 MiB body limit."
     )
@@ -70,6 +78,11 @@ class NodeConfig(BaseSettings):
     )
 
     log_level: str = "INFO"
+
+    @field_validator("rpc_http_api", "rpc_ws_api")
+    @classmethod
+    def _apis(cls, value: list[str]) -> list[str]:
+        return validate_apis(value)
 
     @field_validator("log_level")
     @classmethod

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from jsc_node.errors import ConfigError, DataDirLockedError, DevToolsInputError
+from jsc_node.rpc.apis import RPC_APIS
 
 HOST = "127.0.0.1"
 DEFAULT_BASE_PORT = 8545
@@ -134,6 +135,11 @@ class NodePlan:
             str(self.p2p_port),
             "--log-level",
             log_level,
+            # A dev tool: every namespace (debug_trace*, qbft_ votes, admin_peers) on both transports.
+            "--rpc-http-api",
+            ",".join(RPC_APIS),
+            "--rpc-ws-api",
+            ",".join(RPC_APIS),
         ]
         if self.bootnodes:
             args += ["--bootnodes", ",".join(self.bootnodes)]

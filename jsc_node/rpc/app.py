@@ -13,6 +13,11 @@ outbound queue per connection: answers wait for room, a notification that finds 
 client (close 1008). At most WS_MAX_CONNECTIONS connections at once; more are closed with 1013.
 HTTP filters (``eth_newFilter`` ...) are served on both transports (``rpc/filters.py``).
 
+Namespaces (Besu's ``--rpc-http-api`` / ``--rpc-ws-api``): a POST is answered with
+``rpc_http_api``'s namespaces, a WebSocket connection with ``rpc_ws_api``'s, whichever port it came
+in on (one app serves both listeners, or one port when they share it). The two dispatchers share
+one filter manager, as geth's transports share its filter API.
+
 JSON goes through orjson both ways; no pydantic models sit on the hot path.
 """
 
@@ -57,6 +62,12 @@ class RpcSettings(Protocol):
     @property
     def rpc_max_batch_size(self) -> int: ...
 
+    @property
+    def rpc_http_api(self) -> Sequence[str]: ...
+
+    @property
+    def rpc_ws_api(self) -> Sequence[str]: ...
+
 
 def create_app(backend: RpcBackend, config: RpcSettings, hub: EventHub | None = None) -> FastAPI:
     """Build the ASGI app serving JSON-RPC over HTTP and WebSocket at ``/``.
@@ -65,7 +76,13 @@ def create_app(backend: RpcBackend, config: RpcSettings, hub: EventHub | None = 
     the app makes its own (``app.state.events``), on which nothing is published unless the caller does.
     """
     events = hub if hub is not None else EventHub()
-    dispatcher = Dispatcher(backend, max_batch_size=config.rpc_max_batch_size, filters=FilterManager(events))
+    filters = FilterManager(events)
+    dispatcher = Dispatcher(
+        backend, max_batch_size=config.rpc_max_batch_size, filters=filters, apis=config.rpc_http_api
+    )
+    ws_dispatcher = Dispatcher(
+        backend, max_batch_size=config.rpc_max_batch_size, filters=filters, apis=config.rpc_ws_api
+    )
     limit = config.rpc_max_request_bytes
     app = FastAPI(
         title="jsc-node JSON-RPC",
@@ -77,6 +94,7 @@ def create_app(backend: RpcBackend, config: RpcSettings, hub: EventHub | None = 
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.dispatcher = dispatcher
+    app.state.ws_dispatcher = ws_dispatcher
     app.state.events = events
     gate = _ConnectionGate(WS_MAX_CONNECTIONS)
 
@@ -105,7 +123,7 @@ def create_app(backend: RpcBackend, config: RpcSettings, hub: EventHub | None = 
 
     @app.websocket("/")
     async def ws_rpc(websocket: WebSocket) -> None:
-        await _serve_websocket(websocket, dispatcher, events, limit, gate)
+        await _serve_websocket(websocket, ws_dispatcher, events, limit, gate)
 
     return app
 

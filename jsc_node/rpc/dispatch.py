@@ -9,7 +9,8 @@ code     when
 =======  ==========================================================================
 -32700   body is not JSON (``parse error``)
 -32600   not a request object, bad ``jsonrpc``/``id``/``method``; empty or oversized batch
--32601   unknown method (``the method X does not exist/is not available``); ``eth_subscribe``
+-32601   unknown method, or one of a namespace the transport does not serve (``--rpc-http-api``,
+         ``--rpc-ws-api``): ``the method X does not exist/is not available``; ``eth_subscribe``
          over HTTP (``notifications not supported``) or to an unknown name (``no "x" subscription
          in eth namespace``)
 -32602   bad parameters (``invalid argument N: ...``), bad block range
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, Final
 
 import orjson
@@ -56,6 +57,7 @@ from jsc_node.errors import (
     SimulationError,
     TransactionNotFound,
 )
+from jsc_node.rpc.apis import is_served, validate_apis
 from jsc_node.rpc.encoding import InvalidParams
 from jsc_node.rpc.filters import FilterLimitExceeded, FilterManager
 from jsc_node.rpc.methods import admin, debug, eth, net, qbft, simulate, testing, txpool, web3
@@ -288,6 +290,9 @@ class Dispatcher:
 
     The filter methods (``eth_newFilter`` ...) come from ``filters``, a
     :class:`~jsc_node.rpc.filters.FilterManager` (one fed by a private, silent hub if not given).
+    ``apis`` (Besu's names, ``ETH``...) limits the namespaces served, connection methods included;
+    any other method answers as an unknown one, and ``rpc_modules`` lists only these. ``None``
+    serves the whole table.
     """
 
     def __init__(
@@ -297,11 +302,19 @@ class Dispatcher:
         max_batch_size: int = 1000,
         methods: Mapping[str, Handler] = METHODS,
         filters: FilterManager | None = None,
+        apis: Collection[str] | None = None,
     ) -> None:
         self._backend = backend
         self._max_batch_size = max_batch_size
         self.filters = filters if filters is not None else FilterManager(EventHub())
-        self._methods = {**methods, **self.filters.methods()}
+        table = {**methods, **self.filters.methods()}
+        self.apis = None if apis is None else frozenset(validate_apis(apis))
+        if self.apis is not None:
+            served = self.apis
+            table = {name: handler for name, handler in table.items() if is_served(name, served)}
+            if "rpc_modules" in table:
+                table["rpc_modules"] = web3.rpc_modules_of(served)
+        self._methods = table
 
     async def handle_body(self, body: bytes | str, connection: Connection | None = None) -> bytes | None:
         """Answer a raw request body; ``None`` when nothing is owed (only notifications)."""
@@ -366,8 +379,11 @@ class Dispatcher:
     async def call(self, method: str, params: list[Any], connection: Connection | None = None) -> Any:
         """Run one method by wire name; raises what the handler raises."""
         handler = connection.get(method) if connection is not None else None
+        if handler is not None and self.apis is not None and not is_served(method, self.apis):
+            handler = None
         if handler is None:
             handler = self._methods.get(method)
         if handler is None:
-            raise MethodNotFound(method, UNSUPPORTED.get(method))
+            # Over WebSocket, eth_subscribe is missing only because ETH is not served there.
+            raise MethodNotFound(method, UNSUPPORTED.get(method) if connection is None else None)
         return await handler(self._backend, params)

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from tests.integration.nodeproc import NodeProcess
+from tests.integration.nodeproc import ALL_APIS, NodeProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = REPO_ROOT.parent / "shared" / "conformance" / "rpc-compat"
@@ -158,7 +158,12 @@ def run(verbose: bool = False) -> tuple[int, int, list[str]]:
             import_chain(data_path)
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             return 0, len(cases), [f"(all): {exc}"]
-        node = NodeProcess(data_path, extra_args=["--genesis-file", str(FIXTURES / "genesis.json")]).start()
+        # Every namespace, as hive runs clients: the suite has debug_getRaw*, testing_buildBlockV1 ...
+        node = NodeProcess(
+            data_path,
+            extra_args=["--genesis-file", str(FIXTURES / "genesis.json")],
+            http_api=ALL_APIS,
+        ).start()
         failures: list[str] = []
         passed = 0
         try:

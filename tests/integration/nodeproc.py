@@ -14,6 +14,9 @@ from pathlib import Path
 
 import httpx
 
+from jsc_node.rpc.apis import RPC_APIS
+
+ALL_APIS = ",".join(RPC_APIS)
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
 
@@ -28,6 +31,11 @@ def free_port() -> int:
 class NodeProcess:
     data_path: Path
     extra_args: list[str] = field(default_factory=list)
+    http_api: str | None = ALL_APIS
+    """``--rpc-http-api``: every namespace, so tests reach debug_/qbft_/admin_/txpool_; None = the
+    node's default (ETH,NET,WEB3)."""
+    ws_api: str | None = ALL_APIS
+    """``--rpc-ws-api``, as ``http_api``."""
     http_port: int = field(default_factory=free_port)
     ws_port: int = field(default_factory=free_port)
     p2p_port: int = field(default_factory=free_port)
@@ -55,6 +63,8 @@ class NodeProcess:
                 str(self.ws_port),
                 "--p2p-port",
                 str(self.p2p_port),
+                *(["--rpc-http-api", self.http_api] if self.http_api is not None else []),
+                *(["--rpc-ws-api", self.ws_api] if self.ws_api is not None else []),
                 *self.extra_args,
             ],
             stdout=log,

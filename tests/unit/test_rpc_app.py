@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from jsc_node.config import NodeConfig
+from jsc_node.rpc.apis import RPC_APIS
 from jsc_node.rpc.app import create_app, server_options
 from tests.unit.test_rpc_fake import FakeBackend, make_block, post, request
 
@@ -26,6 +27,8 @@ class Settings:
         self.rpc_http_cors_origins = origins
         self.rpc_max_request_bytes = max_bytes
         self.rpc_max_batch_size = max_batch
+        self.rpc_http_api = RPC_APIS
+        self.rpc_ws_api = RPC_APIS
 
 
 def _app(settings: Any = None) -> Any:

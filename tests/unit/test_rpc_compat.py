@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from jsc_node.errors import ExecutionReverted
+from jsc_node.rpc.apis import RPC_APIS
 from jsc_node.rpc.app import create_app
 from jsc_node.views import CallRequest
 from tests.unit.test_rpc_fake import (
@@ -39,6 +40,8 @@ class Settings:
     rpc_http_cors_origins: tuple[str, ...] = ()
     rpc_max_request_bytes = 5 * 1024 * 1024
     rpc_max_batch_size = 1000
+    rpc_http_api = RPC_APIS
+    rpc_ws_api = RPC_APIS
 
 
 def _exchanges(path: Path) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:

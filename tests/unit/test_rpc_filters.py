@@ -10,6 +10,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from jsc_node.rpc.apis import RPC_APIS
 from jsc_node.rpc.app import create_app
 from jsc_node.rpc.dispatch import Dispatcher
 from jsc_node.rpc.filters import FILTER_TIMEOUT_S, FilterManager
@@ -241,6 +242,8 @@ def test_filters_over_http_with_the_app() -> None:
         rpc_http_cors_origins: tuple[str, ...] = ()
         rpc_max_request_bytes = 1 << 20
         rpc_max_batch_size = 100
+        rpc_http_api = RPC_APIS
+        rpc_ws_api = RPC_APIS
 
     hub = EventHub()
     app = create_app(backend, Settings(), hub)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from jsc_node.errors import ExecutionReverted, InvalidTransaction
+from jsc_node.rpc.apis import RPC_APIS
 from jsc_node.rpc.app import create_app
 from jsc_node.views import BlockId, CallRequest, LogFilter, LogView, SyncStatus, TxPoolContent
 from tests.unit.test_rpc_fake import FakeBackend, make_block, make_tx, rpc
@@ -19,6 +20,8 @@ class Settings:
     rpc_http_cors_origins: tuple[str, ...] = ()
     rpc_max_request_bytes = 1 << 20
     rpc_max_batch_size = 100
+    rpc_http_api = RPC_APIS
+    rpc_ws_api = RPC_APIS
 
 
 @pytest.fixture
@@ -389,6 +392,7 @@ def test_headers_are_blocks_without_body(backend: FakeBackend) -> None:
 def test_rpc_modules(backend: FakeBackend) -> None:
     namespaces = ("admin", "debug", "eth", "net", "qbft", "testing", "txpool", "web3")
     assert result(backend, "rpc_modules") == dict.fromkeys(namespaces, "1.0")
+    assert {name.lower() for name in RPC_APIS} == set(namespaces)
     # Every method served belongs to a namespace rpc_modules names.
     from jsc_node.rpc.dispatch import METHODS
 

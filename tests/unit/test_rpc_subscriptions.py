@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from jsc_node.rpc import app as app_module
+from jsc_node.rpc.apis import RPC_APIS
 from jsc_node.rpc.app import create_app
 from jsc_node.rpc.dispatch import Dispatcher, error_object
 from jsc_node.rpc.encoding import InvalidParams
@@ -434,6 +435,8 @@ class Settings:
     rpc_http_cors_origins: tuple[str, ...] = ()
     rpc_max_request_bytes = 1 << 20
     rpc_max_batch_size = 100
+    rpc_http_api = RPC_APIS
+    rpc_ws_api = RPC_APIS
 
 
 def _app() -> Any:

@@ -15,6 +15,7 @@ from web3.providers.base import JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
 from jsc_node.errors import ExecutionReverted, InvalidTransaction
+from jsc_node.rpc.apis import RPC_APIS
 from jsc_node.rpc.app import create_app
 from jsc_node.views import CallRequest
 from tests.unit.test_rpc_fake import FakeBackend, parse_block, parse_receipt, post
@@ -34,6 +35,8 @@ class Settings:
     rpc_http_cors_origins: tuple[str, ...] = ()
     rpc_max_request_bytes = 5 << 20
     rpc_max_batch_size = 100
+    rpc_http_api = RPC_APIS
+    rpc_ws_api = RPC_APIS
 
 
 class AppProvider(JSONBaseProvider):
