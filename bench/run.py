@@ -8,7 +8,9 @@ the same run, on the same pre-signed transactions:
 (b) the node end to end: a real ``jsc_node.cli run`` on a bench genesis (dev.json, 100M gas
     limit, the bench senders funded), transactions submitted with eth_sendRawTransaction and
     timed until every one is in a committed block; plus submission rate, RPC read rates;
-(c) consensus overhead from tests/sim/overhead.py when it exists.
+(c) consensus overhead from tests/sim/overhead.py when it exists;
+(d) chain import (bench/import_bench.py);
+(e) four validators on this machine and a fifth node syncing from them (bench/network.py).
 
 Every wait is bounded; only 127.0.0.1 is used. Usage: ``python -m bench.run [--txs N]``.
 """
@@ -501,6 +503,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--senders", type=int, default=40)
     parser.add_argument("--keep", action="store_true", help="keep the tmp dir (node logs)")
     parser.add_argument("--skip-import", action="store_true", help="leave out the chain-import section (d)")
+    parser.add_argument("--skip-network", action="store_true", help="leave out the 4-validator section (e)")
+    parser.add_argument(
+        "--network-txs", type=int, default=2000, help="ERC-20 transfers for section (e) (default 2000)"
+    )
     parser.add_argument(
         "--py-spy", choices=("native", "erc20"), default=None,
         help="sample the execution process with py-spy during this phase (TMP/py-spy-PHASE.txt; implies --keep)",
@@ -584,6 +590,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_import:
         log("bench: (d) chain import: node vs bare py-evm, same blocks ...")
         print(import_report(), flush=True)
+    if not args.skip_network:
+        from bench.network import network_section
+
+        log("bench: (e) 4 validators on this machine, then a 5th node syncing from them ...")
+        same = len(w.erc20) == args.network_txs
+        net = network_section(w if same else None, args.network_txs, bare["erc20"] if same else None,
+                              tmp, log, run_async)  # fmt: skip
+        print(net, flush=True)
     print(f"\n(total bench time {time.perf_counter() - started:.0f}s; node logs: "
           f"{tmp if args.keep else 'removed, use --keep'})")  # fmt: skip
     if not args.keep:
