@@ -47,7 +47,7 @@ from typing import Any
 
 from bench import workload as wl
 from bench.node import cpu_seconds
-from bench.rpc import Conn, hx
+from bench.rpc import Conn, RpcError, hx
 
 ROOT = Path(__file__).resolve().parent.parent
 VALIDATORS = 4
@@ -412,14 +412,24 @@ async def measure_sync(
     try:
         while time.perf_counter() < deadline:
             if node.process.poll() is not None:
-                sync.message = f"not available (the fifth node exited with {node.process.returncode})"
+                sync.message = (
+                    f"not available (the fifth node exited with {node.process.returncode}; "
+                    f"see {node.plan.log_path})"
+                )
                 return sync
             if conn is None:
                 with contextlib.suppress(OSError):
                     conn = await Conn(node.plan.http_port).open()
-                    sync.ready_s = time.perf_counter() - started
+                    sync.ready_s = sync.ready_s or time.perf_counter() - started
             if conn is not None:
-                head = int(await conn.call("eth_blockNumber"), 16)
+                try:
+                    head = int(await conn.call("eth_blockNumber"), 16)
+                except (OSError, asyncio.IncompleteReadError, RpcError):
+                    # Stopping or restarting: the next turn sees its exit code, or reconnects.
+                    await conn.close()
+                    conn = None
+                    await asyncio.sleep(SYNC_POLL_S)
+                    continue
                 if head > 0 and not sync.first_block_s:
                     sync.first_block_s = time.perf_counter() - started
                     sync.first_head = head
