@@ -4,8 +4,9 @@ execution process over the seam.
 Tasks: the QBFT service (consensus/service.py) with the libp2p gossip as its GossipPort and its
 block gossip; a relay that gossips the transactions this node accepted over RPC and hands the
 transactions peers gossip to the execution process; and a reporter of the peer count for
-net_peerCount. Block sync is not built yet: a node that falls more than one block behind logs
-RequestSync and waits (networking issue).
+net_peerCount; block sync (p2p/sync.py): its server answers peers from the execution process, its
+driver catches this node up when the engine sees later heights (RequestSync) and every few
+seconds, committing through the service (seals checked against the validator set at each height).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from jsc_node.consensus.service import ConsensusService, NoPeers, OwnMessageLog
 from jsc_node.genesis import GenesisSpec, load_genesis
 from jsc_node.p2p.network import P2PConfig, P2PNetwork
 from jsc_node.p2p.permissions import load_nodes_allowlist, watch_allowlist
+from jsc_node.p2p.sync import PeerStatus, SyncClient, Syncer, SyncProgress, SyncServer
 from jsc_node.seam import SeamClient, hexb, unhex
 
 log = logging.getLogger("jsc_node.consensus")
@@ -93,6 +95,7 @@ async def _run_qbft(
             await network.set_validators(new_head.validators)
 
         service.on_new_head = follow_validators
+        _start_sync(nursery, spec.chain_id, seam, network, service)
         nursery.start_soon(_relay_txs, seam, network)
         nursery.start_soon(_report_peers, seam, network)
         nursery.start_soon(watch_allowlist, config.permissions_nodes_config_file, network)
@@ -102,6 +105,53 @@ async def _run_qbft(
     role = "validator" if address_of(key) in head.validators else "follower (not in the validator set)"
     log.info("consensus ready: key 0x%s, %s, head %d", address_of(key).hex(), role, head.number)
     nursery.start_soon(service.run)
+
+
+class _SeamChainSource:
+    """Block sync's server: the head from the service's memory, blocks from the execution side."""
+
+    def __init__(self, seam: SeamClient, service: ConsensusService) -> None:
+        self.seam = seam
+        self.service = service
+
+    async def status(self) -> PeerStatus:
+        assert self.service.history is not None
+        head = self.service.history.head
+        return PeerStatus(head.number, head.onchain_hash, self.service.genesis_hash)
+
+    async def blocks(self, start: int, count: int, max_bytes: int) -> list[bytes]:
+        raws = await self.seam.request("blocks", start=start, count=count, max_bytes=max_bytes)
+        return [unhex(r) for r in raws]
+
+
+def _start_sync(
+    nursery: trio.Nursery, chain_id: int, seam: SeamClient, network: P2PNetwork, service: ConsensusService
+) -> Syncer:
+    SyncServer(network.host, chain_id, _SeamChainSource(seam, service)).install()
+
+    def local_head() -> int:
+        assert service.history is not None
+        return service.history.head.number
+
+    async def report(progress: SyncProgress | None) -> None:
+        if progress is None:
+            await seam.request("set_sync")
+        else:
+            await seam.request(
+                "set_sync", starting=progress.starting, current=progress.current, highest=progress.highest
+            )
+
+    syncer = Syncer(
+        SyncClient(network.host, chain_id),
+        network.host,
+        service.genesis_hash,
+        local_head,
+        service.import_synced_block,
+        report,
+    )
+    service.on_request_sync = lambda height: syncer.trigger()
+    nursery.start_soon(syncer.run)
+    return syncer
 
 
 async def _relay_txs(seam: SeamClient, network: P2PNetwork) -> None:

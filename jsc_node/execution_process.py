@@ -21,8 +21,11 @@ from jsc_node.state.backend import HeadState, NodeBackend
 from jsc_node.state.execution import Executor
 from jsc_node.state.leveldb import LevelDB
 from jsc_node.state.txpool import PoolLimits, TxPool
+from jsc_node.views import SyncStatus
 
 log = logging.getLogger("jsc_node.execution")
+
+MAX_SYNC_BLOCKS = 128
 
 
 def header_summary(header: BlockHeaderAPI) -> dict[str, Any]:
@@ -63,6 +66,8 @@ class ExecutionService:
             "remote_txs": self.remote_txs,
             "take_txs": self.take_txs,
             "set_peers": self.set_peers,
+            "blocks": self.blocks,
+            "set_sync": self.set_sync,
         }
 
     async def head(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -154,6 +159,34 @@ class ExecutionService:
         outbox = self.backend.local_txs
         count = min(int(params.get("max", len(outbox))), len(outbox))
         return [hexb(outbox.popleft()) for _ in range(count)]
+
+    async def blocks(self, params: dict[str, Any]) -> list[str]:
+        """Canonical blocks with their seals from ``start`` (block sync's server side): at most
+        ``count`` (<= 128), and no more once ``max_bytes`` is reached (at least one block)."""
+        start = int(params["start"])
+        count = max(0, min(int(params.get("count", 1)), MAX_SYNC_BLOCKS))
+        max_bytes = int(params.get("max_bytes", 8 * 1024 * 1024))
+        found: list[str] = []
+        size = 0
+        for number in range(start, start + count):
+            raw = await self.backend.raw_block(number)
+            if raw is None:
+                break
+            found.append(hexb(raw))
+            size += len(raw)
+            if size >= max_bytes:
+                break
+        return found
+
+    async def set_sync(self, params: dict[str, Any]) -> dict[str, Any]:
+        """eth_syncing: ``{"starting", "current", "highest"}`` while catching up, ``{}`` after."""
+        if "highest" in params:
+            self.backend.sync_status = SyncStatus(
+                int(params["starting"]), int(params["current"]), int(params["highest"])
+            )
+        else:
+            self.backend.sync_status = None
+        return {}
 
     async def set_peers(self, params: dict[str, Any]) -> dict[str, Any]:
         self.backend.peers = int(params.get("count", 0))

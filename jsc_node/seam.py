@@ -19,6 +19,9 @@ Methods (all params and results are objects):
                                      for the consensus process to gossip
 - ``set_peers``      {count, listening, node, peers} -> {} (net_peerCount, net_listening,
                                      admin_nodeInfo, admin_peers)
+- ``blocks``  {start, count, max_bytes} -> [block RLP]: canonical blocks with their seals, for
+                                     block sync's server (at most 128, cut at max_bytes)
+- ``set_sync`` {starting, current, highest} or {} -> {} (eth_syncing while catching up)
 
 A header summary is ``{"number", "hash", "parent_hash", "timestamp", "coinbase", "extra_data",
 "gas_limit"}``.

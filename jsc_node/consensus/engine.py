@@ -576,18 +576,22 @@ class QbftEngine:
         if hs.waiting_for_txs:
             hs.waiting_for_txs = False
             self._request_build(0)
-        elif (
-            not hs.early_round_timer
-            and self.config.empty_block_period_s > self.config.block_period_s
-            and self.proposer(0) != self.address
-        ):
+        elif self.proposer(0) != self.address:
             # Round 0's timer allows for a proposer waiting out the empty-block period. With
             # transactions pending (they are gossiped to every validator) a live proposer proposes
             # one block period after the parent, so a crashed one is detected as quickly as with
             # no empty-block period, instead of after it (60 s by default).
-            hs.early_round_timer = True
-            start = max(self._now, float(hs.parent.timestamp + self.config.block_period_s))
-            self._out.append(ScheduleTimeout(hs.height, 0, "round", start + self.config.request_timeout_s))
+            self._bring_round0_timer_forward(float(hs.parent.timestamp + self.config.block_period_s))
+
+    def _bring_round0_timer_forward(self, start: float) -> None:
+        """Round 0 really started at ``start`` (the proposer stopped waiting for transactions):
+        time it out one request timeout later, not after the empty-block period."""
+        hs = self._hs()
+        if hs.early_round_timer or self.config.empty_block_period_s <= self.config.block_period_s:
+            return
+        hs.early_round_timer = True
+        at = max(self._now, start) + self.config.request_timeout_s
+        self._out.append(ScheduleTimeout(hs.height, 0, "round", at))
 
     def _round_change_justification(
         self, round_: int
@@ -763,6 +767,12 @@ class QbftEngine:
                 return
             raise DuplicateMessage("second proposal in round", got=p.digest, expected=rs.proposal.digest)
         rs.proposal, rs.block = p, block
+        if p.round == 0 == hs.round:
+            # Everyone, the proposer included, times round 0 from its proposal: a validator that
+            # had no pending transaction must not stay in round 0 for the empty-block period
+            # while the others (which had one) move on; a quorum split over rounds 0 and r>0
+            # cannot use the f+1 rule to meet again.
+            self._bring_round0_timer_forward(self._now)
         self._check_commit_seals(p.round)
         if old:
             self._check_committed(p.round)

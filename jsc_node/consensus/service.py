@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import rlp
 import trio
 
-from jsc_node.consensus.block import BlockView, decode_block
+from jsc_node.consensus.block import BlockView, decode_block, validate_commit_seals
 from jsc_node.consensus.engine import (
     Action,
     BlockBuilt,
@@ -47,8 +47,9 @@ from jsc_node.consensus.engine import (
     Timeout,
     ValidateBlock,
 )
-from jsc_node.consensus.validators import ValidatorHistory
-from jsc_node.errors import InvalidBlock, SeamError
+from jsc_node.consensus.messages import decode_message
+from jsc_node.consensus.validators import ValidatorHistory, quorum
+from jsc_node.errors import InvalidBlock, InvalidMessage, SeamError
 
 log = logging.getLogger("jsc_node.consensus")
 
@@ -128,6 +129,25 @@ class OwnMessageLog:
         os.replace(tmp, self.path)
 
 
+def _describe(item: Event | Action) -> str:
+    """One short line per engine event/action for the DEBUG trace."""
+    raw = getattr(item, "message", None)
+    if isinstance(item, (MessageReceived, Broadcast)) and isinstance(raw, bytes):
+        try:
+            msg = decode_message(raw)
+        except InvalidMessage:
+            return f"{type(item).__name__}(undecodable)"
+        return (
+            f"{type(item).__name__}({type(msg).__name__} h={msg.height} r={msg.round} "
+            f"from=0x{msg.sender.hex()[:8]})"
+        )
+    if isinstance(item, (BlockBuilt, SealedBlockReceived, CommitBlock, ValidateBlock)):
+        return f"{type(item).__name__}(...)"
+    if isinstance(item, PersistOwnMessage):
+        return "PersistOwnMessage"
+    return repr(item)[:160]
+
+
 def header_block(header_rlp: bytes) -> BlockView:
     """A BlockView of a header alone (empty body): enough for validator history."""
     return decode_block(rlp.encode([rlp.decode(header_rlp), [], []]))
@@ -144,6 +164,7 @@ class ConsensusService:
         clock: Any = time.time,
         blocks: BlockGossipPort | None = None,
         on_new_head: Callable[[Head], Awaitable[None]] | None = None,
+        on_request_sync: Callable[[int], None] | None = None,
     ) -> None:
         self.engine = engine
         self.execution = execution
@@ -153,7 +174,11 @@ class ConsensusService:
         self.clock = clock
         self.blocks = blocks
         self.on_new_head = on_new_head
+        self.on_request_sync = on_request_sync
         self.history: ValidatorHistory | None = None
+        self.genesis_hash = b""
+        # One commit at a time: the engine's CommitBlock and block sync both extend the head.
+        self._commit_lock = trio.Lock()
         self._send, self._receive = trio.open_memory_channel[Event](EVENT_QUEUE_SIZE)
         self._nursery: trio.Nursery | None = None
         self.committed = 0
@@ -164,7 +189,9 @@ class ConsensusService:
         """Replay validator votes from genesis to head (header extraData only)."""
         head = await self.execution.request("head")
         genesis = await self.execution.request("headers", start=0, count=1)
-        history = ValidatorHistory(header_block(bytes.fromhex(genesis[0][2:])), self.epoch_length)
+        genesis_block = header_block(bytes.fromhex(genesis[0][2:]))
+        self.genesis_hash = genesis_block.onchain_hash
+        history = ValidatorHistory(genesis_block, self.epoch_length)
         number = 1
         while number <= head["number"]:
             batch = await self.execution.request("headers", start=number, count=HEADER_BATCH)
@@ -238,7 +265,16 @@ class ConsensusService:
             await self.submit(SealedBlockReceived(block))
 
     async def _handle(self, event: Event) -> None:
-        for action in self.engine.step(event, self.clock()):
+        actions = self.engine.step(event, self.clock())
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "engine h=%s r=%s %s -> %s",
+                self.engine.height,
+                self.engine.round,
+                _describe(event),
+                ", ".join(_describe(a) for a in actions) or "-",
+            )
+        for action in actions:
             await self._carry_out(action)
 
     # -- actions -----------------------------------------------------------------------------
@@ -260,7 +296,11 @@ class ConsensusService:
         elif isinstance(action, CommitBlock):
             await self._commit(action)
         elif isinstance(action, RequestSync):
-            log.info("peers are at height %d; block sync is not available yet", action.height)
+            if self.on_request_sync is not None:
+                log.debug("peers are at height %d: syncing", action.height)
+                self.on_request_sync(action.height)
+            else:
+                log.info("peers are at height %d and this node has no block sync", action.height)
         elif isinstance(action, MessageDropped):
             log.debug("dropped consensus message: %s (%s)", action.reason, action.error)
 
@@ -291,20 +331,52 @@ class ConsensusService:
         await self.submit(BlockValidated(action.digest, True))
 
     async def _commit(self, action: CommitBlock) -> None:
+        async with self._commit_lock:
+            assert self.history is not None
+            block = decode_block(action.block)
+            if block.number <= self.history.head.number:
+                return  # already held (a peer's gossip, or sync, committed it first)
+            head = await self._commit_locked(action.block, block, publish=True)
+        # Outside the lock: the event channel may be full while the run loop waits for the lock.
+        await self.submit(NewHead(head))
+
+    async def import_synced_block(self, raw: bytes) -> bool:
+        """Block sync: commit a peer's block that extends the head, after checking its parent,
+        its validator list and a quorum of commit seals of the validators at its height (the
+        execution side then re-executes it and checks every header field). Returns False when
+        the block is held already; raises InvalidBlock (InvalidSeal) otherwise."""
+        block = decode_block(raw)
+        async with self._commit_lock:
+            assert self.history is not None
+            head = self.history.head
+            if block.number <= head.number:
+                return False
+            if block.number != head.number + 1:
+                raise InvalidBlock("synced block number", got=block.number, expected=head.number + 1)
+            if block.parent_hash != head.onchain_hash:
+                raise InvalidBlock("synced block parent", got=block.parent_hash, expected=head.onchain_hash)
+            validators = self.history.validators_at(block.number)
+            if tuple(block.extra.validators) != tuple(sorted(validators)):
+                raise InvalidBlock(
+                    "synced block validator list", got=len(block.extra.validators), expected=len(validators)
+                )
+            validate_commit_seals(block, validators, quorum(len(validators)))
+            new_head = await self._commit_locked(raw, block, publish=False)
+        await self.submit(NewHead(new_head))
+        return True
+
+    async def _commit_locked(self, raw: bytes, block: BlockView, *, publish: bool) -> Head:
         assert self.history is not None
-        block = decode_block(action.block)
-        if block.number <= self.history.head.number:
-            return  # already held (a peer's gossip of a block this node committed itself)
         validator = self.engine.address in self.history.validators_at(block.number)
-        await self.execution.request("commit_block", block="0x" + action.block.hex())
+        await self.execution.request("commit_block", block="0x" + raw.hex())
         self.history.append(block)
         self.committed += 1
         await trio.to_thread.run_sync(self.own_messages.reset)
         head = self._head_of(block)
-        if self.blocks is not None and validator:
+        if publish and self.blocks is not None and validator:
             # Validators pass the sealed block on: peers that missed the round's messages and
             # RPC nodes commit it from this (SealedBlockReceived).
-            await self.blocks.publish_block(action.block)
+            await self.blocks.publish_block(raw)
         if self.on_new_head is not None:
             await self.on_new_head(head)
-        await self.submit(NewHead(head))
+        return head

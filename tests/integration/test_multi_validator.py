@@ -1,8 +1,5 @@
-"""Four validators, real processes, libp2p on 127.0.0.1: finality, one crash, two crashes.
-
-Block sync is not built yet (networking issue), so a validator that missed more than one block
-cannot catch up; these tests only restart validators that did not miss blocks.
-"""
+"""Four validators, real processes, libp2p on 127.0.0.1: finality, one crash, two crashes, and
+restarted validators catching up by block sync."""
 
 from __future__ import annotations
 
@@ -141,19 +138,41 @@ def test_four_validators_finalize_and_survive_one_crash(network: list[NodeProces
     assert _assert_same_chain(survivors) == before
 
     # validator-2 missed nothing: restarting it restores the quorum and the stalled tx is final.
-    restarted = NodeProcess(
-        network[2].data_path,
-        extra_args=network[2].extra_args,
-        http_port=network[2].http_port,
-        ws_port=network[2].ws_port,
-        p2p_port=network[2].p2p_port,
-    ).start()
+    restarted = [_restart(network[2])]
     try:
-        quorum = [*survivors, restarted]
+        quorum = [*survivors, *restarted]
         _wait_mined_everywhere(quorum, stalled, timeout_s=120)
         _assert_same_chain(quorum)
+        # validator-3 missed every block since its crash: it catches up by sync, then votes again.
+        behind = int(str(network[0].rpc("eth_blockNumber")), 16)
+        restarted.append(_restart(network[3]))
+        _wait_for_height(restarted[1], behind, timeout_s=60)
+        assert "sync: done at block" in restarted[1].logs()
+        everyone = [*survivors, *restarted]
+        _wait_mined_everywhere(everyone, _send(network[1], VALIDATORS + 2), timeout_s=60)
+        _assert_same_chain(everyone)
     finally:
-        restarted.stop()
+        for node in restarted:
+            node.stop()
+
+
+def _restart(node: NodeProcess) -> NodeProcess:
+    return NodeProcess(
+        node.data_path,
+        extra_args=node.extra_args,
+        http_port=node.http_port,
+        ws_port=node.ws_port,
+        p2p_port=node.p2p_port,
+    ).start()
+
+
+def _wait_for_height(node: NodeProcess, height: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if int(str(node.rpc("eth_blockNumber")), 16) >= height:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"node at {node.rpc('eth_blockNumber')} did not reach {height} in {timeout_s} s")
 
 
 def test_transactions_gossip_to_the_proposer(network: list[NodeProcess]) -> None:
