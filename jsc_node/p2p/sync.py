@@ -53,6 +53,7 @@ STATUS_TIMEOUT_S = 5.0
 MAX_CONCURRENT_SERVES = 4
 PROGRESS_INTERVAL_S = 2.0
 DEFAULT_POLL_INTERVAL_S = 5.0
+FIRST_CHECK_S = 1.0
 DEFAULT_BATCH = 64
 SYNC_BAN_S = 600.0
 _LENGTH = struct.Struct(">I")
@@ -294,9 +295,11 @@ class Syncer:
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
+        wait_s = min(FIRST_CHECK_S, self.poll_interval_s)  # a restarted node looks soon
         while True:
-            with trio.move_on_after(self.poll_interval_s):
+            with trio.move_on_after(wait_s):
                 await self._wake.wait()
+            wait_s = self.poll_interval_s
             self._wake = trio.Event()
             try:
                 await self.sync_once()

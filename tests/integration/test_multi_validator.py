@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from eth_account import Account
+from eth_hash.auto import keccak
 
 from jsc_node.devtools import write_devnet
 from jsc_node.p2p.host import peer_id_of
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.slow
 VALIDATORS = 4
 REQUEST_TIMEOUT_S = 2
 RECIPIENT = "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f"
+FOLLOWER_KEY = keccak(b"jsc-node test follower")
 
 
 @pytest.fixture
@@ -35,6 +37,9 @@ def network(tmp_path: Path) -> Iterator[list[NodeProcess]]:
     genesis["config"]["qbft"]["requesttimeoutseconds"] = REQUEST_TIMEOUT_S
     genesis_path.write_text(json.dumps(genesis))
     nodes = [NodeProcess(tmp_path / f"node-{k.index}") for k in keys]
+    # A non-validator (RPC) node the validators admit: its peer ID in their nodes allowlist.
+    (tmp_path / "follower.key").write_text(FOLLOWER_KEY.hex())
+    (tmp_path / "permissions.toml").write_text(f'nodes-allowlist = ["{peer_id_of(FOLLOWER_KEY)}"]\n')
     # No peer discovery yet: every validator lists the others, so any two stay connected.
     boot = [
         f"/ip4/127.0.0.1/tcp/{n.p2p_port}/p2p/{peer_id_of(k.private_key)}"
@@ -48,6 +53,8 @@ def network(tmp_path: Path) -> Iterator[list[NodeProcess]]:
             str(tmp_path / "net" / f"validator-{key.index}" / "key"),
             "--bootnodes",
             ",".join(b for b in boot if f"/tcp/{node.p2p_port}/" not in b),
+            "--permissions-nodes-config-file",
+            str(tmp_path / "permissions.toml"),
         ]
         node.start(wait=False)
     for node in nodes:
@@ -147,7 +154,7 @@ def test_four_validators_finalize_and_survive_one_crash(network: list[NodeProces
         behind = int(str(network[0].rpc("eth_blockNumber")), 16)
         restarted.append(_restart(network[3]))
         _wait_for_height(restarted[1], behind, timeout_s=60)
-        assert "sync: done at block" in restarted[1].logs()
+        _wait_until(lambda: "sync: done at block" in restarted[1].logs(), timeout_s=20)
         everyone = [*survivors, *restarted]
         _wait_mined_everywhere(everyone, _send(network[1], VALIDATORS + 2), timeout_s=60)
         _assert_same_chain(everyone)
@@ -164,6 +171,15 @@ def _restart(node: NodeProcess) -> NodeProcess:
         ws_port=node.ws_port,
         p2p_port=node.p2p_port,
     ).start()
+
+
+def _wait_until(condition: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"condition not met in {timeout_s} s")
 
 
 def _wait_for_height(node: NodeProcess, height: int, timeout_s: float) -> None:
@@ -187,3 +203,42 @@ def test_transactions_gossip_to_the_proposer(network: list[NodeProcess]) -> None
             )
             assert int(answer.json()["result"], 16) == VALIDATORS - 1
     assert _assert_same_chain(network) >= 1
+
+
+def test_a_fresh_node_syncs_to_head_then_follows_live(network: list[NodeProcess], tmp_path: Path) -> None:
+    hashes = []
+    for nonce in range(6):  # one block each
+        hashes.append(_send(network[nonce % VALIDATORS], nonce))
+        _wait_mined_everywhere(network, hashes[-1])
+    head = _assert_same_chain(network)
+    assert head >= 6
+    # A fifth node, empty data dir, not a validator: it syncs what it missed...
+    follower = NodeProcess(
+        tmp_path / "follower",
+        extra_args=[
+            *network[0].extra_args[:2],  # --genesis-file
+            "--node-private-key-file",
+            str(tmp_path / "follower.key"),
+            "--bootnodes",
+            ",".join(
+                f"/ip4/127.0.0.1/tcp/{n.p2p_port}/p2p/{n.rpc('admin_nodeInfo')['id']}"  # type: ignore[index]
+                for n in network
+            ),
+            "--permissions-nodes-config-file",
+            str(tmp_path / "permissions.toml"),
+        ],
+    ).start()
+    try:
+        _wait_for_height(follower, head, timeout_s=60)
+        _wait_until(lambda: follower.rpc("eth_syncing") is False, timeout_s=20)
+        assert "sync: done at block" in follower.logs()
+        assert follower.rpc("eth_getTransactionReceipt", hashes[0]) is not None
+        # ...then follows live, and a transaction sent to it reaches the validators.
+        live = _send(follower, len(hashes))
+        _wait_mined_everywhere([*network, follower], live, timeout_s=60)
+        _assert_same_chain([*network, follower])
+        assert follower.rpc("qbft_getValidatorsByBlockNumber", "latest") == network[0].rpc(
+            "qbft_getValidatorsByBlockNumber", "latest"
+        )
+    finally:
+        follower.stop()
