@@ -297,6 +297,12 @@ class Gossip:
         self.settings = settings or GossipSettings()
         self.topics = {kind: topic_name(chain_id, kind) for kind in Kind}
         self.pubsub, self.router = new_pubsub(host, self.settings)
+        # py-libp2p's pubsub stream handler lets a protobuf DecodeError (any peer writing a
+        # malformed RPC frame) escape into the swarm's nursery, which ends the whole host: the
+        # consensus process exited. Our handler contains it and bans the peer.
+        for protocol in self.router.get_protocols():
+            host.libp2p.set_stream_handler(protocol, self._guarded_stream_handler)
+        self.malformed_frames = 0
         self._own_id = host.peer_id.to_bytes()
         self._subscriptions: dict[Kind, Any] = {}
         self._nursery: trio.Nursery | None = None
@@ -424,6 +430,23 @@ class Gossip:
             return True
 
         return validate
+
+    async def _guarded_stream_handler(self, stream: Any) -> None:
+        peer_id: ID = stream.muxed_conn.peer_id
+        try:
+            await self.pubsub.stream_handler(stream)
+        except Exception as exc:  # DecodeError and whatever else a malformed frame raises
+            self.malformed_frames += 1
+            log.warning("malformed pubsub frame from %s: %s: %s", peer_id, type(exc).__name__, exc)
+            try:
+                await stream.reset()
+            except Exception as reset_exc:  # the muxer may have closed it already
+                log.debug("resetting pubsub stream of %s: %s", peer_id, reset_exc)
+            self.pubsub._handle_dead_peer(peer_id)
+            # Never sent by an honest peer (a frame is read whole before it is parsed): ban now.
+            if self._nursery is not None:
+                reason = f"malformed pubsub frame ({type(exc).__name__})"
+                self._nursery.start_soon(self.host.ban, peer_id, self.settings.ban_s, reason)
 
     def _reject(self, forwarder: ID, kind: Kind, error: Exception) -> None:
         count = self.invalid_counts.get(forwarder, 0) + 1

@@ -14,6 +14,8 @@ import pytest
 import rlp
 import trio
 from eth_keys.datatypes import PrivateKey
+from libp2p.custom_types import TProtocol
+from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11
 from libp2p.tools.anyio_service import background_trio_service
 
 from jsc_node.consensus.block import address_of, decode_block, sign_commit_seal
@@ -267,5 +269,31 @@ def test_garbage_is_not_forwarded_and_the_sender_is_banned() -> None:
                     rejected = victim.gossip.rejected[attacker_host.peer_id]
                     print(f"\n[p2p] garbage: victim rejected {rejected}, banned the sender, forwarded none")
                 nursery.cancel_scope.cancel()
+
+    run(main)
+
+
+def test_a_malformed_pubsub_frame_bans_its_sender_and_the_node_keeps_running() -> None:
+    """Below the gossip payloads: a peer writing a frame that is not a pubsub protobuf at all.
+    py-libp2p's own handler lets the DecodeError end the whole host; ours contains it."""
+
+    async def main() -> None:
+        async with nodes([KEYS[0], KEYS[1], KEYS[2]]) as (victim, attacker, honest):
+            await link(attacker, victim)
+            await link(honest, victim)
+            with trio.fail_after(STEP_TIMEOUT_S):
+                stream = await attacker.host.libp2p.new_stream(
+                    victim.host.peer_id, [TProtocol(PROTOCOL_ID_V11)]
+                )
+                await stream.write(bytes([5]) + b"\xff\xff\xff\xff\xff")  # varint length 5, junk
+                while not victim.host.bans.active(attacker.host.peer_id):
+                    await trio.sleep(0.05)
+            assert victim.gossip.malformed_frames == 1
+            with trio.fail_after(STEP_TIMEOUT_S):
+                while attacker.host.peer_id in victim.host.connected_peers():
+                    await trio.sleep(0.05)
+            await honest.gossip.broadcast(prepare(KEYS[2], 1))
+            with trio.fail_after(STEP_TIMEOUT_S):
+                assert await victim.gossip.receive() == prepare(KEYS[2], 1)
 
     run(main)
