@@ -118,6 +118,10 @@ _M = TypeVar("_M", Prepare, Commit, RoundChange)
 MAX_ROUND_LOOKAHEAD = 10
 # Cap of the timeout exponent, so a long outage cannot overflow the timer.
 MAX_TIMEOUT_EXPONENT = 16
+MAX_FUTURE_TIMESTAMP_S = 2
+"""How far ahead of this validator's clock a proposed block's timestamp may be. Proposers stamp
+``max(parent + block period, floor(now))``, so an honest block is never ahead of an honest clock;
+the margin is for clock skew between validators (Besu allows one second)."""
 
 
 @dataclass(frozen=True)
@@ -761,6 +765,14 @@ class QbftEngine:
             hs.quorum,
             self.proposer(p.round),
         )
+        if not old and block.timestamp > self._now + MAX_FUTURE_TIMESTAMP_S:
+            # Preparing it would let a proposer push the chain's clock ahead (later blocks must
+            # be later still); a quorum's commit seals on an old round's block are kept above.
+            raise InvalidProposalBlock(
+                "block timestamp in the future",
+                got=block.timestamp,
+                expected=f"<= {int(self._now) + MAX_FUTURE_TIMESTAMP_S}",
+            )
         rs = hs.round_state(p.round)
         if rs.proposal is not None:
             if rs.proposal.digest == p.digest:

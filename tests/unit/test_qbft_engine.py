@@ -10,6 +10,7 @@ import pytest
 
 from jsc_node.consensus.block import BlockView, decode_block, sign_commit_seal, sign_digest
 from jsc_node.consensus.engine import (
+    MAX_FUTURE_TIMESTAMP_S,
     Action,
     BlockBuilt,
     BlockValidated,
@@ -141,12 +142,12 @@ def sent(actions: list[Action]) -> list[Message]:
     return [decode_message(a.message) for a in actions if isinstance(a, Broadcast)]
 
 
-def accept(engine: QbftEngine, p: Proposal) -> list[Action]:
+def accept(engine: QbftEngine, p: Proposal, now: float = T0 + 1) -> list[Action]:
     """Feed a proposal and answer its ValidateBlock with ok."""
-    actions = feed(engine, p)
+    actions = feed(engine, p, now)
     for a in list(actions):
         if isinstance(a, ValidateBlock):
-            actions += engine.step(BlockValidated(a.digest, True), T0 + 1)
+            actions += engine.step(BlockValidated(a.digest, True), now)
     return actions
 
 
@@ -508,7 +509,7 @@ def test_next_proposer_builds_a_new_block_when_nothing_was_prepared() -> None:
     assert p.prepares == ()
     # A validator that sees the justified proposal for round 1 jumps there and prepares.
     follower = started(index=[i for i in range(4) if i != index][2])
-    actions = accept(follower, p)
+    actions = accept(follower, p, now=T0 + 10)
     assert follower.round == 1
     assert [type(m).__name__ for m in sent(actions)] == ["Prepare"]
 
@@ -732,3 +733,35 @@ def test_round_change_is_resent_while_the_round_is_stuck() -> None:
     # Once the round moved on, a stale resend timer does nothing.
     engine.step(Timeout(1, 1, "round"), resend.at + 10)
     assert engine.step(Timeout(1, 1, "resend"), resend.at + 11) == []
+
+
+def test_round_zero_is_timed_from_its_proposal_for_everyone_including_the_proposer() -> None:
+    # A validator without pending transactions (they reached only some validators) must not
+    # sit in round 0 for the empty-block period once round 0 really started: the others, which
+    # had them, time out one request timeout after the proposal, and a quorum split over
+    # round 0 and later rounds cannot meet through the f+1 rule.
+    config = EngineConfig(block_period_s=1, empty_block_period_s=60, request_timeout_s=2.0)
+    engine = started(index=_non_proposer(), config=config)
+    actions = feed(engine, P0, now=T0 + 3)
+    [timer] = [a for a in actions if isinstance(a, ScheduleTimeout) and a.kind == "round"]
+    assert (timer.round, timer.at) == (0, T0 + 3 + 2.0)
+    moved = engine.step(Timeout(1, 0, "round"), timer.at)
+    assert engine.round == 1
+    assert [type(m).__name__ for m in sent(moved)] == ["RoundChange"]
+    # Without an empty-block period, round 0's timer already counts from the block period.
+    plain = started(index=_non_proposer())
+    assert not [a for a in feed(plain, P0) if isinstance(a, ScheduleTimeout) and a.round == 0]
+
+
+def test_a_proposal_stamped_in_the_future_is_not_prepared() -> None:
+    engine = started(index=_non_proposer())
+    ahead = block(0, stamp=int(T0 + 1) + MAX_FUTURE_TIMESTAMP_S + 1)
+    actions = feed(engine, proposal(ahead), now=T0 + 1)
+    [error] = dropped(actions)
+    assert isinstance(error, InvalidProposalBlock)
+    assert "future" in str(error)
+    assert not any(isinstance(a, ValidateBlock) for a in actions)
+    # Within the clock-skew margin it is validated as usual.
+    engine2 = started(index=_non_proposer())
+    near = block(0, stamp=int(T0 + 1) + MAX_FUTURE_TIMESTAMP_S)
+    assert any(isinstance(a, ValidateBlock) for a in feed(engine2, proposal(near), now=T0 + 1))
