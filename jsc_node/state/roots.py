@@ -1,0 +1,142 @@
+"""Transactions, receipts and withdrawals roots, built in one bottom-up pass.
+
+py-evm computes these roots (``eth.db.trie.make_trie_root_and_nodes``) by inserting every item into
+a ``HexaryTrie``: each insert re-encodes and re-hashes the nodes on its path and prunes the old
+ones. For a 2,000-transaction block that was 43% of block building (three tries: transactions at
+build, receipts, and both again in ``ChainDB.persist_block``). The keys are known up front
+(``rlp(index)``), so the trie can be built once from the sorted keys: every node is encoded and
+hashed exactly once. Same root, same node set (tests/unit/test_roots.py checks both against
+py-evm's own function on random inputs).
+
+``install()`` replaces the function in the py-evm modules that imported it by name. Importing
+``jsc_node.state.execution`` installs it; ``bench/bare.py`` runs without jsc_node, so the bare
+py-evm baseline keeps py-evm's own function.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from eth.constants import BLANK_ROOT_HASH
+from eth_hash.auto import keccak
+
+_EMPTY_SLOT = b"\x80"
+_CACHE_SIZE = 16
+"""Build computes a block's roots, then ``persist_block`` recomputes them at commit."""
+
+
+def _prefix(length: int, offset: int) -> bytes:
+    if length < 56:
+        return bytes([offset + length])
+    encoded = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([offset + 55 + len(encoded)]) + encoded
+
+
+def _rlp_bytes(item: bytes) -> bytes:
+    if len(item) == 1 and item[0] < 0x80:
+        return item
+    return _prefix(len(item), 0x80) + item
+
+
+def _rlp_list(payload: bytes) -> bytes:
+    return _prefix(len(payload), 0xC0) + payload
+
+
+def _hex_prefix(nibbles: Sequence[int], leaf: bool) -> bytes:
+    flag = 2 if leaf else 0
+    padded = [flag + 1, *nibbles] if len(nibbles) % 2 else [flag, 0, *nibbles]
+    return bytes((padded[i] << 4) | padded[i + 1] for i in range(0, len(padded), 2))
+
+
+def _index_key(index: int) -> bytes:
+    """``rlp.encode(index, sedes=big_endian_int)``."""
+    if index == 0:
+        return b"\x80"
+    raw = index.to_bytes((index.bit_length() + 7) // 8, "big")
+    return _rlp_bytes(raw)
+
+
+def _nibbles(key: bytes) -> tuple[int, ...]:
+    out: list[int] = []
+    for byte in key:
+        out.append(byte >> 4)
+        out.append(byte & 0x0F)
+    return tuple(out)
+
+
+def trie_root_and_nodes(pairs: Sequence[tuple[bytes, bytes]]) -> tuple[bytes, dict[bytes, bytes]]:
+    """Root hash and ``{hash: node RLP}`` of the hexary Merkle-Patricia trie of ``pairs``
+    (distinct keys, non-empty values), as ``HexaryTrie`` would store them."""
+    if not pairs:
+        return BLANK_ROOT_HASH, {}
+    items = sorted((_nibbles(key), value) for key, value in pairs)
+    nodes: dict[bytes, bytes] = {}
+
+    def reference(encoded: bytes) -> bytes:
+        """How a parent holds a child: inline below 32 bytes, else by hash."""
+        if len(encoded) < 32:
+            return encoded
+        digest: bytes = keccak(encoded)
+        nodes[digest] = encoded
+        return b"\xa0" + digest
+
+    def node(lo: int, hi: int, depth: int) -> bytes:
+        first = items[lo][0]
+        if hi - lo == 1:
+            return _rlp_list(_rlp_bytes(_hex_prefix(first[depth:], True)) + _rlp_bytes(items[lo][1]))
+        last = items[hi - 1][0]  # sorted: the common prefix of first and last is everyone's
+        shared = depth
+        while shared < len(first) and shared < len(last) and first[shared] == last[shared]:
+            shared += 1
+        if shared > depth:
+            child = reference(node(lo, hi, shared))
+            return _rlp_list(_rlp_bytes(_hex_prefix(first[depth:shared], False)) + child)
+        slots = [_EMPTY_SLOT] * 17
+        i = lo
+        if len(items[i][0]) == depth:  # a key that ends here sorts first
+            slots[16] = _rlp_bytes(items[i][1])
+            i += 1
+        while i < hi:
+            nibble = items[i][0][depth]
+            j = i + 1
+            while j < hi and items[j][0][depth] == nibble:
+                j += 1
+            slots[nibble] = reference(node(i, j, depth + 1))
+            i = j
+        return _rlp_list(b"".join(slots))
+
+    root = node(0, len(items), 0)
+    root_hash: bytes = keccak(root)
+    nodes[root_hash] = root
+    return root_hash, nodes
+
+
+@functools.lru_cache(_CACHE_SIZE)
+def _ordered_root(encoded_items: tuple[bytes, ...]) -> tuple[bytes, dict[bytes, bytes]]:
+    return trie_root_and_nodes([(_index_key(i), item) for i, item in enumerate(encoded_items)])
+
+
+def make_trie_root_and_nodes(items: Sequence[Any]) -> tuple[Any, dict[Any, bytes]]:
+    """Drop-in for ``eth.db.trie.make_trie_root_and_nodes``: the trie of ``rlp(index) -> item.encode()``.
+    Callers get a copy of the node dict (py-evm's callers only read it; the cache keeps its own)."""
+    root, nodes = _ordered_root(tuple(item.encode() for item in items))
+    return root, dict(nodes)
+
+
+def install() -> None:
+    from eth.db import trie as eth_trie
+
+    original = eth_trie.make_trie_root_and_nodes
+    if original is make_trie_root_and_nodes:
+        return
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("eth.") or module is None:
+            continue
+        if getattr(module, "make_trie_root_and_nodes", None) is original:
+            module.make_trie_root_and_nodes = make_trie_root_and_nodes  # type: ignore[attr-defined]
+
+
+install()
