@@ -6,13 +6,16 @@ outside a Changeset, which builds a new object. pyrlp still deep-copies them fie
 whenever one is copied, and ``block.copy(header=...)`` (block building, ``mine_block``, commit)
 deep-copies every transaction of the block: ~8,000 transaction copies per 2,000-transaction
 block, with their cached hashes and senders thrown away. A copy of an immutable value is the
-value. ``bench/bare.py`` runs without jsc_node, so the bare py-evm baseline keeps pyrlp's copy.
+value. py-evm's typed transactions (EIP-2718) wrap a Serializable without being one, and are as
+immutable: the same holds for them. ``bench/bare.py`` runs without jsc_node, so the bare py-evm
+baseline keeps pyrlp's copy.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from eth.vm.forks.berlin.transactions import TypedTransaction
 from rlp.sedes.serializable import Serializable
 
 
@@ -22,6 +25,7 @@ def _same_object(self: Any, memo: Any = None) -> Any:
 
 def install() -> None:
     Serializable.__deepcopy__ = _same_object
+    TypedTransaction.__deepcopy__ = _same_object
 
 
 install()
