@@ -1,6 +1,6 @@
 """Validator-set changes by vote with real processes, libp2p on 127.0.0.1: a follower voted in
-(1→2, 2→3, 4→5) and a validator voted out while live or after a kill -9 (4→3), the chain final
-throughout. Besu #8425 (adding a 2nd validator halts the chain) and GoQuorum #1728 (removing one
+(1→2, 2→3, 4→5) and a validator voted out (4→3) while live (its own vote the deciding one) or
+after a kill -9 (by the three others), the chain final throughout. Besu #8425 (adding a 2nd validator halts the chain) and GoQuorum #1728 (removing one
 halts it) are the failures these guard against."""
 
 from __future__ import annotations
@@ -275,6 +275,17 @@ def _assert_change_on_chain(
         assert len(signers) >= quorum(len(members)), (number, len(signers))
 
 
+def _voters_on_chain(node: NodeProcess, subject: str) -> set[str]:
+    """Proposers of the blocks so far that carry a vote about ``subject``."""
+    recipient = bytes.fromhex(subject[2:])
+    voters = set()
+    for number in range(1, int(str(node.rpc("eth_blockNumber")), 16) + 1):
+        block = _block(node, number)
+        if block.extra.vote is not None and block.extra.vote.recipient == recipient:
+            voters.add("0x" + block.coinbase.hex())
+    return voters
+
+
 def _miner(node: NodeProcess, number: int) -> str:
     block = node.rpc("eth_getBlockByNumber", hex(number), False)
     assert isinstance(block, dict)
@@ -336,16 +347,32 @@ def test_a_validator_voted_out_4to3(networks: list[Network], tmp_path: Path, cra
         _wait_mined_everywhere(rest, network.send(rest[0]))
     live = rest if crashed else network.nodes
 
-    _vote(rest, network.addresses[3], False)
+    subject = network.addresses[3]
+    if crashed:
+        # The three others vote it out.
+        _vote(rest, subject, False)
+    else:
+        # Validators 0 and 1 vote first; once both votes are on chain the live validator votes
+        # itself out, so the block that removes it is its own and the next proposer follows a
+        # proposer no longer in the set (Besu's ProposerSelector: the first validator above it).
+        _vote(rest[:2], subject, False)
+        _wait_until(
+            lambda: len(_voters_on_chain(rest[0], subject)) == 2,
+            STEP_TIMEOUT_S,
+            lambda: f"two votes on chain (now {_voters_on_chain(rest[0], subject)})",
+        )
+        _vote([removed], subject, False)
     after = _sorted(network.addresses[:3])
     changed_at = _assert_final_after_change(network, live, after)
     assert _validators(rest[0], hex(changed_at - 1)) == _sorted(network.addresses)
+    if not crashed:
+        assert _miner(rest[0], changed_at - 1) == subject.lower()
     if not crashed:
         # The node voted out follows as a non-validator: a transaction sent to it is final on all.
         _wait_mined_everywhere(live, network.send(removed))
         _assert_same_chain(live)
     for node in live:
-        _assert_change_on_chain(node, changed_at, network.addresses[3], False, after)
+        _assert_change_on_chain(node, changed_at, subject, False, after)
     if crashed:
         # The crashed validator comes back after it was voted out: it syncs the blocks it missed,
         # learns from their votes that it is no longer a validator, and follows.
@@ -361,4 +388,4 @@ def test_a_validator_voted_out_4to3(networks: list[Network], tmp_path: Path, cra
         _wait_mined_everywhere(network.nodes, network.send(removed))
         _assert_same_chain(network.nodes)
         assert all(_validators(n) == after for n in network.nodes)
-        _assert_change_on_chain(removed, changed_at, network.addresses[3], False, after)
+        _assert_change_on_chain(removed, changed_at, subject, False, after)
