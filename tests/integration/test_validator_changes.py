@@ -7,20 +7,29 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from eth_account import Account
-from eth_hash.auto import keccak
 
 from jsc_node.consensus.block import BlockView, decode_block, recover_seal_signers
 from jsc_node.consensus.validators import quorum
 from jsc_node.devtools import write_devnet
 from jsc_node.p2p.host import peer_id_of
-from tests.integration.conftest import DEV_KEY
 from tests.integration.nodeproc import NodeProcess
+from tests.integration.qbftnet import (
+    FOLLOWER_KEY,
+    STEP_TIMEOUT_S,
+    assert_same_chain,
+    heads,
+    restart,
+    send_tx,
+    wait_for_peers,
+    wait_mined_everywhere,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -30,10 +39,7 @@ REQUEST_TIMEOUT_S = 2
 EMPTY_BLOCK_PERIOD_S = 1
 # No epoch block (which resets the votes) during a test.
 EPOCH_LENGTH = 30_000
-RECIPIENT = "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f"
-FOLLOWER_KEY = keccak(b"jsc-node test follower")
 FOLLOWER_ADDRESS = str(Account.from_key(FOLLOWER_KEY).address)
-STEP_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -52,7 +58,7 @@ class Network:
         return [*self.validators, *([self.follower] if self.follower is not None else [])]
 
     def send(self, node: NodeProcess) -> str:
-        tx_hash = _send(node, self.nonce)
+        tx_hash = send_tx(node, self.nonce)
         self.nonce += 1
         return tx_hash
 
@@ -108,7 +114,7 @@ def _start_network(tmp_path: Path, validators: int, *, follower: bool) -> Networ
     try:
         for node in network.validators:
             node.wait_ready()
-        _wait_for_peers(network.validators, validators - 1)
+        wait_for_peers(network.validators, validators - 1)
     except BaseException:
         _stop_all(nodes)
         raise
@@ -118,16 +124,16 @@ def _start_network(tmp_path: Path, validators: int, *, follower: bool) -> Networ
 def _start_follower(network: Network) -> NodeProcess:
     """Start the follower, wait until it has synced to the validators' head and is connected to all."""
     assert network.follower is not None
-    head = max(_heads(network.validators))
+    head = max(heads(network.validators))
     follower = network.follower.start()
-    _wait_until(
+    wait_until(
         lambda: (
             int(str(follower.rpc("eth_blockNumber")), 16) >= head and follower.rpc("eth_syncing") is False
         ),
         STEP_TIMEOUT_S,
         lambda: f"follower synced to {head} (at {follower.rpc('eth_blockNumber')})",
     )
-    _wait_for_peers(network.nodes, len(network.nodes) - 1)
+    wait_for_peers(network.nodes, len(network.nodes) - 1)
     return follower
 
 
@@ -144,65 +150,6 @@ def networks() -> Iterator[list[Network]]:
     yield started
     for network in started:
         _stop_all(network.nodes)
-
-
-def _wait_for_peers(nodes: list[NodeProcess], want: int, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if all(int(str(n.rpc("net_peerCount")), 16) >= want for n in nodes):
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"peers not connected: {[n.rpc('net_peerCount') for n in nodes]}")
-
-
-def _send(node: NodeProcess, nonce: int) -> str:
-    raw = Account.sign_transaction(
-        {
-            "chainId": 1337,
-            "nonce": nonce,
-            "to": RECIPIENT,
-            "value": 1,
-            "gas": 21_000,
-            "maxFeePerGas": 20 * 10**9,
-            "maxPriorityFeePerGas": 10**9,
-            "type": 2,
-        },
-        DEV_KEY,
-    ).raw_transaction
-    return str(node.rpc("eth_sendRawTransaction", "0x" + raw.hex().removeprefix("0x")))
-
-
-def _wait_mined_everywhere(nodes: list[NodeProcess], tx_hash: str, timeout_s: float = STEP_TIMEOUT_S) -> int:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        receipts = [n.rpc("eth_getTransactionReceipt", tx_hash) for n in nodes]
-        if all(isinstance(r, dict) for r in receipts):
-            numbers = {int(r["blockNumber"], 16) for r in receipts if isinstance(r, dict)}
-            assert len(numbers) == 1, f"mined at different heights: {numbers}"
-            return numbers.pop()
-        time.sleep(0.2)
-    raise TimeoutError(f"{tx_hash} not mined on every node in {timeout_s} s: {_heads(nodes)}")
-
-
-def _heads(nodes: list[NodeProcess]) -> list[int]:
-    return [int(str(n.rpc("eth_blockNumber")), 16) for n in nodes]
-
-
-def _assert_same_chain(nodes: list[NodeProcess]) -> int:
-    top = min(_heads(nodes))
-    for number in range(top + 1):
-        hashes = {str(n.rpc("eth_getBlockByNumber", hex(number), False)["hash"]) for n in nodes}  # type: ignore[index]
-        assert len(hashes) == 1, f"fork at height {number}: {hashes}"
-    return top
-
-
-def _wait_until(condition: Callable[[], bool], timeout_s: float, what: Callable[[], str]) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"{what()}: not in {timeout_s} s")
 
 
 def _validators(node: NodeProcess, block: str = "latest") -> list[str]:
@@ -224,12 +171,12 @@ def _vote(voters: list[NodeProcess], subject: str, add: bool) -> None:
 def _wait_for_set(nodes: list[NodeProcess], expected: list[str]) -> int:
     """Wait until every node's head is validated by ``expected``; the first such block's number
     (the same on all nodes)."""
-    _wait_until(
+    wait_until(
         lambda: all(_validators(n) == expected for n in nodes),
         STEP_TIMEOUT_S,
         lambda: (
             f"validators {expected} on every node (now {[_validators(n) for n in nodes]}, "
-            f"heads {_heads(nodes)})"
+            f"heads {heads(nodes)})"
         ),
     )
     changes = {_first_block_with(n, expected) for n in nodes}
@@ -242,16 +189,6 @@ def _first_block_with(node: NodeProcess, expected: list[str]) -> int:
     while number > 0 and _validators(node, hex(number - 1)) == expected:
         number -= 1
     return number
-
-
-def _restart(node: NodeProcess) -> NodeProcess:
-    return NodeProcess(
-        node.data_path,
-        extra_args=node.extra_args,
-        http_port=node.http_port,
-        ws_port=node.ws_port,
-        p2p_port=node.p2p_port,
-    ).start()
 
 
 def _block(node: NodeProcess, number: int) -> BlockView:
@@ -295,8 +232,8 @@ def _miner(node: NodeProcess, number: int) -> str:
 def _assert_final_after_change(network: Network, live: list[NodeProcess], expected: list[str]) -> int:
     """Every live node on the new set, a transaction sent after the change final on all, one chain."""
     changed_at = _wait_for_set(live, expected)
-    assert _wait_mined_everywhere(live, network.send(live[-1])) >= changed_at
-    _assert_same_chain(live)
+    assert wait_mined_everywhere(live, network.send(live[-1])) >= changed_at
+    assert_same_chain(live)
     sets = [_validators(n) for n in live]
     assert all(s == expected for s in sets), sets
     return changed_at
@@ -306,13 +243,13 @@ def _assert_final_after_change(network: Network, live: list[NodeProcess], expect
 def test_a_follower_voted_in_validates(networks: list[Network], tmp_path: Path, validators: int) -> None:
     network = _start_network(tmp_path, validators, follower=True)
     networks.append(network)
-    _wait_mined_everywhere(network.validators, network.send(network.validators[0]))
+    wait_mined_everywhere(network.validators, network.send(network.validators[0]))
     # The validator-to-be joins late: admitted by the allowlist, it syncs, then follows live.
     follower = _start_follower(network)
     everyone = network.nodes
     before = _sorted(network.addresses)
     assert all(_validators(n) == before for n in everyone)
-    _wait_mined_everywhere(everyone, network.send(follower))
+    wait_mined_everywhere(everyone, network.send(follower))
 
     # Strictly more than half of the validators vote (the others abstain).
     _vote(network.validators[: validators // 2 + 1], FOLLOWER_ADDRESS, True)
@@ -322,15 +259,15 @@ def test_a_follower_voted_in_validates(networks: list[Network], tmp_path: Path, 
     # The new validator takes its turn as proposer and the chain goes on: with 2 validators the
     # quorum is both, so every block after the change is final only with the new one's seal.
     follower_address = FOLLOWER_ADDRESS.lower()
-    _wait_until(
+    wait_until(
         lambda: any(
-            _miner(follower, n) == follower_address for n in range(changed_at, min(_heads(everyone)) + 1)
+            _miner(follower, n) == follower_address for n in range(changed_at, min(heads(everyone)) + 1)
         ),
         STEP_TIMEOUT_S,
         lambda: "a block proposed by the validator voted in",
     )
-    _wait_mined_everywhere(everyone, network.send(network.validators[0]))
-    assert _assert_same_chain(everyone) >= changed_at + 2
+    wait_mined_everywhere(everyone, network.send(network.validators[0]))
+    assert assert_same_chain(everyone) >= changed_at + 2
     for node in everyone:
         _assert_change_on_chain(node, changed_at, FOLLOWER_ADDRESS, True, after)
 
@@ -339,12 +276,12 @@ def test_a_follower_voted_in_validates(networks: list[Network], tmp_path: Path, 
 def test_a_validator_voted_out_4to3(networks: list[Network], tmp_path: Path, crashed: bool) -> None:
     network = _start_network(tmp_path, 4, follower=False)
     networks.append(network)
-    _wait_mined_everywhere(network.nodes, network.send(network.validators[0]))
+    wait_mined_everywhere(network.nodes, network.send(network.validators[0]))
     removed, rest = network.validators[3], network.validators[:3]
     if crashed:
         removed.kill9()
         # f = 1: the other three keep finalizing before the vote.
-        _wait_mined_everywhere(rest, network.send(rest[0]))
+        wait_mined_everywhere(rest, network.send(rest[0]))
     live = rest if crashed else network.nodes
 
     subject = network.addresses[3]
@@ -356,7 +293,7 @@ def test_a_validator_voted_out_4to3(networks: list[Network], tmp_path: Path, cra
         # itself out, so the block that removes it is its own and the next proposer follows a
         # proposer no longer in the set (Besu's ProposerSelector: the first validator above it).
         _vote(rest[:2], subject, False)
-        _wait_until(
+        wait_until(
             lambda: len(_voters_on_chain(rest[0], subject)) == 2,
             STEP_TIMEOUT_S,
             lambda: f"two votes on chain (now {_voters_on_chain(rest[0], subject)})",
@@ -369,23 +306,23 @@ def test_a_validator_voted_out_4to3(networks: list[Network], tmp_path: Path, cra
         assert _miner(rest[0], changed_at - 1) == subject.lower()
     if not crashed:
         # The node voted out follows as a non-validator: a transaction sent to it is final on all.
-        _wait_mined_everywhere(live, network.send(removed))
-        _assert_same_chain(live)
+        wait_mined_everywhere(live, network.send(removed))
+        assert_same_chain(live)
     for node in live:
         _assert_change_on_chain(node, changed_at, subject, False, after)
     if crashed:
         # The crashed validator comes back after it was voted out: it syncs the blocks it missed,
         # learns from their votes that it is no longer a validator, and follows.
-        network.validators[3] = removed = _restart(removed)
-        head = max(_heads(rest))
-        _wait_until(
+        network.validators[3] = removed = restart(removed)
+        head = max(heads(rest))
+        wait_until(
             lambda: (
                 int(str(removed.rpc("eth_blockNumber")), 16) >= head and removed.rpc("eth_syncing") is False
             ),
             STEP_TIMEOUT_S,
             lambda: f"restarted node synced to {head} (at {removed.rpc('eth_blockNumber')})",
         )
-        _wait_mined_everywhere(network.nodes, network.send(removed))
-        _assert_same_chain(network.nodes)
+        wait_mined_everywhere(network.nodes, network.send(removed))
+        assert_same_chain(network.nodes)
         assert all(_validators(n) == after for n in network.nodes)
         _assert_change_on_chain(removed, changed_at, subject, False, after)
