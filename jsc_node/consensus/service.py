@@ -318,7 +318,11 @@ class ConsensusService:
                 extra_data="0x" + action.extra_data.hex(),
             )
         except SeamError as exc:
-            log.warning("building block %d failed: %s", action.height, exc)
+            if self.history is not None and self.history.head.onchain_hash != action.parent_hash:
+                # The head moved (sync or a peer's sealed block) while the request was queued.
+                log.debug("dropped stale build of block %d: %s", action.height, exc)
+            else:
+                log.warning("building block %d failed: %s", action.height, exc)
             return
         await self.submit(BlockBuilt(bytes.fromhex(built["block"][2:])))
 
