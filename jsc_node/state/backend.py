@@ -289,6 +289,7 @@ class NodeBackend:
             value,
             request.input or b"",
             gas_price=callenv.call_gas_price(request, header),
+            access_list=_access_list(request),
         )
         intrinsic = int(tx.intrinsic_gas)
         if gas < intrinsic:
@@ -325,7 +326,14 @@ class NodeBackend:
                 raise InvalidTransaction(f"gas required exceeds allowance ({hi})")
             _raise_if_error(top)
         probe = self.executor.spoof_transaction(
-            state, header, request.sender or ZERO_ADDRESS, request.to, hi, 0, request.input or b""
+            state,
+            header,
+            request.sender or ZERO_ADDRESS,
+            request.to,
+            hi,
+            0,
+            request.input or b"",
+            access_list=_access_list(request),
         )
         lo = int(probe.intrinsic_gas) - 1
         used = hi - top.get_gas_remaining()
@@ -699,3 +707,8 @@ def _raise_if_error(computation: Any) -> None:
     if isinstance(error, StackDepthLimit):
         raise ExecutionFailed("max call depth exceeded")
     raise ExecutionFailed(str(error) or type(error).__name__)
+
+
+def _access_list(request: CallRequest) -> list[tuple[bytes, tuple[bytes, ...]]]:
+    """The request's EIP-2930 access list as ``Executor.spoof_transaction`` takes it."""
+    return [(entry.address, entry.storage_keys) for entry in request.access_list or ()]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -594,16 +594,31 @@ class Executor:
         value: int,
         data: bytes,
         gas_price: int = 0,
+        access_list: Sequence[tuple[bytes, Sequence[bytes]]] = (),
     ) -> Any:
+        """An unsigned call from ``sender``. With an access list (``(address, [32-byte key])``
+        pairs), an EIP-2930 transaction from Berlin on, as geth: its addresses and slots start
+        warm and its intrinsic gas counts them."""
         vm_class = self.schedule.vm_class_for_header(header)
-        unsigned = vm_class.create_unsigned_transaction(
-            nonce=state.get_nonce(sender),
-            gas_price=gas_price,
-            gas=gas,
-            to=to if to is not None else b"",
-            value=value,
-            data=data,
-        )
+        builder = vm_class.get_transaction_builder()
+        common = {
+            "nonce": state.get_nonce(sender),
+            "gas_price": gas_price,
+            "gas": gas,
+            "to": to if to is not None else b"",
+            "value": value,
+            "data": data,
+        }
+        if access_list and hasattr(builder, "new_unsigned_access_list_transaction"):
+            unsigned = builder.new_unsigned_access_list_transaction(
+                chain_id=self.spec.chain_id,
+                access_list=[
+                    (address, [int.from_bytes(k, "big") for k in keys]) for address, keys in access_list
+                ],
+                **common,
+            )
+        else:
+            unsigned = vm_class.create_unsigned_transaction(**common)
         return SpoofTransaction(unsigned, from_=sender)
 
 

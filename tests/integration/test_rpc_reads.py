@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from eth_account import Account
 from web3 import Web3
 
@@ -97,3 +98,18 @@ def test_pending_nonce_counts_pool(node: NodeProcess, w3: Web3) -> None:
     # While the gap stays open the queued transaction is not mined.
     time.sleep(1.5)
     assert node.rpc("eth_getTransactionReceipt", "0x" + bytes(tx_hash).hex()) is None
+
+
+def test_access_list_counts_in_estimate_and_call(w3: Web3) -> None:
+    # As geth: an accessList makes the call an EIP-2930 transaction, whose intrinsic gas charges
+    # 2,400 per address and 1,900 per storage key (and whose entries start warm).
+    sender = Account.from_key(DEV_KEY).address
+    plain = {"from": sender, "to": TARGET, "value": 1}
+    listed = {**plain, "accessList": [{"address": TARGET, "storageKeys": ["0x" + "00" * 31 + "01"]}]}
+    assert w3.eth.estimate_gas(plain) == 21_000  # type: ignore[arg-type]
+    assert w3.eth.estimate_gas(listed) == 21_000 + 2_400 + 1_900  # type: ignore[arg-type]
+    assert w3.eth.call(listed) == b""  # type: ignore[arg-type]
+    # A gas allowance below the list's intrinsic cost is refused, as for any call.
+    too_low = {**listed, "gas": 22_000}
+    with pytest.raises(Exception, match="intrinsic gas too low"):  # web3's error class varies
+        w3.eth.call(too_low)  # type: ignore[arg-type]
