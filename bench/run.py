@@ -455,6 +455,10 @@ def report(
                 )
             )
     p("")
+    p(
+        "(bare = py-evm as installed: eth-hash's default keccak backend, two sender recoveries per tx;"
+        " the node: pysha3 keccak, one recovery, one-pass tx/receipt roots, no deep copies of RLP objects)"
+    )
     for phase in ("native", "erc20"):
         p(f"ratio node/bare {phase}: {node[phase].tps / bare[phase]['tps']:.2f}")
     for phase in ("native", "erc20"):
