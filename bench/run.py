@@ -457,7 +457,8 @@ def report(
     p("")
     p(
         "(bare = py-evm as installed: eth-hash's default keccak backend, two sender recoveries per tx;"
-        " the node: pysha3 keccak, one recovery, one-pass tx/receipt roots, no deep copies of RLP objects)"
+        " the node: pysha3 keccak, one recovery, one-pass tx/receipt roots, no deep copies of RLP objects,"
+        " jump analysis once per code)"
     )
     for phase in ("native", "erc20"):
         p(f"ratio node/bare {phase}: {node[phase].tps / bare[phase]['tps']:.2f}")
