@@ -16,7 +16,6 @@ py-evm baseline keeps py-evm's own function.
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -129,14 +128,11 @@ def make_trie_root_and_nodes(items: Sequence[Any]) -> tuple[Any, dict[Any, bytes
 def install() -> None:
     from eth.db import trie as eth_trie
 
+    from jsc_node.state.senders import replace_in_py_evm
+
     original = eth_trie.make_trie_root_and_nodes
-    if original is make_trie_root_and_nodes:
-        return
-    for name, module in list(sys.modules.items()):
-        if not name.startswith("eth.") or module is None:
-            continue
-        if getattr(module, "make_trie_root_and_nodes", None) is original:
-            module.make_trie_root_and_nodes = make_trie_root_and_nodes  # type: ignore[attr-defined]
+    if original is not make_trie_root_and_nodes:
+        replace_in_py_evm("make_trie_root_and_nodes", original, make_trie_root_and_nodes)
 
 
 install()

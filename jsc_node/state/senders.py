@@ -61,18 +61,22 @@ def extract_transaction_sender(transaction: Any) -> bytes:
     return recover_sender(transaction)
 
 
+def replace_in_py_evm(name: str, original: Any, replacement: Any) -> None:
+    """Point every loaded ``eth.*`` module that imported ``original`` under ``name`` at
+    ``replacement`` (py-evm modules import helpers by name, so patching the defining module alone
+    misses them)."""
+    for module_name, module in list(sys.modules.items()):
+        if module_name.startswith("eth.") and module is not None and getattr(module, name, None) is original:
+            setattr(module, name, replacement)
+
+
 def install() -> None:
     original_validate = tx_utils.validate_transaction_signature
-    original_extract = tx_utils.extract_transaction_sender
     if original_validate is validate_transaction_signature:
         return
-    for name, module in list(sys.modules.items()):
-        if not name.startswith("eth.") or module is None:
-            continue
-        if getattr(module, "validate_transaction_signature", None) is original_validate:
-            module.validate_transaction_signature = validate_transaction_signature  # type: ignore[attr-defined]
-        if getattr(module, "extract_transaction_sender", None) is original_extract:
-            module.extract_transaction_sender = extract_transaction_sender  # type: ignore[attr-defined]
+    original_extract = tx_utils.extract_transaction_sender
+    replace_in_py_evm("validate_transaction_signature", original_validate, validate_transaction_signature)
+    replace_in_py_evm("extract_transaction_sender", original_extract, extract_transaction_sender)
 
 
 install()
