@@ -35,7 +35,6 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -60,7 +59,6 @@ SETUP_TIMEOUT_S = 90.0
 FINAL_TIMEOUT_S = 120.0
 SYNC_TIMEOUT_S = 120.0
 BARE_TIMEOUT_S = 240.0
-PORT_TRIES = 50
 PERMISSIONS_FLAG = "--permissions-nodes-config-file"
 PR_SET_PDEATHSIG = 1
 
@@ -117,27 +115,6 @@ class NetworkResult:
 # --- processes -----------------------------------------------------------------------------
 
 
-def free_base_port(nodes: int) -> int:
-    """A base port P with P+10i .. P+10i+2 free for every node (bounded tries)."""
-    from jsc_node.devnet import PORT_STRIDE
-
-    for _ in range(PORT_TRIES):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = int(s.getsockname()[1])
-        ports = [base + PORT_STRIDE * i + k for i in range(nodes) for k in range(3)]
-        if ports[-1] > 65535:
-            continue
-        try:
-            for port in ports:
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError(f"no free port range for {nodes} nodes in {PORT_TRIES} tries")
-
-
 def permissions_flag_supported() -> bool:
     done = subprocess.run(
         [sys.executable, "-m", "jsc_node.cli", "run", "--help"],
@@ -188,7 +165,7 @@ def write_permissions(path: Path, plans: list[Any]) -> None:
 
 def prepare(directory: Path, w: wl.Workload) -> Any:
     """A devnet directory: 4 validator keys, 1 RPC-node key, genesis with the bench senders."""
-    from jsc_node.devnet import DevnetOptions, prepare_devnet
+    from jsc_node.devnet import DevnetOptions, free_base_port, prepare_devnet
     from jsc_node.devtools import write_devnet
 
     write_devnet(directory, VALIDATORS, 1337, 1, timestamp=int(time.time()))

@@ -699,3 +699,23 @@ def _watch(
             return 1
         time.sleep(POLL_INTERVAL_S)
     return 0
+
+
+def free_base_port(nodes: int, tries: int = 50) -> int:
+    """A ``--base-port`` P with every node's ports (P+10i .. P+10i+2) free on 127.0.0.1 now
+    (bounded tries; for tests and benchmarks, which must not collide with other runs)."""
+    for _ in range(tries):
+        with socket.socket() as probe:
+            probe.bind((HOST, 0))
+            base = int(probe.getsockname()[1])
+        ports = [base + PORT_STRIDE * i + k for i in range(nodes) for k in range(3)]
+        if ports[-1] > 65535:
+            continue
+        try:
+            for port in ports:
+                with socket.socket() as probe:
+                    probe.bind((HOST, port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError(f"no free port range for {nodes} nodes in {tries} tries")

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,8 +18,8 @@ import pytest
 from web3 import Web3
 from websockets.sync.client import connect as ws_connect
 
+from jsc_node.devnet import free_base_port
 from tests.integration.conftest import DEV_KEY, web3_for
-from tests.integration.nodeproc import free_port
 
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 60.0
@@ -29,23 +28,6 @@ PEER_TIMEOUT_S = 30.0
 COMMAND_TIMEOUT_S = 60.0
 NODE_KEYS = {"name", "rpc", "ws", "p2p", "address", "validator", "pids"}
 P2P_ADDR = re.compile(r"^/ip4/127\.0\.0\.1/tcp/(\d+)/p2p/(16Uiu2\w+)$")
-
-
-def free_base_port(nodes: int) -> int:
-    """A base port P with P+10i .. P+10i+2 free for every node (bounded tries)."""
-    for _ in range(50):
-        base = free_port()
-        ports = [base + 10 * i + k for i in range(nodes) for k in range(3)]
-        if ports[-1] > 65535:
-            continue
-        try:
-            for port in ports:
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free port range found")
 
 
 def devnet_command(*args: str) -> list[str]:
