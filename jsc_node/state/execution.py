@@ -367,24 +367,37 @@ class Executor:
         last = self._last_decoded
         if last is not None and last[0] == block_rlp:
             return last[1]
+        block_class, _ = self._block_class_and_header_rlp(block_rlp)
         try:
-            items = rlp.decode(block_rlp)
-            if (
-                not isinstance(items, list)
-                or not items
-                or not isinstance(items[0], list)
-                or len(items[0]) < 13
-            ):
-                raise InvalidBlock("malformed block: RLP is not [header, transactions, ...]")
-            difficulty = int.from_bytes(items[0][7], "big")
-            number = int.from_bytes(items[0][8], "big")
-            timestamp = int.from_bytes(items[0][11], "big")
-            block_class = self.schedule.vm_class(number, timestamp, difficulty).get_block_class()
             block: BlockAPI = rlp.decode(block_rlp, sedes=block_class)
         except (rlp.DecodingError, rlp.DeserializationError, ValidationError, ValueError) as exc:
             raise InvalidBlock(f"malformed block: {exc}") from exc
         self._last_decoded = (bytes(block_rlp), block)
         return block
+
+    def decode_header(self, block_rlp: bytes) -> BlockHeaderAPI:
+        """The header of a block's RLP, without decoding its transactions."""
+        block_class, header_rlp = self._block_class_and_header_rlp(block_rlp)
+        try:
+            header: BlockHeaderAPI = rlp.decode(header_rlp, sedes=dict(block_class._meta.fields)["header"])
+        except (rlp.DecodingError, rlp.DeserializationError, ValidationError, ValueError) as exc:
+            raise InvalidBlock(f"malformed block header: {exc}") from exc
+        return header
+
+    def _block_class_and_header_rlp(self, block_rlp: bytes) -> tuple[Any, bytes]:
+        """The fork's block class (from the header's number, timestamp and difficulty) and the
+        header's RLP, read without decoding the rest of the block."""
+        try:
+            header_rlp = first_list_item(block_rlp)
+            items = rlp.decode(header_rlp, strict=True)
+        except (rlp.DecodingError, ValueError, IndexError) as exc:
+            raise InvalidBlock(f"malformed block: {exc}") from exc
+        if not isinstance(items, list) or len(items) < 13 or not all(isinstance(i, bytes) for i in items):
+            raise InvalidBlock("malformed block: RLP is not [header, transactions, ...]")
+        difficulty = int.from_bytes(items[7], "big")
+        number = int.from_bytes(items[8], "big")
+        timestamp = int.from_bytes(items[11], "big")
+        return self.schedule.vm_class(number, timestamp, difficulty).get_block_class(), header_rlp
 
     # -- build -----------------------------------------------------------------------------
 
@@ -545,26 +558,28 @@ class Executor:
     def commit_block(self, block_rlp: bytes) -> ExecutedBlock:
         """Make ``block_rlp`` (sealed) the new head, atomically. Re-executes only if this process
         never executed the block (e.g. it was committed by others while this node was behind)."""
-        block = self.decode_block(block_rlp)
+        # The header is enough when this process executed the block already (the body is the
+        # executed one: the header's roots commit to it); the whole block is decoded otherwise.
+        header = self.decode_header(block_rlp)
         # QBFT blocks are final: a committed block always extends the head. An imported chain
         # may switch to a side chain: the last imported block becomes the head (geth's import).
-        if block.header.parent_hash != self.head.hash and self.spec.qbft is not None:
+        if header.parent_hash != self.head.hash and self.spec.qbft is not None:
             raise InvalidBlock(
                 "parent of committed block",
-                got=bytes(block.header.parent_hash),
+                got=bytes(header.parent_hash),
                 expected=bytes(self.head.hash),
             )
-        executed = self._pending.pop(bytes(block.hash), None)
+        executed = self._pending.pop(bytes(header.hash), None)
         if executed is None:
-            executed = self._execute(block)
+            executed = self._execute(self.decode_block(block_rlp))
             self._pending.pop(executed.hash, None)
         # Same on-chain hash, possibly other seals/round: store the header as committed.
-        executed.overlay[block.hash] = rlp.encode(block.header)
-        executed.block = executed.block.copy(header=block.header)
-        if block.header.parent_hash != self.head.hash:
+        executed.overlay[header.hash] = rlp.encode(header)
+        executed.block = executed.block.copy(header=header)
+        if header.parent_hash != self.head.hash:
             make_canonical_head(executed.overlay, executed.block)
         executed.overlay.flush()
-        self.head = block.header
+        self.head = header
         # Blocks built on the old head can never be committed now.
         self._pending = {
             h: e for h, e in self._pending.items() if e.block.header.parent_hash == self.head.hash
@@ -718,3 +733,40 @@ def _validate_unchanged(imported: BlockAPI, block: BlockAPI) -> None:
 
 
 __all__ = ["ZERO_ADDRESS", "ExecutedBlock", "Executor", "ForkSchedule"]
+
+
+def first_list_item(data: bytes) -> bytes:
+    """The RLP of the first item of the RLP list ``data`` (a block's header), read from the
+    length prefixes alone. Raises ValueError if ``data`` is not one list whose first item is a
+    list (the strict decode of the item and of the whole block checks the rest)."""
+
+    def span(offset: int) -> tuple[bool, int, int]:
+        """(is a list, payload start, end) of the item at ``offset``."""
+        first = data[offset]
+        if first < 0x80:
+            return False, offset, offset + 1
+        if first < 0xB8:
+            return False, offset + 1, offset + 1 + first - 0x80
+        if first < 0xC0:
+            size = first - 0xB7
+            return (
+                False,
+                offset + 1 + size,
+                offset + 1 + size + int.from_bytes(data[offset + 1 : offset + 1 + size], "big"),
+            )
+        if first < 0xF8:
+            return True, offset + 1, offset + 1 + first - 0xC0
+        size = first - 0xF7
+        return (
+            True,
+            offset + 1 + size,
+            offset + 1 + size + int.from_bytes(data[offset + 1 : offset + 1 + size], "big"),
+        )
+
+    is_list, start, end = span(0)
+    if not is_list or end != len(data) or start >= end:
+        raise ValueError("block RLP is not one non-empty list")
+    header_is_list, _, header_end = span(start)
+    if not header_is_list or header_end > end:
+        raise ValueError("block RLP does not start with a header list")
+    return data[start:header_end]
