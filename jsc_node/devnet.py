@@ -468,6 +468,14 @@ def process_tree(pid: int) -> list[ProcessId]:
     return tree
 
 
+def stable_process_tree(pid: int, settle_s: float = POLL_INTERVAL_S) -> list[ProcessId]:
+    """``process_tree`` without short-lived helpers: only processes seen in two looks
+    ``settle_s`` apart (a library may run a tool such as ldconfig while a node starts)."""
+    first = set(process_tree(pid))
+    time.sleep(settle_s)
+    return [proc for proc in process_tree(pid) if proc in first]
+
+
 def _alive(proc: ProcessId) -> bool:
     return _start_ticks(proc.pid) == proc.start_ticks
 
@@ -547,7 +555,7 @@ def wait_ready(nodes: list[RunningNode], stop: StopFlag, timeout_s: float) -> Ru
                 return node
             if _port_open(node.plan.http_port):
                 # Both children and the resource tracker are started before the RPC port opens.
-                node.processes = process_tree(node.process.pid)
+                node.processes = stable_process_tree(node.process.pid)
                 pending.remove(node)
         time.sleep(POLL_INTERVAL_S)
     return None
