@@ -26,6 +26,7 @@ from bench import workload as wl
 from bench.node import write_genesis
 
 GAS_LIMIT = 100_000_000
+GOSSIP_BATCH = 100
 
 
 def stage(name: str, timings: dict[str, float], fn: Any, *args: Any) -> Any:
@@ -48,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rpc", type=int, default=0, help="then time N calls of each hot RPC method in-process"
     )
+    parser.add_argument(
+        "--validator",
+        action="store_true",
+        help="also time a second node (own data dir) as a QBFT validator: add_batch of the same txs "
+        "(gossip intake, own sender recoveries), validate_block of each block, commit_block",
+    )
     args = parser.parse_args(argv)
 
     from jsc_node.config import NodeConfig
@@ -64,12 +71,21 @@ def main(argv: list[str] | None = None) -> int:
     spec = load_genesis(genesis)
     (tmp / "data").mkdir()
     db, executor, pool, backend = open_node_state(config, spec)
+    peer: tuple[Any, Any, Any, Any] | None = None
+    if args.validator:
+        (tmp / "peer").mkdir()
+        peer = open_node_state(NodeConfig(data_path=tmp / "peer", genesis_file=genesis), spec)
     extra = spec_extra = bytes(executor.genesis.extra_data)
     del spec_extra
 
     def one_block(raws: list[bytes], timings: dict[str, float]) -> tuple[int, int]:
         for raw in raws:
             stage("pool.add (decode, checks, recover, journal)", timings, pool.add, raw)
+        if peer is not None:
+            senders._cache.clear()  # the peer recovers senders itself, as a separate process would
+            for start in range(0, len(raws), GOSSIP_BATCH):
+                stage("validator: pool.add_batch (gossip intake)", timings, peer[2].add_batch,
+                      raws[start : start + GOSSIP_BATCH])  # fmt: skip
         built_txs = 0
         blocks = 0
         while pool.pending_count() and blocks < 20:
@@ -89,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
                 args.block_txs or None,
             )
             block_rlp = stage("rlp.encode(block) [seam]", timings, rlp.encode, executed.block)
+            if peer is not None:
+                stage("validator: validate_block", timings, peer[1].validate_block, block_rlp)
+                stage("validator: commit_block", timings, peer[1].commit_block, block_rlp)
             committed = stage(
                 "executor.commit_block (decode + flush)", timings, executor.commit_block, block_rlp
             )
@@ -102,6 +121,16 @@ def main(argv: list[str] | None = None) -> int:
                 [bytes(tx.hash) for tx in txs],
                 {bytes(tx.sender) for tx in txs},
             )
+            if peer is not None:
+                stage(
+                    "validator: pool.on_new_head",
+                    timings,
+                    peer[2].on_new_head,
+                    peer[1].head.gas_limit,
+                    peer[3].next_base_fee(),
+                    [bytes(tx.hash) for tx in txs],
+                    {bytes(tx.sender) for tx in txs},
+                )
             built_txs += len(txs)
             blocks += 1
         return built_txs, blocks
@@ -137,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         profile_rpc(backend, config, w, raws, args.rpc, args.cprofile, args.top)
     pool.close()
     db.close()
+    if peer is not None:
+        peer[2].close()
+        peer[0].close()
     if profiler:
         profiler.dump_stats(str(args.cprofile))
         stats = pstats.Stats(str(args.cprofile), stream=sys.stdout)

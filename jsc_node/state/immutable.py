@@ -9,6 +9,12 @@ block, with their cached hashes and senders thrown away. A copy of an immutable 
 value. py-evm's typed transactions (EIP-2718) wrap a Serializable without being one, and are as
 immutable: the same holds for them. ``bench/bare.py`` runs without jsc_node, so the bare py-evm
 baseline keeps pyrlp's copy.
+
+For the same reason ``Serializable.copy(field=value)`` passes the unchanged fields on as they are
+instead of deep-copying each one: py-evm copies a header twice per transaction (gas used and bloom,
+blob gas) and an account at every balance and nonce change, and the deep copy was half of each
+copy's cost (header 29 -> 14 us, account 8.6 -> 2.4 us). Positional arguments and unknown field
+names go to pyrlp's own ``copy``, which raises as before.
 """
 
 from __future__ import annotations
@@ -16,16 +22,31 @@ from __future__ import annotations
 from typing import Any
 
 from eth.vm.forks.berlin.transactions import TypedTransaction
-from rlp.sedes.serializable import Serializable
+from rlp.sedes.serializable import BaseSerializable, Serializable
+
+_pyrlp_copy = BaseSerializable.copy
 
 
 def _same_object(self: Any, memo: Any = None) -> Any:
     return self
 
 
+def _copy(self: Any, *args: Any, **kwargs: Any) -> Any:
+    if args:
+        return _pyrlp_copy(self, *args, **kwargs)
+    meta = self._meta
+    fields = {name: getattr(self, attr) for name, attr in zip(meta.field_names, meta.field_attrs)}
+    count = len(fields)
+    fields.update(kwargs)
+    if len(fields) != count:  # a name that is not a field: pyrlp's error
+        return _pyrlp_copy(self, **kwargs)
+    return type(self)(**fields)
+
+
 def install() -> None:
     Serializable.__deepcopy__ = _same_object
     TypedTransaction.__deepcopy__ = _same_object
+    BaseSerializable.copy = _copy
 
 
 install()
