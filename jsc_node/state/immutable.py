@@ -35,7 +35,9 @@ def _copy(self: Any, *args: Any, **kwargs: Any) -> Any:
     if args:
         return _pyrlp_copy(self, *args, **kwargs)
     meta = self._meta
-    fields = {name: getattr(self, attr) for name, attr in zip(meta.field_names, meta.field_attrs)}
+    fields = {
+        name: getattr(self, attr) for name, attr in zip(meta.field_names, meta.field_attrs, strict=True)
+    }
     count = len(fields)
     fields.update(kwargs)
     if len(fields) != count:  # a name that is not a field: pyrlp's error
