@@ -3,8 +3,13 @@
 py-evm recovers a transaction's sender up to three times: ``validate()`` recovers and then verifies
 (a second EC operation), ``.sender`` recovers again, and a block built from pooled transactions
 validates them once more. Recovery is ~24% of a transfer's cost (FIELD-NOTES.md). Here both of
-py-evm's signature helpers share one bounded cache keyed by (keccak(signing message), y, r, s):
-the key covers the whole signed content, so a cached sender is exactly what recovery would give.
+py-evm's signature helpers share one bounded cache keyed by the transaction's hash: the keccak of
+its signed encoding (type byte and RLP), which covers the signing message and the signature both,
+so a cached sender is exactly what recovery would give. The key costs ~2 us (py-evm keeps a decoded
+transaction's RLP), where rebuilding the signing message cost ~18 us: a validator's block
+validation asks twice per transaction and hits the sender its pool recovered when the transaction
+was gossiped. A miss recovers with coincurve directly (~50 us, eth-keys' wrapper ~65 us); a
+signature coincurve does not take goes through eth-keys, which raises as before.
 
 Behaviour is unchanged: a signature that does not recover raises the same ValidationError, and a
 high-s signature is refused as py-evm's coincurve ``verify_msg`` refused it.
@@ -17,37 +22,63 @@ from typing import Any
 
 import eth._utils.transactions as tx_utils
 import eth.vm.forks  # noqa: F401  (imports every fork's transactions module, patched below)
+import rlp
+from coincurve import PublicKey
+from eth.vm.forks.berlin.transactions import TypedTransaction
 from eth_hash.auto import keccak
 from eth_keys.exceptions import BadSignature
 from eth_keys.main import KeyAPI
 from eth_utils.exceptions import ValidationError
 
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 CACHE_MAX_ENTRIES = 65_536
 
 keys = KeyAPI()  # picks the coincurve backend when installed, as eth_keys.keys does
-_cache: dict[tuple[bytes, int, int, int], bytes] = {}
+_cache: dict[bytes, bytes] = {}
 stats = {"recoveries": 0, "hits": 0}
 
 
-def recover_sender(transaction: Any) -> bytes:
-    message = transaction.get_message_for_signing()
-    key = (keccak(message), transaction.y_parity, transaction.r, transaction.s)
+def signed_hash(transaction: Any) -> bytes:
+    """keccak of the signed encoding: the transaction hash (a typed transaction's inner payload
+    object has no hash of its own, but keeps its type byte and decoded RLP)."""
+    if isinstance(transaction, TypedTransaction):
+        return bytes(transaction.hash)
+    return keccak(getattr(transaction, "_type_byte", b"") + rlp.encode(transaction, cache=True))
+
+
+def recover_sender(transaction: Any, tx_hash: bytes | None = None) -> bytes:
+    """The sender of a signed py-evm transaction; ``tx_hash`` when the caller has it already."""
+    key = signed_hash(transaction) if tx_hash is None else tx_hash
     sender = _cache.get(key)
     if sender is not None:
         stats["hits"] += 1
         return sender
-    try:
-        signature = keys.Signature(vrs=(transaction.y_parity, transaction.r, transaction.s))
-        sender = bytes(signature.recover_public_key_from_msg(message).to_canonical_address())
-    except BadSignature as exc:
-        raise ValidationError(f"Bad Signature: {exc}") from exc
+    sender = _recover(
+        transaction.get_message_for_signing(), transaction.y_parity, transaction.r, transaction.s
+    )
     stats["recoveries"] += 1
     if len(_cache) >= CACHE_MAX_ENTRIES:
         for stale in list(_cache)[: CACHE_MAX_ENTRIES // 2]:
             del _cache[stale]
     _cache[key] = sender
     return sender
+
+
+def _recover(message: bytes, y_parity: int, r: int, s: int) -> bytes:
+    if y_parity in (0, 1) and 0 < r < SECP256K1_N and 0 < s < SECP256K1_N:
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes((y_parity,))
+        try:
+            public = PublicKey.from_signature_and_message(signature, keccak(message), hasher=None)
+        except Exception:
+            pass
+        else:
+            return keccak(public.format(compressed=False)[1:])[12:]
+    try:
+        signature_object = keys.Signature(vrs=(y_parity, r, s))
+        return bytes(signature_object.recover_public_key_from_msg(message).to_canonical_address())
+    except BadSignature as exc:
+        raise ValidationError(f"Bad Signature: {exc}") from exc
 
 
 def validate_transaction_signature(transaction: Any) -> None:

@@ -620,7 +620,7 @@ class TxPool:
                 f"transaction underpriced: gas tip cap {tip_cap}, minimum needed {self.limits.min_gas_price}"
             )
         try:
-            sender = recover_sender(tx)
+            sender = recover_sender(tx, tx_hash)
         except (BadSignature, ValidationError, ValueError) as exc:
             raise InvalidTransaction(f"invalid sender: {_first_line(exc)}") from exc
         # py-evm's `sender` is a cached_property: fill its cache so nobody recovers again.

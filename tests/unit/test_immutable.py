@@ -49,3 +49,16 @@ def test_copy_with_changes_builds_a_new_header_and_leaves_the_old_one() -> None:
     assert changed.block_number == header.block_number
     with pytest.raises(AttributeError):
         header.gas_used = 1  # type: ignore[misc]
+
+
+def test_copy_keeps_unchanged_fields_and_refuses_unknown_ones() -> None:
+    header = _header().copy(extra_data=b"\x01" * 40, gas_used=5)
+    changed = header.copy(gas_used=21_000, bloom=7)
+    for name in header._meta.field_names:
+        if name not in ("gas_used", "bloom"):
+            assert getattr(changed, name) == getattr(header, name), name
+    assert (changed.gas_used, changed.bloom) == (21_000, 7)
+    assert changed.hash != header.hash
+    assert header.copy() == header
+    with pytest.raises(TypeError):
+        header.copy(no_such_field=1)
