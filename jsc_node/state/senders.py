@@ -71,7 +71,7 @@ def _recover(message: bytes, y_parity: int, r: int, s: int) -> bytes:
         try:
             public = PublicKey.from_signature_and_message(signature, keccak(message), hasher=None)
         except Exception:
-            pass
+            pass  # not recoverable: eth-keys below raises the error py-evm raised
         else:
             return keccak(public.format(compressed=False)[1:])[12:]
     try:
