@@ -15,14 +15,21 @@ when its batch was sent. A watcher polls every validator's eth_blockNumber every
 is final when the block holding it is on a validator (QBFT is final on commit) and final on all
 four when every validator's head has reached it. Reported: tx/s from the first submission to the
 last tx final on all four, latency p50/p99 from submission, and the ratio to bare py-evm ERC-20
-tx/s of the same run (the goal is >= 0.45x: on 2 cores four validators re-execute every block).
+tx/s (the goal is >= 0.45x: on 2 cores four validators re-execute every block).
+
+Rounds: this machine is shared, and one 2,000-transfer run moved the ratio between 0.42 and 0.60
+from one run to the next. So the load runs ``--rounds`` times (default 3) on the same network,
+each round with the next nonces of the same senders, and bare py-evm is measured again right
+before each round on that round's transfers, after the setup and the earlier rounds' transfers
+(untimed) so that its state is the network's; each round's ratio is to the bare run beside it, and
+the median round is the figure.
 
 Sync: then a fifth node (no validator key in genesis, empty data dir, ``--bootnodes`` to the four)
 starts, and we time its eth_blockNumber reaching the validators' head; a node that does not catch
 up within ``SYNC_TIMEOUT_S`` is reported as "not available", not as a failure.
 
 Every wait is bounded; only 127.0.0.1 is used; every node is stopped (SIGTERM, bounded wait,
-SIGKILL) on any exit, Ctrl-C included. Standalone: ``python -m bench.network [--txs N]``.
+SIGKILL) on any exit, Ctrl-C included. Standalone: ``python -m bench.network [--txs N] [--rounds R]``.
 """
 
 from __future__ import annotations
@@ -30,11 +37,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -51,6 +56,7 @@ from bench.rpc import Conn, RpcError, hx
 ROOT = Path(__file__).resolve().parent.parent
 VALIDATORS = 4
 DEFAULT_TXS = 2000
+DEFAULT_ROUNDS = 3
 SUBMIT_BATCH = 100
 POLL_S = 0.05
 SYNC_POLL_S = 0.2
@@ -59,8 +65,6 @@ SETUP_TIMEOUT_S = 90.0
 FINAL_TIMEOUT_S = 120.0
 SYNC_TIMEOUT_S = 120.0
 BARE_TIMEOUT_S = 240.0
-PERMISSIONS_FLAG = "--permissions-nodes-config-file"
-PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -82,12 +86,11 @@ class Sync:
 
 
 @dataclass
-class NetworkResult:
+class Round:
+    """One timed load of ``txs`` ERC-20 transfers, and bare py-evm measured just before it."""
+
     txs: int
-    start_s: float
-    setup_s: float
     accepted: int
-    refused: list[str]
     seconds: float
     """First submission to the last tx final on all four validators."""
     submit_s: float
@@ -95,72 +98,40 @@ class NetworkResult:
     """Per tx: submission to its block committed on the first validator seen with it."""
     latency_all: list[float]
     """Per tx: submission to its block reached by all four validators."""
-    blocks: int
+    blocks: set[int]
     failed: int
     cpu_s: dict[str, float]
-    """CPU seconds over the phase, all four nodes, per process role."""
-    exec_ms: list[int]
-    """Per validator: sum of ``exec=`` of the load's blocks in its log."""
-    head_check: str
-    heads_equal: bool
-    sync: Sync
-    permissions: bool
-    gas_limit: int
+    """CPU seconds over the round, all four nodes, per process role."""
+    exec_ms: list[int] = field(default_factory=list)
+    """Per validator: sum of ``exec=`` of the round's blocks in its log."""
+    bare: dict[str, Any] = field(default_factory=dict)
+    """bench/bare.py's ERC-20 figures, measured right before the round."""
 
     @property
     def tps(self) -> float:
         return self.txs / self.seconds if self.seconds else 0.0
 
+    @property
+    def ratio(self) -> float:
+        return self.tps / self.bare["tps"] if self.bare.get("tps") else 0.0
+
+
+@dataclass
+class NetworkResult:
+    start_s: float
+    setup_s: float
+    rounds: list[Round]
+    head_check: str
+    heads_equal: bool
+    sync: Sync
+    gas_limit: int
+
+    @property
+    def median(self) -> Round:
+        return sorted(self.rounds, key=lambda r: r.ratio)[(len(self.rounds) - 1) // 2]
+
 
 # --- processes -----------------------------------------------------------------------------
-
-
-def permissions_flag_supported() -> bool:
-    done = subprocess.run(
-        [sys.executable, "-m", "jsc_node.cli", "run", "--help"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    return PERMISSIONS_FLAG in done.stdout
-
-
-def _die_with_parent() -> None:
-    # In the forked child before exec: the node gets SIGTERM (a clean stop) if the bench dies.
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def start_node(plan: Any, genesis: Path, permissions: Path | None, log_level: str = "INFO") -> Any:
-    """One ``jsc-node run`` for a devnet NodePlan, in its own process group (Ctrl-C reaches the
-    bench only, which stops the nodes)."""
-    from jsc_node.devnet import RunningNode
-
-    args = list(plan.run_args(genesis, log_level))
-    if permissions is not None and PERMISSIONS_FLAG not in args:
-        args += [PERMISSIONS_FLAG, str(permissions)]
-    plan.data_path.mkdir(parents=True, exist_ok=True)
-    with open(plan.log_path, "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "jsc_node.cli", *args],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            process_group=0,
-            preexec_fn=_die_with_parent,
-        )
-    return RunningNode(plan=plan, process=process, log_offset=0)
-
-
-def write_permissions(path: Path, plans: list[Any]) -> None:
-    from jsc_node import devnet
-
-    if hasattr(devnet, "write_permissions_file"):
-        devnet.write_permissions_file(path, plans)
-        return
-    # TODO(permissions): devnet.write_permissions_file has not landed; this is its format.
-    lines = ["nodes-allowlist = [\n", *(f'  "{p.peer_id}",  # {p.name}\n' for p in plans), "]\n"]
-    path.write_text("".join(lines))
 
 
 def prepare(directory: Path, w: wl.Workload) -> Any:
@@ -300,14 +271,11 @@ async def receipts_failed(conn: Conn, hashes: set[str], blocks: set[int]) -> int
 # --- the section ---------------------------------------------------------------------------
 
 
-async def load(
-    ports: list[int], w: wl.Workload, log: Callable[[str], None], cpu: Callable[[], dict[str, float]]
-) -> dict[str, Any]:
-    # One request in flight per Conn: the watcher polls on connections of its own.
+async def setup(ports: list[int], w: wl.Workload, log: Callable[[str], None]) -> float:
+    """Untimed: deploy the token and give every ERC-20 sender tokens (through one validator)."""
     conns = [await Conn(p).open() for p in ports]
     watcher = Watcher([await Conn(p).open() for p in ports])
     try:
-        # Untimed: deploy the token and give every ERC-20 sender tokens (one validator).
         t = time.perf_counter()
         refused: list[str] = []
         await submit_round_robin(conns[:1], w.setup, {}, refused)
@@ -320,15 +288,34 @@ async def load(
         if await receipts_failed(conns[0], setup_hashes, setup_blocks):
             raise RuntimeError("token deploy or distribution failed")
         log(f"  network setup: {len(w.setup)} txs final on all validators in {setup_s:.1f}s")
+        return setup_s
+    finally:
+        for c in conns + watcher.conns:
+            await c.close()
 
-        # Timed: the ERC-20 transfers.
+
+async def load(
+    ports: list[int],
+    raws: list[bytes],
+    log: Callable[[str], None],
+    cpu: Callable[[], dict[str, float]],
+    block_txs: dict[int, list[str]],
+) -> Round:
+    """One timed round: ``raws`` round robin over the validators, until all are final on all four.
+    ``block_txs`` collects every block's tx hashes (for the sync section)."""
+    # One request in flight per Conn: the watcher polls on connections of its own.
+    conns = [await Conn(p).open() for p in ports]
+    watcher = Watcher([await Conn(p).open() for p in ports])
+    try:
+        await watcher.poll()  # blocks of earlier rounds are known before the clock starts
+        refused: list[str] = []
         sent_at: dict[str, float] = {}
-        hashes = {"0x" + wl.tx_hash(r).hex() for r in w.erc20}
+        hashes = {"0x" + wl.tx_hash(r).hex() for r in raws}
         cpu0 = cpu()
         started = time.perf_counter()
         poller = asyncio.create_task(watcher.until(hashes, FINAL_TIMEOUT_S, "erc20"))
         try:
-            accepted = await submit_round_robin(conns, w.erc20, sent_at, refused)
+            accepted = await submit_round_robin(conns, raws, sent_at, refused)
             submit_s = time.perf_counter() - started
             log(f"  network erc20: {accepted} accepted in {submit_s:.2f}s over {len(conns)} validators")
             if refused:
@@ -342,30 +329,33 @@ async def load(
         blocks = {watcher.tx_block[h] for h in hashes}
         last_all = max(watcher.all_seen[n] for n in blocks)
         cpu1 = cpu()
-        cpu_s = {k: cpu1[k] - cpu0[k] for k in cpu1}
-        failed = await receipts_failed(conns[0], hashes, blocks)
-        # Same head everywhere: the lowest head now, its hash on every validator.
-        await watcher.poll()
-        height = min(watcher.heads)
-        got = await asyncio.gather(*(c.call("eth_getBlockByNumber", hex(height), False) for c in conns))
-        block_hashes = [b["hash"] for b in got]
-        return {
-            "setup_s": setup_s,
-            "accepted": accepted,
-            "refused": refused,
-            "seconds": last_all - started,
-            "submit_s": submit_s,
-            "latency_first": sorted(watcher.first_seen[watcher.tx_block[h]] - sent_at[h] for h in hashes),
-            "latency_all": sorted(watcher.all_seen[watcher.tx_block[h]] - sent_at[h] for h in hashes),
-            "blocks": blocks,
-            "failed": failed,
-            "cpu_s": cpu_s,
-            "height": height,
-            "block_hashes": block_hashes,
-            "block_txs": dict(watcher.block_txs),
-        }
+        block_txs.update(watcher.block_txs)
+        return Round(
+            txs=len(raws),
+            accepted=accepted,
+            seconds=last_all - started,
+            submit_s=submit_s,
+            latency_first=sorted(watcher.first_seen[watcher.tx_block[h]] - sent_at[h] for h in hashes),
+            latency_all=sorted(watcher.all_seen[watcher.tx_block[h]] - sent_at[h] for h in hashes),
+            blocks=blocks,
+            failed=await receipts_failed(conns[0], hashes, blocks),
+            cpu_s={k: cpu1[k] - cpu0[k] for k in cpu1},
+        )
     finally:
         for c in conns + watcher.conns:
+            await c.close()
+
+
+async def same_head(ports: list[int]) -> tuple[int, list[str]]:
+    """The lowest head of the validators, and its hash on every validator."""
+    conns = [await Conn(p).open() for p in ports]
+    try:
+        heads = [int(h, 16) for h in await asyncio.gather(*(c.call("eth_blockNumber") for c in conns))]
+        height = min(heads)
+        got = await asyncio.gather(*(c.call("eth_getBlockByNumber", hex(height), False) for c in conns))
+        return height, [b["hash"] for b in got]
+    finally:
+        for c in conns:
             await c.close()
 
 
@@ -429,12 +419,25 @@ async def measure_sync(
 
 def run_network(
     w: wl.Workload,
+    n_tx: int,
+    rounds: int,
     tmp: Path,
     log: Callable[[str], None],
     run_async: Callable[[Any], Any],
     log_level: str = "INFO",
 ) -> NetworkResult:
-    from jsc_node.devnet import StopFlag, process_tree, stop_nodes, validate_ports_free, wait_ready
+    """``rounds`` loads of ``n_tx`` transfers (``w.erc20`` holds ``rounds * n_tx``, nonce order),
+    bare py-evm measured before each."""
+    from jsc_node.devnet import (
+        PERMISSIONS_FILE,
+        StopFlag,
+        process_tree,
+        start_node,
+        stop_nodes,
+        validate_ports_free,
+        wait_ready,
+        write_permissions_file,
+    )
 
     directory = tmp / "network"
     devnet = prepare(directory, w)
@@ -442,59 +445,58 @@ def run_network(
     validators = [p for p in plans if p.validator]
     fifth = next(p for p in plans if not p.validator)
     validate_ports_free(devnet.nodes)
-    permissions: Path | None = None
-    if permissions_flag_supported():
-        permissions = directory / "permissions_config.toml"
-        write_permissions(permissions, plans)
+    write_permissions_file(directory / PERMISSIONS_FILE, plans)
+    ports = [p.http_port for p in validators]
     nodes: list[Any] = []
+    results: list[Round] = []
+    block_txs: dict[int, list[str]] = {}
 
     def quiet(_msg: str) -> None:
         pass
 
     try:
         t = time.perf_counter()
-        nodes += [start_node(p, devnet.genesis_file, permissions, log_level) for p in validators]
+        nodes += [start_node(p, devnet.genesis_file, log_level) for p in validators]
         failed = wait_ready(nodes, StopFlag(), READY_TIMEOUT_S)
         if failed is not None:
             raise RuntimeError(f"{failed.plan.name} exited: see {failed.plan.log_path}")
         start_s = time.perf_counter() - t
         log(f"  network: {VALIDATORS} validators answering JSON-RPC in {start_s:.1f}s")
         roles = process_roles(nodes)
-        out = run_async(load([p.http_port for p in validators], w, log, lambda: node_cpu(roles)))
+        setup_s = run_async(setup(ports, w, log))
+        for k in range(rounds):
+            bare = bare_erc20(w, n_tx, k, tmp)
+            log(f"  network round {k + 1}/{rounds}: bare erc20 {bare['tps']:.0f} tx/s")
+            result = run_async(
+                load(ports, w.erc20[k * n_tx : (k + 1) * n_tx], log, lambda: node_cpu(roles), block_txs)
+            )
+            result.bare = bare
+            result.exec_ms = [exec_ms_in_log(p.log_path, result.blocks) for p in validators]
+            log(f"  network round {k + 1}/{rounds}: {result.tps:.0f} tx/s, ratio {result.ratio:.2f}")
+            results.append(result)
+        height, hashes = run_async(same_head(ports))
 
         log("  network: starting a fifth node (not a validator) to sync ...")
         t = time.perf_counter()
-        nodes.append(start_node(fifth, devnet.genesis_file, permissions, log_level))
-        sync = run_async(measure_sync(nodes[-1], [p.http_port for p in validators], out["block_txs"], t))
+        nodes.append(start_node(fifth, devnet.genesis_file, log_level))
+        sync = run_async(measure_sync(nodes[-1], ports, block_txs, t))
         nodes[-1].processes = process_tree(nodes[-1].process.pid)
         log(f"  network sync: {sync.message}")
     finally:
         stop_nodes(nodes, quiet)
-    hashes = out["block_hashes"]
     equal = len(set(hashes)) == 1
     check = (
-        f"all {VALIDATORS} validators have block {out['height']} = {hashes[0]}"
+        f"all {VALIDATORS} validators have block {height} = {hashes[0]}"
         if equal
-        else f"MISMATCH at block {out['height']}: {', '.join(hashes)}"
+        else f"MISMATCH at block {height}: {', '.join(hashes)}"
     )
     return NetworkResult(
-        txs=len(w.erc20),
         start_s=start_s,
-        setup_s=out["setup_s"],
-        accepted=out["accepted"],
-        refused=out["refused"],
-        seconds=out["seconds"],
-        submit_s=out["submit_s"],
-        latency_first=out["latency_first"],
-        latency_all=out["latency_all"],
-        blocks=len(out["blocks"]),
-        failed=out["failed"],
-        cpu_s=out["cpu_s"],
-        exec_ms=[exec_ms_in_log(p.log_path, out["blocks"]) for p in validators],
+        setup_s=setup_s,
+        rounds=results,
         head_check=check,
         heads_equal=equal,
         sync=sync,
-        permissions=permissions is not None,
         gas_limit=int(json.loads(devnet.genesis_file.read_text())["gasLimit"], 16),
     )
 
@@ -508,46 +510,50 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))]
 
 
-def report(r: NetworkResult, bare_erc20: dict[str, Any] | None) -> str:
+def report(r: NetworkResult) -> str:
     from bench.run import fmt_row
 
     lines: list[str] = []
     p = lines.append
+    m = r.median
     p("")
     p(
-        f"(e) {VALIDATORS} validators on this machine: {r.txs:,} ERC-20 transfers, batches of {SUBMIT_BATCH} "
-        f"round robin over the validators' RPC; gas limit {r.gas_limit / 1e6:.0f}M, 1 s blocks"
+        f"(e) {VALIDATORS} validators on this machine: {len(r.rounds)} rounds of {m.txs:,} ERC-20 transfers, "
+        f"batches of {SUBMIT_BATCH} round robin over the validators' RPC; gas limit {r.gas_limit / 1e6:.0f}M, "
+        "1 s blocks; bare py-evm measured before each round, on the same state"
     )
     p(
         f"validators started (RPC answering) in {r.start_s:.1f}s; setup (deploy + token distribution) "
-        f"final in {r.setup_s:.1f}s; permissions file: {'yes' if r.permissions else 'no (flag absent)'}"
+        f"final in {r.setup_s:.1f}s"
     )
     p("")
-    w = [34, 6, 8, 8, 7, 10, 7]
-    p(fmt_row(["throughput", "txs", "wall s", "tx/s", "cpu s", "cpu us/tx", "blocks"], w))
+    w = [34, 6, 8, 8, 7, 10, 7, 6]
+    p(fmt_row(["throughput", "txs", "wall s", "tx/s", "cpu s", "cpu us/tx", "blocks", "ratio"], w))
     p("-" * (sum(w) + 2 * (len(w) - 1)))
-    if bare_erc20 is not None:
-        b = bare_erc20
-        p(fmt_row(["erc20 bare py-evm", b["txs"], b["seconds"], b["tps"], b["cpu_s"],
-                   b["cpu_s"] / b["txs"] * 1e6, b["blocks"]], w))  # fmt: skip
-    cpu = sum(r.cpu_s.values())
-    p(fmt_row([f"erc20 {VALIDATORS} validators, final on all", r.txs, r.seconds, r.tps, cpu,
-               cpu / r.txs * 1e6, r.blocks], w))  # fmt: skip
-    p(fmt_row(["erc20 submit only", r.accepted, r.submit_s, r.accepted / r.submit_s if r.submit_s else 0.0,
-               "", "", ""], w))  # fmt: skip
+    for k, rd in enumerate(r.rounds, 1):
+        b = rd.bare
+        p(fmt_row([f"round {k}: erc20 bare py-evm", b["txs"], b["seconds"], b["tps"], b["cpu_s"],
+                   b["cpu_s"] / b["txs"] * 1e6, b["blocks"], ""], w))  # fmt: skip
+        cpu = sum(rd.cpu_s.values())
+        p(fmt_row([f"round {k}: {VALIDATORS} validators, final on all", rd.txs, rd.seconds, rd.tps, cpu,
+                   cpu / rd.txs * 1e6, len(rd.blocks), f"{rd.ratio:.2f}"], w))  # fmt: skip
+    p(fmt_row(["erc20 submit only (median round)", m.accepted, m.submit_s,
+               m.accepted / m.submit_s if m.submit_s else 0.0, "", "", "", ""], w))  # fmt: skip
     p(
-        f"  (cpu s = all processes of the {VALIDATORS} nodes over the phase: execution "
-        f"{r.cpu_s['execution']:.2f}s, consensus and others {r.cpu_s['other']:.2f}s, supervisors "
-        f"{r.cpu_s['supervisor']:.2f}s; {r.failed} failed receipts)"
+        f"  (median round's cpu s = all processes of the {VALIDATORS} nodes: execution "
+        f"{m.cpu_s['execution']:.2f}s, consensus and others {m.cpu_s['other']:.2f}s, supervisors "
+        f"{m.cpu_s['supervisor']:.2f}s; failed receipts: {', '.join(str(rd.failed) for rd in r.rounds)})"
     )
-    p(f"  (block exec per validator, log exec=: {', '.join(f'{ms / 1000:.2f}s' for ms in r.exec_ms)})")
+    p(
+        f"  (median round's block exec per validator, log exec=: {', '.join(f'{ms / 1000:.2f}s' for ms in m.exec_ms)})"
+    )
     p("")
-    w2 = [34, 9, 9, 9]
-    p(fmt_row(["finality latency from submission", "p50 s", "p99 s", "max s"], w2))
+    w2 = [40, 9, 9, 9]
+    p(fmt_row(["finality latency from submission (median round)", "p50 s", "p99 s", "max s"], w2))
     p("-" * (sum(w2) + 6))
     for label, values in (
-        ("committed on first validator", r.latency_first),
-        ("reached by all validators", r.latency_all),
+        ("committed on first validator", m.latency_first),
+        ("reached by all validators", m.latency_all),
     ):
         p(
             fmt_row(
@@ -574,8 +580,10 @@ def report(r: NetworkResult, bare_erc20: dict[str, Any] | None) -> str:
     else:
         p(f"sync: {s.message}")
     p(f"check: {r.head_check}")
-    if bare_erc20 is not None:
-        p(f"ratio {VALIDATORS}-validator network/bare erc20: {r.tps / bare_erc20['tps']:.2f} (goal >= 0.45)")
+    ratios = ", ".join(f"{rd.ratio:.2f}" for rd in r.rounds)
+    p(
+        f"ratio {VALIDATORS}-validator network/bare erc20: {m.ratio:.2f} median of rounds ({ratios}) (goal >= 0.45)"
+    )
     return "\n".join(lines)
 
 
@@ -589,12 +597,17 @@ def build_workload(n_tx: int) -> wl.Workload:
     return wl.build(DEV_ACCOUNTS[0][1], n_tx=n_tx, n_senders=senders, probe_methods=0)
 
 
-def bare_erc20(w: wl.Workload, tmp: Path) -> dict[str, Any]:
+def bare_erc20(w: wl.Workload, n_tx: int, round_index: int, tmp: Path) -> dict[str, Any]:
+    """bench/bare.py timing round ``round_index``'s transfers on the state the network has then:
+    the setup and the earlier rounds' transfers go first, untimed."""
     import pickle
 
+    first = round_index * n_tx
     path = tmp / "network-workload.pickle"
     with open(path, "wb") as f:
-        pickle.dump({"alloc": w.alloc, "native": w.native, "setup": w.setup, "erc20": w.erc20}, f)
+        workload = {"alloc": w.alloc, "native": [], "setup": w.setup + w.erc20[:first],
+                    "erc20": w.erc20[first : first + n_tx]}  # fmt: skip
+        pickle.dump(workload, f)
     done = subprocess.run(
         [sys.executable, "-m", "bench.bare", str(path)],
         cwd=ROOT, capture_output=True, text=True, timeout=BARE_TIMEOUT_S, check=True,
@@ -604,23 +617,17 @@ def bare_erc20(w: wl.Workload, tmp: Path) -> dict[str, Any]:
 
 
 def network_section(
-    w: wl.Workload | None,
     n_tx: int,
-    bare: dict[str, Any] | None,
+    rounds: int,
     tmp: Path,
     log: Callable[[str], None],
     run_async: Callable[[Any], Any],
 ) -> str:
-    """Section (e) of bench/run.py: reuses its workload and bare ERC-20 result when they are for
-    ``n_tx`` transfers, else signs and measures its own. A failure is reported, not raised."""
-    if w is None:
-        log(f"  network: signing {n_tx} ERC-20 transfers ...")
-        w = build_workload(n_tx)
-    if bare is None:
-        bare = bare_erc20(w, tmp)
-        log(f"  network: bare erc20 {bare['tps']:.0f} tx/s on the same {n_tx} transfers")
+    """Section (e) of bench/run.py. A failure is reported, not raised."""
+    log(f"  network: signing {rounds} x {n_tx} ERC-20 transfers ...")
+    w = build_workload(rounds * n_tx)
     try:
-        return report(run_network(w, tmp, log, run_async), bare)
+        return report(run_network(w, n_tx, rounds, tmp, log, run_async))
     except Exception as exc:
         import traceback
 
@@ -633,22 +640,24 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m bench.network")
     parser.add_argument(
-        "--txs", type=int, default=DEFAULT_TXS, help=f"ERC-20 transfers (default {DEFAULT_TXS})"
+        "--txs", type=int, default=DEFAULT_TXS, help=f"ERC-20 transfers per round (default {DEFAULT_TXS})"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=DEFAULT_ROUNDS, help=f"timed rounds (default {DEFAULT_ROUNDS})"
     )
     parser.add_argument("--keep", action="store_true", help="keep the tmp dir (node logs)")
     parser.add_argument(
         "--log-level", default="INFO", help="the nodes' --log-level (DEBUG: rounds, timeouts)"
     )
     args = parser.parse_args(argv)
+    if args.txs < 1 or args.rounds < 1:
+        parser.error("--txs and --rounds must be at least 1")
     tmp = Path(tempfile.mkdtemp(prefix="jsc-bench-net-"))
-    log(f"bench: signing {args.txs} ERC-20 transfers ...")
-    w = build_workload(args.txs)
-    log("bench: bare py-evm ...")
-    bare = bare_erc20(w, tmp)
-    log(f"  bare erc20 {bare['tps']:.0f} tx/s")
+    log(f"bench: signing {args.rounds} x {args.txs} ERC-20 transfers ...")
+    w = build_workload(args.rounds * args.txs)
     log("bench: (e) 4-validator network ...")
     try:
-        result = run_network(w, tmp, log, run_async, args.log_level)
+        result = run_network(w, args.txs, args.rounds, tmp, log, run_async, args.log_level)
     except BaseException:
         log(f"bench: network section failed; node logs kept in {tmp}")
         raise
@@ -656,7 +665,7 @@ def main(argv: list[str] | None = None) -> int:
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
-    print(report(result, bare), flush=True)
+    print(report(result), flush=True)
     return 0 if result.heads_equal else 1
 
 

@@ -510,7 +510,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-import", action="store_true", help="leave out the chain-import section (d)")
     parser.add_argument("--skip-network", action="store_true", help="leave out the 4-validator section (e)")
     parser.add_argument(
-        "--network-txs", type=int, default=2000, help="ERC-20 transfers for section (e) (default 2000)"
+        "--network-txs",
+        type=int,
+        default=2000,
+        help="ERC-20 transfers per round of section (e) (default 2000)",
+    )
+    parser.add_argument(
+        "--network-rounds",
+        type=int,
+        default=3,
+        help="timed rounds of section (e), median reported (default 3)",
     )
     parser.add_argument(
         "--py-spy", choices=("native", "erc20"), default=None,
@@ -599,9 +608,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.network import network_section
 
         log("bench: (e) 4 validators on this machine, then a 5th node syncing from them ...")
-        same = len(w.erc20) == args.network_txs
-        net = network_section(w if same else None, args.network_txs, bare["erc20"] if same else None,
-                              tmp, log, run_async)  # fmt: skip
+        net = network_section(args.network_txs, args.network_rounds, tmp, log, run_async)
         print(net, flush=True)
     print(f"\n(total bench time {time.perf_counter() - started:.0f}s; node logs: "
           f"{tmp if args.keep else 'removed, use --keep'})")  # fmt: skip
