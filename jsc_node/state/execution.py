@@ -62,6 +62,8 @@ from jsc_node.genesis import GenesisSpec
 from jsc_node.state import headers as _headers  # noqa: F401  (installs BFT block hashing)
 from jsc_node.state import immutable as _immutable  # noqa: F401  (deepcopy of RLP objects is free)
 from jsc_node.state import jumpdests as _jumpdests  # noqa: F401  (jump analysis once per code)
+from jsc_node.state import opcodes as _opcodes  # noqa: F401  (fixed gas taken in place)
+from jsc_node.state import rlp_encode as _rlp_encode  # noqa: F401  (RLP of bytes and lists, fast)
 from jsc_node.state import roots as _roots  # noqa: F401  (installs one-pass tx/receipt roots)
 from jsc_node.state import senders as _senders  # noqa: F401  (installs one recovery per tx)
 from jsc_node.state.leveldb import LevelDB, Overlay
