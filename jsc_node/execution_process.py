@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from jsc_node.state.backend import HeadState, NodeBackend
 from jsc_node.state.execution import Executor
 from jsc_node.state.leveldb import LevelDB
 from jsc_node.state.txpool import PoolLimits, TxPool
-from jsc_node.views import SyncStatus
+from jsc_node.views import SyncStatus, SyncStatusEvent
 
 log = logging.getLogger("jsc_node.execution")
 
@@ -50,6 +51,7 @@ class ExecutionService:
         self.backend = backend
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="block")
         self.on_commit: list[Any] = []
+        self.on_sync: list[Callable[[SyncStatus | None], None]] = []
 
     async def _in_worker(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
@@ -179,13 +181,19 @@ class ExecutionService:
         return found
 
     async def set_sync(self, params: dict[str, Any]) -> dict[str, Any]:
-        """eth_syncing: ``{"starting", "current", "highest"}`` while catching up, ``{}`` after."""
+        """eth_syncing: ``{"starting", "current", "highest"}`` while catching up, ``{}`` after.
+        The ``syncing`` subscription hears when catching up starts and when it stops (geth)."""
+        was_syncing = self.backend.sync_status is not None
         if "highest" in params:
             self.backend.sync_status = SyncStatus(
                 int(params["starting"]), int(params["current"]), int(params["highest"])
             )
         else:
             self.backend.sync_status = None
+        status = self.backend.sync_status
+        if (status is not None) != was_syncing:
+            for listener in self.on_sync:
+                listener(status)
         return {}
 
     async def set_peers(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -235,6 +243,7 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
         lambda executed: hub.publish_from(lambda: backend.committed_block_events(executed))
     )
     pool.subscribe(lambda txs: hub.publish_from(lambda: [backend.pending_txs_event(txs)]))
+    service.on_sync.append(lambda status: hub.publish(SyncStatusEvent(status)))
     seam = SeamServer(seam_path, service.handlers())
     Path(seam_path).unlink(missing_ok=True)
     await seam.start()

@@ -347,7 +347,14 @@ class NewPendingTxsEvent:
     """Pool views: block fields ``None``."""
 
 
-ChainEvent = NewHeadEvent | NewLogsEvent | NewPendingTxsEvent
+@dataclass(frozen=True, slots=True)
+class SyncStatusEvent:
+    """The node started catching up with its peers (``status``), or stopped (``None``)."""
+
+    status: SyncStatus | None
+
+
+ChainEvent = NewHeadEvent | NewLogsEvent | NewPendingTxsEvent | SyncStatusEvent
 
 
 # --- requests ----------------------------------------------------------------

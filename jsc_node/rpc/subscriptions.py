@@ -13,6 +13,10 @@ Subscriptions follow geth (``eth/filters/api.go``):
   matching log of each new block; no historical logs.
 - ``newPendingTransactions``: one notification per transaction that became pending, its hash, or
   with ``true`` the transaction object (block fields ``null``).
+- ``syncing``: when the node starts catching up with its peers (block sync),
+  ``{"syncing": true, "status": {"startingBlock", "currentBlock", "highestBlock"}}`` (hex, as
+  ``eth_syncing``), and ``false`` when it has caught up (geth sends its downloader's start and
+  done events the same way).
 
 A notification is ``{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":
 id,"result":...}}``; ids are geth's: 16 random bytes, ``0x``-hex without leading zeros. A
@@ -47,6 +51,7 @@ from jsc_node.rpc.encoding import (
     decode_bool,
     format_header,
     format_log,
+    format_sync_status,
     format_tx,
 )
 from jsc_node.rpc.methods.eth import decode_filter_criteria
@@ -58,6 +63,7 @@ from jsc_node.views import (
     NewLogsEvent,
     NewPendingTxsEvent,
     RpcBackend,
+    SyncStatusEvent,
 )
 
 log = logging.getLogger(__name__)
@@ -168,7 +174,7 @@ def log_criteria(
 
 # --- the hub ----------------------------------------------------------------------------
 
-E = TypeVar("E", NewHeadEvent, NewLogsEvent, NewPendingTxsEvent)
+E = TypeVar("E", NewHeadEvent, NewLogsEvent, NewPendingTxsEvent, SyncStatusEvent)
 Listener = Callable[[Any], None]
 
 
@@ -185,6 +191,7 @@ class EventHub:
             NewHeadEvent: {},
             NewLogsEvent: {},
             NewPendingTxsEvent: {},
+            SyncStatusEvent: {},
         }
         self._next = 0
 
@@ -401,6 +408,12 @@ class Subscription:
 
         return on_logs
 
+    def on_sync(self, event: SyncStatusEvent) -> None:
+        if event.status is None:
+            self._emit(b"false")
+        else:
+            self._emit(orjson.dumps({"syncing": True, "status": format_sync_status(event.status)}))
+
     def pending_listener(self, full: bool) -> Callable[[NewPendingTxsEvent], None]:
         def on_pending(event: NewPendingTxsEvent) -> None:
             for text in _render_txs(event, full):
@@ -467,6 +480,9 @@ class ConnectionSubscriptions:
                 except InvalidParams as exc:
                     raise InvalidParams(f"invalid argument 1: {exc}") from exc
             return self._add(NewPendingTxsEvent, lambda sub: sub.pending_listener(full))
+        if name == "syncing":
+            check_arity(params, 1)
+            return self._add(SyncStatusEvent, lambda sub: sub.on_sync)
         raise UnknownSubscription(name)
 
     def _add(self, kind: type[E], listener_of: Callable[[Subscription], Callable[[E], None]]) -> Subscription:

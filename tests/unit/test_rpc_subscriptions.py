@@ -28,7 +28,15 @@ from jsc_node.rpc.subscriptions import (
     log_criteria,
     new_id,
 )
-from jsc_node.views import BlockId, LogView, NewHeadEvent, NewLogsEvent, NewPendingTxsEvent
+from jsc_node.views import (
+    BlockId,
+    LogView,
+    NewHeadEvent,
+    NewLogsEvent,
+    NewPendingTxsEvent,
+    SyncStatus,
+    SyncStatusEvent,
+)
 from tests.unit.test_rpc_fake import FakeBackend, make_block, make_tx
 
 with warnings.catch_warnings():
@@ -344,6 +352,21 @@ def test_pending_hashes_or_full_transactions() -> None:
     assert [o["hash"] for o in objects] == ["0x" + t.hash.hex() for t in txs]
     assert objects[0]["blockHash"] is None
     assert objects[0]["nonce"] == "0x1"
+
+
+def test_syncing_start_and_done_as_geth() -> None:
+    conn = Conn()
+    sub = conn.subscribe("syncing")
+    heads = conn.subscribe("newHeads")
+    conn.hub.publish(SyncStatusEvent(SyncStatus(3, 10, 250)))
+    conn.hub.publish(SyncStatusEvent(None))
+    assert _results(conn.sent(), sub.id) == [
+        {"syncing": True, "status": {"startingBlock": "0x3", "currentBlock": "0xa", "highestBlock": "0xfa"}},
+        False,
+    ]
+    assert _results([], heads.id) == []
+    with pytest.raises(InvalidParams):
+        conn.subscribe("syncing", True)
 
 
 def test_notifications_wait_until_the_subscription_is_active() -> None:
