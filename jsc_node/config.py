@@ -7,13 +7,14 @@ flag spelling (``rpc-http-port``) is accepted too.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from jsc_node.errors import ConfigError
 from jsc_node.rpc.apis import DEFAULT_RPC_APIS, validate_apis
@@ -40,15 +41,15 @@ class NodeConfig(BaseSettings):
     rpc_http_enabled: bool = True
     rpc_http_host: str = "127.0.0.1"
     rpc_http_port: int = Field(default=8545, ge=0, le=65535)
-    rpc_http_cors_origins: list[str] = Field(default_factory=list)
+    rpc_http_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rpc_ws_enabled: bool = True
     rpc_ws_host: str = "127.0.0.1"
     rpc_ws_port: int = Field(default=8546, ge=0, le=65535)
-    rpc_http_api: list[str] = Field(
+    rpc_http_api: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_RPC_APIS),
         description="Namespaces served over HTTP: ETH, NET, WEB3, TXPOOL, QBFT, ADMIN, DEBUG, TESTING.",
     )
-    rpc_ws_api: list[str] = Field(
+    rpc_ws_api: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_RPC_APIS), description="Namespaces served over WebSocket."
     )
     rpc_max_request_bytes: int = Field(
@@ -62,7 +63,7 @@ class NodeConfig(BaseSettings):
     p2p_enabled: bool = True
     p2p_host: str = "127.0.0.1"
     p2p_port: int = Field(default=30303, ge=0, le=65535)
-    bootnodes: list[str] = Field(default_factory=list)
+    bootnodes: Annotated[list[str], NoDecode] = Field(default_factory=list)
     permissions_nodes_config_file: Path | None = Field(
         default=None,
         description="TOML file whose nodes-allowlist admits peers besides the validators (Besu's flag); reloaded on change.",
@@ -78,6 +79,21 @@ class NodeConfig(BaseSettings):
     )
 
     log_level: str = "INFO"
+
+    @field_validator("rpc_http_cors_origins", "rpc_http_api", "rpc_ws_api", "bootnodes", mode="before")
+    @classmethod
+    def _list_from_text(cls, value: Any) -> Any:
+        # JSC_BOOTNODES=/ip4/..,/ip4/.. or JSC_RPC_HTTP_API=eth,net as on the command line; a JSON
+        # list (["eth", "net"]) is read as one too.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"not a JSON list: {exc}") from exc
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
 
     @field_validator("rpc_http_api", "rpc_ws_api")
     @classmethod
@@ -119,6 +135,14 @@ def _env_values() -> dict[str, Any]:
     # Parsed through NodeConfig itself so list/bool env syntax follows pydantic-settings.
     try:
         from_env = NodeConfig()
-    except ValidationError as exc:
-        raise ConfigError(f"invalid JSC_* environment variable: {exc}") from exc
+    except (ValidationError, SettingsError) as exc:
+        raise ConfigError(f"invalid JSC_* environment variable: {_first_line(exc)}") from exc
     return from_env.model_dump(exclude_defaults=True)
+
+
+def _first_line(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"JSC_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+    return str(exc).splitlines()[0]

@@ -181,3 +181,30 @@ def test_help_lists_the_commands() -> None:
     assert result.returncode == 0
     for command in ("run", "init", "account", "genesis", "rlp"):
         assert command in result.stdout
+
+
+@pytest.mark.parametrize("text", ["eth,net", " ETH , net ", '["eth", "net"]'])
+def test_list_settings_from_env_as_on_the_command_line(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    fake = FakeNode()
+    install(monkeypatch, fake)
+    monkeypatch.setenv("JSC_RPC_HTTP_API", text)
+    monkeypatch.setenv("JSC_BOOTNODES", "/ip4/127.0.0.1/tcp/1/p2p/a,/ip4/127.0.0.1/tcp/2/p2p/b")
+    monkeypatch.setenv("JSC_RPC_HTTP_CORS_ORIGINS", "http://localhost:3000")
+    result = CliRunner().invoke(app, ["run"])
+    assert result.exit_code == 0, result.output
+    [(_, config)] = fake.calls
+    assert config.rpc_http_api == ["ETH", "NET"]
+    assert config.bootnodes == ["/ip4/127.0.0.1/tcp/1/p2p/a", "/ip4/127.0.0.1/tcp/2/p2p/b"]
+    assert config.rpc_http_cors_origins == ["http://localhost:3000"]
+
+
+@pytest.mark.parametrize("text", ["eth,nope", "[bad"])
+def test_bad_list_in_env_is_one_error_line(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    fake = FakeNode()
+    install(monkeypatch, fake)
+    monkeypatch.setenv("JSC_RPC_HTTP_API", text)
+    result = CliRunner().invoke(app, ["run"])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: invalid JSC_* environment variable: JSC_RPC_HTTP_API")
+    assert "Traceback" not in result.output
+    assert fake.calls == []
