@@ -95,6 +95,21 @@ def setup_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level)))
 
 
+def adopt_libp2p_logging(level: str) -> None:
+    """py-libp2p detaches its loggers when imported (no handler, no propagation) unless
+    LIBP2P_DEBUG is set, so its warnings reached Python's last-resort handler as bare lines on
+    stderr ("Failed to open TCP stream: …" at every redial of a peer that is down). They go
+    through the node's log format instead; the TCP dial failures, which the host reports itself
+    ("bootnode … unreachable (retry in …)"), only at --log-level DEBUG."""
+    if os.environ.get("LIBP2P_DEBUG"):
+        return  # py-libp2p's own logging, as its docs describe
+    libp2p_logger = logging.getLogger("libp2p")
+    libp2p_logger.propagate = True
+    libp2p_logger.setLevel(max(logging.WARNING, getattr(logging, level)))
+    dial = logging.getLogger("libp2p.transport.tcp")
+    dial.setLevel(logging.WARNING if level == "DEBUG" else logging.CRITICAL)
+
+
 def load_node_key(config: NodeConfig, spec: GenesisSpec) -> bytes:
     """The node key: the configured file; else DATA/key (created on first start); the embedded
     dev genesis without a key file uses the dev validator key so it produces blocks."""
@@ -189,6 +204,7 @@ def _child(target: str, level: str, *args: Any) -> None:
         else:
             from jsc_node.consensus_process import main as consensus_main
 
+            adopt_libp2p_logging(level)
             consensus_main(*args)
     except JscError as exc:
         print(f"error: {exc}", file=sys.stderr)
