@@ -156,6 +156,17 @@ def run(
         int | None,
         typer.Option("--min-gas-price", help="Lowest gas price the pool accepts, wei. [default: 0]"),
     ] = None,
+    rpc_gas_cap: Annotated[
+        int | None,
+        typer.Option("--rpc-gas-cap", help="Gas cap of eth_call and eth_estimateGas. [default: 50000000]"),
+    ] = None,
+    rpc_evm_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--rpc-evm-timeout",
+            help="Seconds before eth_call, eth_estimateGas and kin are aborted; 0: never. [default: 5]",
+        ),
+    ] = None,
     log_level: LogLevelOpt = None,
     config_file: ConfigFileOpt = None,
 ) -> None:
@@ -179,6 +190,8 @@ def run(
             permissions_nodes_config_file=permissions_nodes_config_file,
             node_private_key_file=node_private_key_file,
             min_gas_price=min_gas_price,
+            rpc_gas_cap=rpc_gas_cap,
+            rpc_evm_timeout=rpc_evm_timeout,
             log_level=log_level,
         )
         # Imported here: the node pulls in py-evm, libp2p and uvicorn, which the other commands never need.

@@ -59,6 +59,12 @@ class NodeConfig(BaseSettings):
     rpc_gas_cap: int = Field(
         default=50_000_000, ge=21_000, description="eth_call / eth_estimateGas gas cap (geth)."
     )
+    rpc_evm_timeout: float = Field(
+        default=5.0,
+        ge=0,
+        description="Seconds before eth_call, eth_estimateGas, eth_createAccessList, eth_simulateV1 "
+        "and debug_traceCall are aborted (geth's --rpc.evmtimeout); 0: no limit.",
+    )
 
     p2p_enabled: bool = True
     p2p_host: str = "127.0.0.1"

@@ -219,7 +219,13 @@ def open_node_state(config: NodeConfig, spec: GenesisSpec) -> tuple[LevelDB, Exe
     )
     head_state = HeadState(executor)
     pool = TxPool(spec.chain_id, head_state, limits, journal_path=config.data_path / "txpool.journal")
-    backend = NodeBackend(executor, pool, gas_cap=config.rpc_gas_cap, min_gas_price=config.min_gas_price)
+    backend = NodeBackend(
+        executor,
+        pool,
+        gas_cap=config.rpc_gas_cap,
+        min_gas_price=config.min_gas_price,
+        evm_timeout_s=config.rpc_evm_timeout,
+    )
     backend.head_state = head_state  # one head state for the pool and RPC reads
     pool.set_head(executor.head.gas_limit, backend.next_base_fee())
     restored = pool.load_journal()

@@ -12,8 +12,8 @@ import logging
 import platform
 import sys
 from collections import deque
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import rlp
 from eth.abc import BlockHeaderAPI
@@ -23,7 +23,7 @@ from eth_utils.exceptions import ValidationError
 from jsc_node import CLIENT_NAME, __version__
 from jsc_node.consensus.extra_data import decode_extra_data
 from jsc_node.errors import BlockNotFound, ExecutionReverted, InvalidBlock, InvalidTransaction
-from jsc_node.state import blobs, callenv, payload, proofs, tracing
+from jsc_node.state import blobs, callenv, deadline, payload, proofs, tracing
 from jsc_node.state.chain import ChainReader, effective_gas_price, tx_view
 from jsc_node.state.execution import ExecutedBlock, Executor
 from jsc_node.state.overrides import apply_state_overrides
@@ -59,6 +59,9 @@ from jsc_node.views import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+DEFAULT_EVM_TIMEOUT_S = 5.0
+"""geth's --rpc.evmtimeout default."""
 
 ZERO_ADDRESS = b"\x00" * 20
 DEFAULT_PRIORITY_FEE_WEI = 1_000_000_000
@@ -94,11 +97,20 @@ class HeadState:
 
 
 class NodeBackend:
-    def __init__(self, executor: Executor, pool: TxPool, gas_cap: int, min_gas_price: int = 0) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        pool: TxPool,
+        gas_cap: int,
+        min_gas_price: int = 0,
+        evm_timeout_s: float = DEFAULT_EVM_TIMEOUT_S,
+    ) -> None:
         self.executor = executor
         self.reader = ChainReader(executor.chaindb, executor.schedule)
         self.pool = pool
         self.gas_cap = gas_cap
+        self.evm_timeout_s = evm_timeout_s
+        """eth_call and kin are aborted after this many seconds (0: never), as geth's --rpc.evmtimeout."""
         self.min_gas_price = min_gas_price
         self.peers = 0
         self.sync_status: SyncStatus | None = None
@@ -255,9 +267,19 @@ class NodeBackend:
 
     # -- execution ---------------------------------------------------------------------
 
+    async def _time_limited(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in a worker thread, its EVM work aborted after ``evm_timeout_s``
+        (state/deadline.py; geth's ``execution aborted (timeout = 5s)``)."""
+
+        def limited() -> T:
+            with deadline.time_limit(self.evm_timeout_s):
+                return fn(*args)
+
+        return await asyncio.to_thread(limited)
+
     async def call(self, request: CallRequest, block: BlockId, overrides: StateOverride | None) -> bytes:
         header = self._header(block)
-        return await asyncio.to_thread(self._call_sync, request, header, overrides)
+        return await self._time_limited(self._call_sync, request, header, overrides)
 
     def _call_sync(
         self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverride | None
@@ -306,7 +328,7 @@ class NodeBackend:
         self, request: CallRequest, block: BlockId, overrides: StateOverride | None
     ) -> int:
         header = self._header(block)
-        return await asyncio.to_thread(self._estimate_sync, request, header, overrides)
+        return await self._time_limited(self._estimate_sync, request, header, overrides)
 
     def _estimate_sync(
         self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverride | None
@@ -353,7 +375,7 @@ class NodeBackend:
 
     async def simulate_v1(self, request: SimulateRequest, block: BlockId) -> list[SimulatedBlock]:
         header = self._header(block)
-        return await asyncio.to_thread(simulate, self.executor, header, request, self.gas_cap)
+        return await self._time_limited(simulate, self.executor, header, request, self.gas_cap)
 
     async def gas_price(self) -> int:
         return max((self.next_base_fee() or 0) + await self.max_priority_fee(), self.min_gas_price)
@@ -592,7 +614,7 @@ class NodeBackend:
         self, request: CallRequest, block: BlockId, overrides: StateOverride | None
     ) -> AccessListResultView:
         header = self._header(block)
-        return await asyncio.to_thread(self._access_list_sync, request, header, overrides)
+        return await self._time_limited(self._access_list_sync, request, header, overrides)
 
     def _access_list_sync(
         self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverride | None
@@ -631,7 +653,7 @@ class NodeBackend:
         self, request: CallRequest, block: BlockId, overrides: StateOverride | None, config: TraceConfig
     ) -> TraceView:
         header = self._header(block)
-        return await asyncio.to_thread(self._trace_call_sync, request, header, overrides, config)
+        return await self._time_limited(self._trace_call_sync, request, header, overrides, config)
 
     def _trace_call_sync(
         self,
