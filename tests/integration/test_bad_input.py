@@ -173,3 +173,31 @@ def _wait_receipt(node: NodeProcess, tx_hash: str, timeout_s: float = 30.0) -> N
 
 def _nonce(node: NodeProcess, address: str) -> int:
     return int(str(node.rpc("eth_getTransactionCount", address, "pending")), 16)
+
+
+def test_a_call_that_loops_is_aborted_after_the_evm_timeout(node: NodeProcess) -> None:
+    loop = "0x5b600056"  # JUMPDEST PUSH1 0 JUMP: 50M gas of it would take minutes here
+    target = "0x" + "42" * 20
+    started = time.monotonic()
+    answer = _call(node, "eth_call", [{"to": target}, "latest", {target: {"code": loop}}])
+    elapsed = time.monotonic() - started
+    assert answer["error"] == {"code": -32000, "message": "execution aborted (timeout = 5s)"}
+    assert 4.5 < elapsed < 30
+    _assert_healthy(node)
+    sent = _call(
+        node,
+        "eth_sendRawTransaction",
+        [
+            _sign(
+                int(
+                    str(
+                        node.rpc(
+                            "eth_getTransactionCount", "0x" + Account.from_key(DEV_KEY).address[2:], "pending"
+                        )
+                    ),
+                    16,
+                )
+            )
+        ],
+    )
+    assert "result" in sent, sent
