@@ -19,6 +19,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 from jsc_node.errors import ConfigError
 from jsc_node.rpc.apis import DEFAULT_RPC_APIS, validate_apis
 
+DEFAULT_RPC_EVM_TIMEOUT_S = 5.0
+"""geth's --rpc.evmtimeout default."""
 DEFAULT_DEV_DATA_PATH = (
     Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "jsc-node" / "dev"
 )
@@ -60,7 +62,7 @@ class NodeConfig(BaseSettings):
         default=50_000_000, ge=21_000, description="eth_call / eth_estimateGas gas cap (geth)."
     )
     rpc_evm_timeout: float = Field(
-        default=5.0,
+        default=DEFAULT_RPC_EVM_TIMEOUT_S,
         ge=0,
         description="Seconds before eth_call, eth_estimateGas, eth_createAccessList, eth_simulateV1 "
         "and debug_traceCall are aborted (geth's --rpc.evmtimeout); 0: no limit.",

@@ -21,6 +21,7 @@ from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth_utils.exceptions import ValidationError
 
 from jsc_node import CLIENT_NAME, __version__
+from jsc_node.config import DEFAULT_RPC_EVM_TIMEOUT_S
 from jsc_node.consensus.extra_data import decode_extra_data
 from jsc_node.errors import BlockNotFound, ExecutionReverted, InvalidBlock, InvalidTransaction
 from jsc_node.state import blobs, callenv, deadline, payload, proofs, tracing
@@ -60,8 +61,6 @@ from jsc_node.views import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-DEFAULT_EVM_TIMEOUT_S = 5.0
-"""geth's --rpc.evmtimeout default."""
 
 ZERO_ADDRESS = b"\x00" * 20
 DEFAULT_PRIORITY_FEE_WEI = 1_000_000_000
@@ -103,7 +102,7 @@ class NodeBackend:
         pool: TxPool,
         gas_cap: int,
         min_gas_price: int = 0,
-        evm_timeout_s: float = DEFAULT_EVM_TIMEOUT_S,
+        evm_timeout_s: float = DEFAULT_RPC_EVM_TIMEOUT_S,
     ) -> None:
         self.executor = executor
         self.reader = ChainReader(executor.chaindb, executor.schedule)
