@@ -66,6 +66,7 @@ from jsc_node.state import opcodes as _opcodes  # noqa: F401  (fixed gas taken i
 from jsc_node.state import rlp_encode as _rlp_encode  # noqa: F401  (RLP of bytes and lists, fast)
 from jsc_node.state import roots as _roots  # noqa: F401  (installs one-pass tx/receipt roots)
 from jsc_node.state import senders as _senders  # noqa: F401  (installs one recovery per tx)
+from jsc_node.state import trie_nodes as _trie_nodes  # noqa: F401  (decoded trie nodes kept)
 from jsc_node.state.leveldb import LevelDB, Overlay
 
 log = logging.getLogger(__name__)
