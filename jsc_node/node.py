@@ -99,15 +99,36 @@ def adopt_libp2p_logging(level: str) -> None:
     """py-libp2p detaches its loggers when imported (no handler, no propagation) unless
     LIBP2P_DEBUG is set, so its warnings reached Python's last-resort handler as bare lines on
     stderr ("Failed to open TCP stream: …" at every redial of a peer that is down). They go
-    through the node's log format instead; the TCP dial failures, which the host reports itself
-    ("bootnode … unreachable (retry in …)"), only at --log-level DEBUG."""
+    through the node's log format instead, WARNING and up as for py-evm; the TCP dial failures,
+    which the host reports itself ("bootnode … unreachable (retry in …)"), only at --log-level
+    DEBUG. Some py-libp2p modules set their own logger to INFO, so the rule is a filter on the
+    node's handlers, not logger levels."""
     if os.environ.get("LIBP2P_DEBUG"):
         return  # py-libp2p's own logging, as its docs describe
     libp2p_logger = logging.getLogger("libp2p")
     libp2p_logger.propagate = True
     libp2p_logger.setLevel(max(logging.WARNING, getattr(logging, level)))
-    dial = logging.getLogger("libp2p.transport.tcp")
-    dial.setLevel(logging.WARNING if level == "DEBUG" else logging.CRITICAL)
+    rule = _Libp2pRecords(dials=level == "DEBUG")
+    for handler in logging.getLogger().handlers:
+        for old in [f for f in handler.filters if isinstance(f, _Libp2pRecords)]:
+            handler.removeFilter(old)
+        handler.addFilter(rule)
+
+
+class _Libp2pRecords(logging.Filter):
+    """Passes py-libp2p's records at WARNING and up (TCP dial errors only with ``dials``)."""
+
+    def __init__(self, dials: bool) -> None:
+        super().__init__()
+        self.dials = dials
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        if name != "libp2p" and not name.startswith("libp2p."):
+            return True
+        if name.startswith("libp2p.transport.tcp"):
+            return self.dials and record.levelno >= logging.WARNING
+        return record.levelno >= logging.WARNING
 
 
 def load_node_key(config: NodeConfig, spec: GenesisSpec) -> bytes:
