@@ -43,12 +43,12 @@ def encode_raw(item: Any) -> bytes:
 
 
 def _long(payload: bytes, offset: int, item: Any) -> bytes:
-    size = len(payload)
-    if size >= rlp.codec.LONG_LENGTH:
+    try:
+        prefix: bytes = rlp.codec.length_prefix(len(payload), offset)
+    except ValueError:  # 2**64 bytes or more
         result: bytes = PYRLP_ENCODE_RAW(item)  # raises pyrlp's EncodingError
         return result
-    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes((offset + _SHORT - 1 + len(length),)) + length + payload
+    return prefix + payload
 
 
 def install() -> None:
