@@ -9,7 +9,7 @@
 4. Time bare py-evm on the same blocks, alternating with 3 chunk by chunk: ``Chain.import_block``
    on an in-memory ``AtomicDB`` holding the same genesis, with the node's QBFT VM class (py-evm's
    stock PragueVM refuses BFT headers: difficulty 1, long extraData). Both run in this process, so both use the node's BFT block
-   hashing and one sender recovery per transaction (state/headers.py, state/senders.py); the ratio
+   hashing and one sender recovery per transaction (state/evm/headers.py, state/evm/patches/senders.py); the ratio
    is the node's own overhead: LevelDB and its fsync per block, the overlay, seal recovery, RLP.
 
 ``run_import_bench()`` returns the figures; ``python -m bench.import_bench`` prints them as JSON.
@@ -31,13 +31,13 @@ from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_keys import keys
 from eth_utils import keccak
 
+from jsc_node.chainformat import QbftExtraData, encode_extra_data
 from jsc_node.consensus.block import decode_block, private_key, sign_commit_seal
-from jsc_node.consensus.extra_data import QbftExtraData, encode_extra_data
 from jsc_node.genesis import DEV_VALIDATOR_KEY, GenesisSpec, load_genesis
 from jsc_node.importer import CHAINDATA_DIR, ChainImporter, read_block_files
 from jsc_node.node import data_dir_lock
-from jsc_node.state.execution import Executor
-from jsc_node.state.leveldb import LevelDB
+from jsc_node.state.evm.executor import Executor
+from jsc_node.state.storage.leveldb import LevelDB
 
 REPO = Path(__file__).resolve().parents[1]
 ERC20_ARTIFACT = REPO / "contracts" / "build" / "ERC20Token.json"

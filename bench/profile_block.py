@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     from jsc_node.execution_process import open_node_state
     from jsc_node.genesis import load_genesis
     from jsc_node.node import DEV_ACCOUNTS
-    from jsc_node.state import senders
+    from jsc_node.state.evm.patches import senders
 
     w = wl.build(DEV_ACCOUNTS[0][1], n_tx=args.txs, probe_methods=0)
     tmp = Path(tempfile.mkdtemp(prefix="jsc-prof-"))

@@ -4,7 +4,7 @@
 
 Starts a node (bench genesis), deploys the token, then submits the phase's transactions in one
 burst and prints, every ~0.3 s until all are mined: the pool's pending/queued counts, the head,
-and (with py-spy in the venv) which ``jsc_node/state/execution.py`` function the execution
+and (with py-spy in the venv) which ``jsc_node/state/evm/executor.py`` function the execution
 process's ``block_0`` worker thread is in. A build that runs while its block's commit waits
 behind it shows up as a long ``build_block`` span followed by ``commit_block`` of a smaller block.
 """
@@ -35,7 +35,7 @@ def worker_frame(py_spy: Path, pid: int) -> str:
     if '"block_0"' not in out:
         return "-"
     block = out.split('"block_0"', 1)[1].split("\nThread ", 1)[0]
-    frames = [line.strip() for line in block.splitlines() if "jsc_node/state/execution.py" in line]
+    frames = [line.strip() for line in block.splitlines() if "jsc_node/state/evm/executor.py" in line]
     return frames[-1] if frames else "idle"
 
 

@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from jsc_node.config import DEFAULT_DEV_DATA_PATH, load_config
+from jsc_node.config import DEFAULT_DEV_DATA_PATH, DEFAULT_RPC_APIS, RPC_APIS, load_config
 from jsc_node.errors import JscError
-from jsc_node.rpc.apis import DEFAULT_RPC_APIS, RPC_APIS
 
 if TYPE_CHECKING:
     from jsc_node.importer import ImportStats

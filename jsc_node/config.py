@@ -10,14 +10,33 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from jsc_node.errors import ConfigError
-from jsc_node.rpc.apis import DEFAULT_RPC_APIS, validate_apis
+
+RPC_APIS: Final = ("ETH", "NET", "WEB3", "TXPOOL", "QBFT", "ADMIN", "DEBUG", "TESTING")
+"""Every JSON-RPC namespace jsc-node serves, in Besu's spelling (``--rpc-http-api`` / ``--rpc-ws-api``)."""
+
+DEFAULT_RPC_APIS: Final = ("ETH", "NET", "WEB3")
+"""Besu's and geth's default: nothing that votes, administers, traces or builds blocks."""
+
+
+def validate_apis(names: Iterable[str]) -> list[str]:
+    """Upper-cased, deduplicated names in the given order; raises ``ValueError`` naming an unknown one."""
+    apis: list[str] = []
+    for raw in names:
+        name = raw.strip().upper()
+        if name not in RPC_APIS:
+            raise ValueError(f"unknown RPC API {raw.strip()!r}; valid: {', '.join(RPC_APIS)}")
+        if name not in apis:
+            apis.append(name)
+    return apis
+
 
 DEFAULT_RPC_EVM_TIMEOUT_S = 5.0
 """geth's --rpc.evmtimeout default."""

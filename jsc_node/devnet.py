@@ -41,8 +41,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from jsc_node.config import RPC_APIS
 from jsc_node.errors import ConfigError, DataDirLockedError, DevToolsInputError
-from jsc_node.rpc.apis import RPC_APIS
 
 HOST = "127.0.0.1"
 DEFAULT_BASE_PORT = 8545

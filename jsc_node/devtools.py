@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsc_node.consensus.extra_data import (
+from jsc_node.chainformat import (
     ADDRESS_BYTES,
     BFT_MIX_HASH,
     QbftExtraData,

@@ -155,7 +155,7 @@ class InvalidGossip(P2PError, GotExpected):
 
 
 # --- eth_simulateV1 ----------------------------------------------------------
-# Raised by jsc_node/state/simulate.py; rpc/dispatch.py gives each its execution-apis code.
+# Raised by jsc_node/state/serve/simulate.py; rpc/dispatch.py gives each its execution-apis code.
 
 
 class SimulationError(JscError):

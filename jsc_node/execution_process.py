@@ -19,9 +19,9 @@ from jsc_node.errors import InvalidBlock, InvalidTransaction, SeamError
 from jsc_node.genesis import GenesisSpec, load_genesis
 from jsc_node.seam import SeamServer, hexb, unhex
 from jsc_node.state.backend import HeadState, NodeBackend
-from jsc_node.state.execution import Executor
-from jsc_node.state.leveldb import LevelDB
-from jsc_node.state.txpool import PoolLimits, TxPool
+from jsc_node.state.evm.executor import Executor
+from jsc_node.state.pool.pool import PoolLimits, TxPool
+from jsc_node.state.storage.leveldb import LevelDB
 from jsc_node.views import SyncStatus, SyncStatusEvent
 
 log = logging.getLogger("jsc_node.execution")

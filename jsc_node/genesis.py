@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jsc_node.consensus.extra_data import BFT_MIX_HASH, QbftExtraData, decode_extra_data
+from jsc_node.chainformat import BFT_MIX_HASH, QbftExtraData, decode_extra_data
 from jsc_node.errors import GenesisError, InvalidBlock
 
 # Insecure by design: the key of the one validator of the embedded development chain. Anyone can

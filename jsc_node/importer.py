@@ -8,7 +8,7 @@ batch per block, the block becomes head). The genesis decides the rules:
   of the validator set at that height (``consensus.block.validate_commit_seals``, the set from
   ``consensus.validators.ValidatorHistory`` replayed from genesis);
 - without it: an imported chain whose seals (PoW/PoS) are not checked; py-evm's rules per fork,
-  uncles as ``Chain.validate_uncles`` (state/execution.py).
+  uncles as ``Chain.validate_uncles`` (state/evm/executor.py).
 
 Import stops at the first invalid block with ``ImportFailed`` (number, hash, reason). Blocks that
 are already canonical are skipped, so an interrupted import can be run again.
@@ -31,12 +31,12 @@ from typing import Any
 import rlp
 from eth_hash.auto import keccak
 
-from jsc_node.consensus.block import BlockView, decode_block, validate_commit_seals
+from jsc_node.consensus.block import QbftBlock, decode_block, validate_commit_seals
 from jsc_node.consensus.validators import ValidatorHistory, quorum
 from jsc_node.errors import ImportFailed, InvalidBlock
 from jsc_node.genesis import GenesisSpec
-from jsc_node.state.execution import Executor
-from jsc_node.state.leveldb import LevelDB
+from jsc_node.state.evm.executor import Executor
+from jsc_node.state.storage.leveldb import LevelDB
 
 # Where the node keeps its chain inside the data dir (node.py opens the same path).
 CHAINDATA_DIR = "chaindata"
@@ -175,7 +175,7 @@ class QbftSealCheck:
         for number in range(1, executor.head.block_number + 1):
             self.history.append(_header_view(chaindb.get_canonical_block_header_by_number(number)))
 
-    def validate(self, view: BlockView) -> None:
+    def validate(self, view: QbftBlock) -> None:
         expected = self.history.head.number + 1
         if view.number != expected:
             raise InvalidBlock(
@@ -184,12 +184,12 @@ class QbftSealCheck:
         validators = self.history.validators_at(view.number)
         validate_commit_seals(view, validators, quorum(len(validators)))
 
-    def append(self, view: BlockView) -> None:
+    def append(self, view: QbftBlock) -> None:
         self.history.append(view)
 
 
-def _header_view(header: Any) -> BlockView:
-    """A consensus BlockView of a header alone (empty body): enough for validator history."""
+def _header_view(header: Any) -> QbftBlock:
+    """A consensus QbftBlock of a header alone (empty body): enough for validator history."""
     return decode_block(rlp.encode([rlp.decode(rlp.encode(header)), [], []]))
 
 

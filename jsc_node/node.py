@@ -193,8 +193,8 @@ def data_dir_lock(data_path: Path) -> Any:
 
 def init_node(config: NodeConfig) -> GenesisSpec:
     """Create the data dir and write the genesis block (what ``run`` does first, and no more)."""
-    from jsc_node.state.execution import Executor
-    from jsc_node.state.leveldb import LevelDB
+    from jsc_node.state.evm.executor import Executor
+    from jsc_node.state.storage.leveldb import LevelDB
 
     spec = load_genesis(config.genesis_file)
     with data_dir_lock(config.data_path):

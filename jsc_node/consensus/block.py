@@ -22,8 +22,8 @@ from eth_hash.auto import keccak
 from eth_keys.datatypes import PrivateKey
 from eth_keys.main import KeyAPI
 
-from jsc_node.consensus import rlp_codec
-from jsc_node.consensus.extra_data import (
+from jsc_node import rlp_codec
+from jsc_node.chainformat import (
     QbftExtraData,
     decode_extra_data,
     encode_extra_data,
@@ -51,7 +51,7 @@ def _int(item: bytes, what: str) -> int:
 
 
 @dataclass(frozen=True)
-class BlockView:
+class QbftBlock:
     """A decoded block, kept as generic RLP items so it re-encodes byte for byte."""
 
     header: tuple[bytes, ...]
@@ -102,15 +102,15 @@ class BlockView:
         """What a commit seal signs: extraData without seals, round kept."""
         return keccak(rlp_codec.encode(self._header_with_extra(replace(self.extra, seals=()))))
 
-    def with_extra(self, extra: QbftExtraData) -> BlockView:
-        return BlockView(header=tuple(self._header_with_extra(extra)), body=self.body, extra=extra)
+    def with_extra(self, extra: QbftExtraData) -> QbftBlock:
+        return QbftBlock(header=tuple(self._header_with_extra(extra)), body=self.body, extra=extra)
 
-    def with_round(self, round_: int) -> BlockView:
+    def with_round(self, round_: int) -> QbftBlock:
         if round_ == self.extra.round:
             return self
         return self.with_extra(replace(self.extra, round=round_))
 
-    def with_seals(self, seals: Sequence[bytes]) -> BlockView:
+    def with_seals(self, seals: Sequence[bytes]) -> QbftBlock:
         if tuple(seals) == self.extra.seals:
             return self
         return self.with_extra(replace(self.extra, seals=tuple(seals)))
@@ -120,13 +120,13 @@ class BlockView:
         return encoded
 
 
-def decode_block(raw: bytes) -> BlockView:
+def decode_block(raw: bytes) -> QbftBlock:
     """Read block RLP; raises InvalidBlock naming what is wrong (never a bare rlp error)."""
     return _decode_block_cached(bytes(raw))
 
 
 @lru_cache(maxsize=1024)
-def _decode_block_cached(raw: bytes) -> BlockView:
+def _decode_block_cached(raw: bytes) -> QbftBlock:
     try:
         items = rlp.decode(raw, strict=True)
     except rlp.DecodingError as exc:
@@ -141,7 +141,7 @@ def _decode_block_cached(raw: bytes) -> BlockView:
         raise InvalidBlock("header fields must all be RLP strings")
     if len(header[I_COINBASE]) != 20 or len(header[I_PARENT_HASH]) != 32:
         raise InvalidBlock("header coinbase/parent hash length", got=len(header[I_COINBASE]), expected=20)
-    view = BlockView(
+    view = QbftBlock(
         header=tuple(header), body=tuple(items[1:]), extra=decode_extra_data(header[I_EXTRA_DATA])
     )
     _ = view.number, view.timestamp  # fail now, not later, on a non-minimal integer
@@ -193,17 +193,17 @@ def recover_count() -> int:
     return _recover_cached.cache_info().misses
 
 
-def sign_commit_seal(key: PrivateKey, block: BlockView) -> bytes:
+def sign_commit_seal(key: PrivateKey, block: QbftBlock) -> bytes:
     return sign_digest(key, block.commit_seal_digest)
 
 
-def recover_seal_signers(block: BlockView) -> list[bytes]:
+def recover_seal_signers(block: QbftBlock) -> list[bytes]:
     """Signers of the block's commit seals, in seal order; raises InvalidSeal on a bad seal."""
     digest = block.commit_seal_digest
     return [recover_address(digest, seal) for seal in block.extra.seals]
 
 
-def validate_commit_seals(block: BlockView, validators: Sequence[bytes], quorum_size: int) -> None:
+def validate_commit_seals(block: QbftBlock, validators: Sequence[bytes], quorum_size: int) -> None:
     """A committed block must carry seals from at least a quorum of distinct validators of its
     height (QBFT spec: commit certificate). Raises InvalidSeal with got/expected."""
     members = set(validators)

@@ -64,15 +64,15 @@ from typing import Literal, TypeVar
 
 from eth_keys.datatypes import PrivateKey
 
+from jsc_node.chainformat import VANITY_BYTES, QbftExtraData, Vote, encode_extra_data
 from jsc_node.consensus.block import (
-    BlockView,
+    QbftBlock,
     address_of,
     decode_block,
     recover_address,
     sign_commit_seal,
     validate_commit_seals,
 )
-from jsc_node.consensus.extra_data import VANITY_BYTES, QbftExtraData, Vote, encode_extra_data
 from jsc_node.consensus.messages import (
     COMMIT,
     PREPARE,
@@ -297,7 +297,7 @@ Action = (
 class RoundState:
     proposal: Proposal | None = None
     """The proposal of this round that passed the consensus rules (its block may await execution)."""
-    block: BlockView | None = None
+    block: QbftBlock | None = None
     """The proposal's block, decoded (round = this round, no seals)."""
     accepted: bool = False
     """Execution validated the block and this validator prepared it."""
@@ -635,7 +635,7 @@ class QbftEngine:
     def _propose(
         self,
         round_: int,
-        block: BlockView,
+        block: QbftBlock,
         round_changes: tuple[RoundChange, ...],
         prepares: tuple[Prepare, ...],
     ) -> None:
@@ -1032,7 +1032,7 @@ def validate_proposal(
     validators: tuple[bytes, ...],
     quorum_size: int,
     expected_proposer: bytes,
-) -> BlockView:
+) -> QbftBlock:
     """QBFT spec: a proposal is from the round's proposer, for this height and a round not behind
     ours, names its block by digest, and for round > 0 is justified by round changes."""
     if p.height != height:
@@ -1054,7 +1054,7 @@ def validate_proposal(
 
 def validate_proposed_block(
     raw: bytes, digest: bytes, height: int, round_: int, parent: Head, validators: tuple[bytes, ...]
-) -> BlockView:
+) -> QbftBlock:
     try:
         block = decode_block(raw)
     except InvalidBlock as exc:
@@ -1163,7 +1163,7 @@ def validate_round_change_certificate(
     validate_prepares(rc.prepares, height, rc.prepared_round, rc.prepared_digest, validators, quorum_size)
 
 
-def _validate_commit_against(c: Commit, digest: bytes, block: BlockView) -> None:
+def _validate_commit_against(c: Commit, digest: bytes, block: QbftBlock) -> None:
     if c.digest != digest:
         raise DigestMismatch("commit digest", got=c.digest, expected=digest)
     try:

@@ -29,7 +29,7 @@ import rlp
 from eth_hash.auto import keccak
 from eth_keys.datatypes import PrivateKey
 
-from jsc_node.consensus import rlp_codec
+from jsc_node import rlp_codec
 from jsc_node.consensus.block import SIGNATURE_BYTES, recover_address, sign_digest
 from jsc_node.errors import InvalidSeal, InvalidSignature, MalformedMessage
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import rlp
 import trio
 
-from jsc_node.consensus.block import BlockView, decode_block, validate_commit_seals
+from jsc_node.consensus.block import QbftBlock, decode_block, validate_commit_seals
 from jsc_node.consensus.engine import (
     Action,
     BlockBuilt,
@@ -148,8 +148,8 @@ def _describe(item: Event | Action) -> str:
     return repr(item)[:160]
 
 
-def header_block(header_rlp: bytes) -> BlockView:
-    """A BlockView of a header alone (empty body): enough for validator history."""
+def header_block(header_rlp: bytes) -> QbftBlock:
+    """A QbftBlock of a header alone (empty body): enough for validator history."""
     return decode_block(rlp.encode([rlp.decode(header_rlp), [], []]))
 
 
@@ -203,7 +203,7 @@ class ConsensusService:
         self.history = history
         return self._head_of(history.head)
 
-    def _head_of(self, block: BlockView) -> Head:
+    def _head_of(self, block: QbftBlock) -> Head:
         assert self.history is not None
         return Head(
             number=block.number,
@@ -369,7 +369,7 @@ class ConsensusService:
         await self.submit(NewHead(new_head))
         return True
 
-    async def _commit_locked(self, raw: bytes, block: BlockView, *, publish: bool) -> Head:
+    async def _commit_locked(self, raw: bytes, block: QbftBlock, *, publish: bool) -> Head:
         assert self.history is not None
         validator = self.engine.address in self.history.validators_at(block.number)
         await self.execution.request("commit_block", block="0x" + raw.hex())

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from jsc_node.consensus.block import BlockView
-from jsc_node.consensus.extra_data import Vote
+from jsc_node.chainformat import Vote
+from jsc_node.consensus.block import QbftBlock
 
 
 def quorum(n: int) -> int:
@@ -101,7 +101,7 @@ class VoteTally:
 
 
 def tally_after_blocks(
-    start_validators: Sequence[bytes], blocks: Iterable[BlockView], epoch_length: int
+    start_validators: Sequence[bytes], blocks: Iterable[QbftBlock], epoch_length: int
 ) -> VoteTally:
     """Fold the votes of ``blocks`` (consecutive, ascending) into the set ``start_validators``
     that validates the first of them."""
@@ -111,7 +111,7 @@ def tally_after_blocks(
     return tally
 
 
-def validators_for_next_block(chain: Sequence[BlockView], epoch_length: int) -> tuple[bytes, ...]:
+def validators_for_next_block(chain: Sequence[QbftBlock], epoch_length: int) -> tuple[bytes, ...]:
     """The validator set of block ``chain[-1].number + 1``, as a pure function of extraData.
 
     ``chain`` must hold consecutive blocks from the last epoch block (or genesis) up to the head;
@@ -123,7 +123,7 @@ def validators_for_next_block(chain: Sequence[BlockView], epoch_length: int) -> 
     return tally_after_blocks(chain[start].extra.validators, chain[start:], epoch_length).validators
 
 
-def _last_epoch_index(chain: Sequence[BlockView], epoch_length: int) -> int:
+def _last_epoch_index(chain: Sequence[QbftBlock], epoch_length: int) -> int:
     for i in range(len(chain) - 1, -1, -1):
         if chain[i].number == 0 or (epoch_length > 0 and chain[i].number % epoch_length == 0):
             return i
@@ -136,13 +136,13 @@ class ValidatorHistory:
     Append each committed block in order; ``validators_at(h)`` is the set that validates block h.
     """
 
-    def __init__(self, genesis: BlockView, epoch_length: int) -> None:
+    def __init__(self, genesis: QbftBlock, epoch_length: int) -> None:
         self.epoch_length = epoch_length
         self._tally = tally_after_blocks(genesis.extra.validators, [genesis], epoch_length)
         self._sets: dict[int, tuple[bytes, ...]] = {1: self._tally.validators}
         self.head = genesis
 
-    def append(self, block: BlockView) -> None:
+    def append(self, block: QbftBlock) -> None:
         if block.number != self.head.number + 1:
             raise ValueError(f"block {block.number} does not follow head {self.head.number}")
         self._tally = self._tally.apply_block(

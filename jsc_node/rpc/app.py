@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jsc_node.rpc.dispatch import Dispatcher, too_large_response
 from jsc_node.rpc.filters import FilterManager
+from jsc_node.rpc.ports import RpcBackend
 from jsc_node.rpc.subscriptions import (
     SLOW_CONSUMER_CLOSE_CODE,
     ConnectionSubscriptions,
@@ -43,7 +44,6 @@ from jsc_node.rpc.subscriptions import (
     Outbox,
     Subscription,
 )
-from jsc_node.views import RpcBackend
 
 log = logging.getLogger(__name__)
 

@@ -35,6 +35,7 @@ from typing import Any, Final
 
 import orjson
 
+from jsc_node.config import validate_apis
 from jsc_node.errors import (
     BlockNotFound,
     ExecutionReverted,
@@ -57,14 +58,31 @@ from jsc_node.errors import (
     SimulationError,
     TransactionNotFound,
 )
-from jsc_node.rpc.apis import is_served, validate_apis
 from jsc_node.rpc.encoding import InvalidParams
 from jsc_node.rpc.filters import FilterLimitExceeded, FilterManager
 from jsc_node.rpc.methods import admin, debug, eth, net, qbft, simulate, testing, txpool, web3
+from jsc_node.rpc.ports import RpcBackend
 from jsc_node.rpc.subscriptions import EventHub, SubscriptionLimitExceeded, UnknownSubscription
-from jsc_node.views import ExecutionFailed, LogQueryLimitExceeded, RpcBackend
+from jsc_node.views import (
+    ExecutionFailed,
+    LogQueryLimitExceeded,
+)
 
 log = logging.getLogger(__name__)
+
+ALWAYS_SERVED: Final = frozenset({"rpc_modules"})
+"""Served whatever the API list says (geth registers its ``rpc`` namespace on every transport)."""
+
+
+def namespace(method: str) -> str:
+    """The wire namespace of a method name (``eth_call`` -> ``eth``)."""
+    return method.split("_", 1)[0]
+
+
+def is_served(method: str, apis: Collection[str]) -> bool:
+    """Whether a transport serving ``apis`` (validated, upper-case names) answers ``method``."""
+    return method in ALWAYS_SERVED or namespace(method).upper() in apis
+
 
 PARSE_ERROR: Final = -32700
 INVALID_REQUEST: Final = -32600

@@ -36,8 +36,15 @@ from jsc_node.rpc.encoding import (
     required,
 )
 from jsc_node.rpc.methods.eth import FilterCriteria, decode_filter_criteria, logs_matching
+from jsc_node.rpc.ports import RpcBackend
 from jsc_node.rpc.subscriptions import EventHub, Handler, LogCriteria, log_criteria, new_id
-from jsc_node.views import LogView, NewHeadEvent, NewLogsEvent, NewPendingTxsEvent, RpcBackend, TxView
+from jsc_node.views import (
+    LogView,
+    NewHeadEvent,
+    NewLogsEvent,
+    NewPendingTxsEvent,
+    TxView,
+)
 
 FILTER_TIMEOUT_S: Final = 300.0
 """Idle time after which a filter is removed (geth: 5 minutes since the last eth_getFilterChanges)."""

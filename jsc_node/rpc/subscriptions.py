@@ -55,6 +55,7 @@ from jsc_node.rpc.encoding import (
     format_tx,
 )
 from jsc_node.rpc.methods.eth import decode_filter_criteria
+from jsc_node.rpc.ports import RpcBackend
 from jsc_node.views import (
     BlockId,
     ChainEvent,
@@ -62,7 +63,6 @@ from jsc_node.views import (
     NewHeadEvent,
     NewLogsEvent,
     NewPendingTxsEvent,
-    RpcBackend,
     SyncStatusEvent,
 )
 

@@ -1,4 +1,4 @@
-"""NodeBackend: the execution side's answer to jsc_node.views.RpcBackend.
+"""NodeBackend: the execution side's answer to jsc_node.rpc.ports.RpcBackend (structurally; state/ does not import rpc/).
 
 Runs in the execution process's asyncio loop. Cheap reads answer inline; eth_call, eth_estimateGas
 and wide eth_getLogs run in a worker thread so a slow one does not stall the loop. Blocks are
@@ -21,15 +21,15 @@ from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth_utils.exceptions import ValidationError
 
 from jsc_node import CLIENT_NAME, __version__
+from jsc_node.chainformat import decode_extra_data
 from jsc_node.config import DEFAULT_RPC_EVM_TIMEOUT_S
-from jsc_node.consensus.extra_data import decode_extra_data
 from jsc_node.errors import BlockNotFound, ExecutionReverted, InvalidBlock, InvalidTransaction
-from jsc_node.state import blobs, callenv, deadline, payload, proofs, tracing
 from jsc_node.state.chain import ChainReader, effective_gas_price, tx_view
-from jsc_node.state.execution import ExecutedBlock, Executor
-from jsc_node.state.overrides import apply_state_overrides
-from jsc_node.state.simulate import simulate
-from jsc_node.state.txpool import PooledTx, TxPool
+from jsc_node.state.evm.executor import ExecutedBlock, Executor
+from jsc_node.state.pool.pool import PooledTx, TxPool
+from jsc_node.state.serve import blobs, callenv, deadline, payload, proofs, tracing
+from jsc_node.state.serve.overrides import apply_state_overrides
+from jsc_node.state.serve.simulate import simulate
 from jsc_node.views import (
     AccessListResultView,
     AccountProofView,
@@ -268,7 +268,7 @@ class NodeBackend:
 
     async def _time_limited(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in a worker thread, its EVM work aborted after ``evm_timeout_s``
-        (state/deadline.py; geth's ``execution aborted (timeout = 5s)``)."""
+        (state/serve/deadline.py; geth's ``execution aborted (timeout = 5s)``)."""
 
         def limited() -> T:
             with deadline.time_limit(self.evm_timeout_s):
@@ -283,7 +283,7 @@ class NodeBackend:
     def _call_sync(
         self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverride | None
     ) -> bytes:
-        # geth runs eth_call in the requested block's own context (state/callenv.py).
+        # geth runs eth_call in the requested block's own context (state/serve/callenv.py).
         state = callenv.call_state(self.executor, header, callenv.call_gas_price(request, header))
         apply_state_overrides(state, overrides, InvalidTransaction)
         gas = min(request.gas if request.gas is not None else self.gas_cap, self.gas_cap)

@@ -17,7 +17,7 @@ from eth.db.chain import ChainDB
 from eth.exceptions import HeaderNotFound, TransactionNotFound
 from eth_bloom.bloom import BloomFilter
 
-from jsc_node.state.execution import ForkSchedule
+from jsc_node.state.evm.executor import ForkSchedule
 from jsc_node.views import (
     AccessListEntry,
     AuthorizationView,

@@ -27,8 +27,8 @@ from typing import Any
 from jsc_node.errors import InvalidBlock, JscError
 from jsc_node.genesis import parse_genesis
 from jsc_node.importer import ChainImporter
-from jsc_node.state.execution import Executor
-from jsc_node.state.leveldb import LevelDB
+from jsc_node.state.evm.executor import Executor
+from jsc_node.state.storage.leveldb import LevelDB
 
 REPO = Path(__file__).resolve().parents[2]
 # ../shared/conformance next to the repo clone (here and in CI).

@@ -11,8 +11,8 @@ from eth.exceptions import TransactionNotFound
 
 from jsc_node.genesis import parse_genesis
 from jsc_node.importer import ChainImporter
-from jsc_node.state.execution import Executor
-from jsc_node.state.leveldb import LevelDB
+from jsc_node.state.evm.executor import Executor
+from jsc_node.state.storage.leveldb import LevelDB
 from tests.conformance.blockchain_tests import FIXTURES, fixture_files, genesis_doc, iter_failures, run_all
 
 pytestmark = pytest.mark.skipif(

@@ -13,8 +13,8 @@ import rlp
 from jsc_node.errors import ImportFailed
 from jsc_node.genesis import load_genesis, parse_genesis
 from jsc_node.importer import import_files, split_rlp_items
-from jsc_node.state.execution import Executor
-from jsc_node.state.leveldb import LevelDB
+from jsc_node.state.evm.executor import Executor
+from jsc_node.state.storage.leveldb import LevelDB
 from tests.conformance.blockchain_tests import CONFORMANCE
 
 RPC_COMPAT = CONFORMANCE / "rpc-compat"

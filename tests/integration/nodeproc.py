@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from jsc_node.rpc.apis import RPC_APIS
+from jsc_node.config import RPC_APIS
 
 ALL_APIS = ",".join(RPC_APIS)
 READY_TIMEOUT_S = 60.0

@@ -15,7 +15,7 @@ import rlp
 from eth_hash.auto import keccak
 from web3 import Web3
 
-from jsc_node.state.proofs import verify_proof
+from jsc_node.state.serve.proofs import verify_proof
 from tests.contracts import load_erc20
 from tests.integration.conftest import DEV_KEY
 

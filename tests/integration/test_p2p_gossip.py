@@ -18,8 +18,8 @@ from libp2p.custom_types import TProtocol
 from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11
 from libp2p.tools.anyio_service import background_trio_service
 
+from jsc_node.chainformat import QbftExtraData, encode_extra_data
 from jsc_node.consensus.block import address_of, decode_block, sign_commit_seal
-from jsc_node.consensus.extra_data import QbftExtraData, encode_extra_data
 from jsc_node.consensus.messages import encode_message, make_prepare
 from jsc_node.consensus.service import GossipPort
 from jsc_node.p2p.gossip import Gossip, GossipSettings, Kind, new_pubsub, subscribe_sized

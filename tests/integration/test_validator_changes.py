@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from jsc_node.consensus.block import BlockView, decode_block, recover_seal_signers
+from jsc_node.consensus.block import QbftBlock, decode_block, recover_seal_signers
 from jsc_node.consensus.validators import quorum
 from jsc_node.devtools import write_devnet
 from jsc_node.p2p.host import peer_id_of
@@ -191,7 +191,7 @@ def _first_block_with(node: NodeProcess, expected: list[str]) -> int:
     return number
 
 
-def _block(node: NodeProcess, number: int) -> BlockView:
+def _block(node: NodeProcess, number: int) -> QbftBlock:
     return decode_block(bytes.fromhex(str(node.rpc("debug_getRawBlock", hex(number)))[2:]))
 
 

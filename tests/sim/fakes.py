@@ -8,8 +8,8 @@ import rlp
 from eth_hash.auto import keccak
 from eth_keys.datatypes import PrivateKey
 
-from jsc_node.consensus.block import BlockView, address_of, decode_block, private_key
-from jsc_node.consensus.extra_data import BFT_MIX_HASH, genesis_extra_data
+from jsc_node.chainformat import BFT_MIX_HASH, genesis_extra_data
+from jsc_node.consensus.block import QbftBlock, address_of, decode_block, private_key
 
 EMPTY_LIST_HASH = keccak(rlp.encode([]))
 EMPTY_TRIE_ROOT = bytes.fromhex("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421")
@@ -76,7 +76,7 @@ def make_block(
     return encoded
 
 
-def make_genesis(validators: Sequence[bytes], timestamp: int = 0) -> BlockView:
+def make_genesis(validators: Sequence[bytes], timestamp: int = 0) -> QbftBlock:
     raw = make_block(
         parent_hash=ZERO32,
         number=0,

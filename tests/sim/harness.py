@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 
 from eth_keys.datatypes import PrivateKey
 
-from jsc_node.consensus.block import BlockView, decode_block, validate_commit_seals
+from jsc_node.consensus.block import QbftBlock, decode_block, validate_commit_seals
 from jsc_node.consensus.engine import (
     Action,
     BlockBuilt,
@@ -122,7 +122,7 @@ class SimNode:
     key: PrivateKey
     address: bytes
     engine: QbftEngine
-    chain: list[BlockView]
+    chain: list[QbftBlock]
     history: ValidatorHistory
     byzantine: bool = False
     modes: tuple[str, ...] = ()
@@ -131,7 +131,7 @@ class SimNode:
     incarnation: int = 0
 
     @property
-    def head(self) -> BlockView:
+    def head(self) -> QbftBlock:
         return self.chain[-1]
 
     def head_event(self) -> Head:
@@ -349,7 +349,7 @@ class Simulation:
             return False, "bad transaction"
         return True, ""
 
-    def _import(self, node: SimNode, block: BlockView, how: str) -> bool:
+    def _import(self, node: SimNode, block: QbftBlock, how: str) -> bool:
         head = node.head
         if block.number <= head.number:
             # Sync got there first: fine if it is the same block (a driver ignores it).

@@ -11,7 +11,7 @@ import rlp
 from eth_hash.auto import keccak
 
 from jsc_node.errors import InvalidTransaction
-from jsc_node.state.blobs import _trusted_setup, is_network_form, kzg_to_versioned_hash, strip_sidecar
+from jsc_node.state.serve.blobs import _trusted_setup, is_network_form, kzg_to_versioned_hash, strip_sidecar
 
 FIXTURE = (
     Path(__file__).resolve().parents[3] / "shared" / "conformance" / "rpc-compat" / "eth_sendRawTransaction"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from jsc_node.consensus.extra_data import decode_extra_data
+from jsc_node.chainformat import decode_extra_data
 from jsc_node.devtools import DEV_ACCOUNT_BALANCE_WEI, DevToolsInputError, dev_accounts, make_genesis
 from jsc_node.genesis import load_genesis
 

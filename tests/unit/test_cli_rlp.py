@@ -121,7 +121,7 @@ def test_encode_decode_round_trip(validators: list[bytes]) -> None:
 
 
 def test_decode_shows_vote_round_and_seals() -> None:
-    from jsc_node.consensus.extra_data import QbftExtraData, Vote, encode_extra_data
+    from jsc_node.chainformat import QbftExtraData, Vote, encode_extra_data
 
     data = QbftExtraData(
         vanity=b"\x01" * 32,

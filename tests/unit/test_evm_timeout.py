@@ -1,4 +1,4 @@
-"""The RPC EVM time limit (jsc_node/state/deadline.py) on a real NodeBackend over LevelDB: a call
+"""The RPC EVM time limit (jsc_node/state/serve/deadline.py) on a real NodeBackend over LevelDB: a call
 that loops until a 50M gas cap is aborted with geth's error after the limit, its kin too; without
 a limit it runs to out of gas; block work in other threads never gets the limited meter."""
 
@@ -17,7 +17,7 @@ from eth.vm.gas_meter import GasMeter
 from jsc_node.config import NodeConfig
 from jsc_node.execution_process import open_node_state
 from jsc_node.genesis import load_genesis
-from jsc_node.state import deadline
+from jsc_node.state.serve import deadline
 from jsc_node.views import AccountOverride, BlockId, CallRequest, ExecutionFailed
 
 LOOP = bytes.fromhex("5b600056")  # JUMPDEST PUSH1 0 JUMP: forever, 11 gas a turn

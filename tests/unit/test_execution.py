@@ -13,12 +13,12 @@ from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_account import Account
 from eth_utils import to_checksum_address
 
-from jsc_node.consensus.extra_data import QbftExtraData, decode_extra_data, encode_extra_data
+from jsc_node.chainformat import QbftExtraData, decode_extra_data, encode_extra_data
 from jsc_node.errors import DataDirLockedError, GenesisError, InvalidBlock
 from jsc_node.genesis import GenesisSpec, load_genesis
-from jsc_node.state import senders
-from jsc_node.state.execution import Executor
-from jsc_node.state.leveldb import LevelDB, Overlay
+from jsc_node.state.evm.executor import Executor
+from jsc_node.state.evm.patches import senders
+from jsc_node.state.storage.leveldb import LevelDB, Overlay
 
 KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 RECIPIENT = bytes.fromhex("70997970c51812dc3a010c7d01b50e0d17dc79c8")

@@ -1,4 +1,4 @@
-"""jsc_node/state/execution.py first_list_item: a block's header RLP from the length prefixes."""
+"""jsc_node/state/evm/executor.py first_list_item: a block's header RLP from the length prefixes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 import pytest
 import rlp
 
-from jsc_node.state.execution import first_list_item
+from jsc_node.state.evm.executor import first_list_item
 
 
 @pytest.mark.parametrize("seed", range(30))

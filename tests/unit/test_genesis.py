@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from jsc_node.consensus.extra_data import BFT_MIX_HASH, decode_extra_data, genesis_extra_data
+from jsc_node.chainformat import BFT_MIX_HASH, decode_extra_data, genesis_extra_data
 from jsc_node.errors import GenesisError
 from jsc_node.genesis import load_genesis, parse_genesis
 

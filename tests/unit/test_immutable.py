@@ -1,4 +1,4 @@
-"""jsc_node/state/immutable.py: a deep copy of py-evm's immutable RLP objects is the object, and
+"""jsc_node/state/evm/patches/immutable.py: a deep copy of py-evm's immutable RLP objects is the object, and
 a copy with one field changed still gets a new object with the other fields shared."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from eth.vm.forks.prague.blocks import PragueBlockHeader
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_keys import keys
 
-import jsc_node.state.execution  # noqa: F401  (installs the copy rule)
+import jsc_node.state.evm.executor  # noqa: F401  (installs the copy rule)
 
 KEY = keys.PrivateKey(b"\x01" * 32)
 

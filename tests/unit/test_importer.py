@@ -18,14 +18,14 @@ from eth_account import Account
 from eth_utils import to_checksum_address
 from typer.testing import CliRunner
 
+from jsc_node.chainformat import QbftExtraData, encode_extra_data
 from jsc_node.cli import app
 from jsc_node.consensus.block import decode_block, private_key, sign_commit_seal
-from jsc_node.consensus.extra_data import QbftExtraData, encode_extra_data
 from jsc_node.errors import ImportFailed
 from jsc_node.genesis import GenesisSpec, parse_genesis
 from jsc_node.importer import ChainImporter, count_blocks, import_files, read_block_files, split_rlp_items
-from jsc_node.state.execution import Executor
-from jsc_node.state.leveldb import LevelDB
+from jsc_node.state.evm.executor import Executor
+from jsc_node.state.storage.leveldb import LevelDB
 
 SENDER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 RECIPIENT = bytes.fromhex("70997970c51812dc3a010c7d01b50e0d17dc79c8")

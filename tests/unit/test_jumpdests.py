@@ -1,4 +1,4 @@
-"""jsc_node/state/jumpdests.py against py-evm's own backward analysis, position by position."""
+"""jsc_node/state/evm/patches/jumpdests.py against py-evm's own backward analysis, position by position."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import random
 import pytest
 from eth.vm.code_stream import CodeStream
 
-import jsc_node.state.execution  # noqa: F401  (installs the analysis)
-from jsc_node.state import jumpdests
+import jsc_node.state.evm.executor  # noqa: F401  (installs the analysis)
+from jsc_node.state.evm.patches import jumpdests
 
 
 class PyEvmCodeStream(CodeStream):

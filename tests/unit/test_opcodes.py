@@ -1,4 +1,4 @@
-"""jsc_node/state/opcodes.py: an opcode's fixed gas leaves the meter as py-evm's path leaves it,
+"""jsc_node/state/evm/patches/opcodes.py: an opcode's fixed gas leaves the meter as py-evm's path leaves it,
 and a cost the meter cannot pay raises py-evm's OutOfGas with py-evm's message."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from eth.exceptions import OutOfGas
 from eth.vm.gas_meter import GasMeter
 from eth.vm.opcode import _FastOpcode
 
-import jsc_node.state.execution  # noqa: F401  (installs the patch)
-from jsc_node.state import opcodes
+import jsc_node.state.evm.executor  # noqa: F401  (installs the patch)
+from jsc_node.state.evm.patches import opcodes
 
 
 class _Computation:

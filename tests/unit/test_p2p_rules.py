@@ -11,8 +11,8 @@ from eth_keys.datatypes import PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jsc_node.chainformat import QbftExtraData, encode_extra_data
 from jsc_node.consensus.block import address_of, decode_block, sign_commit_seal
-from jsc_node.consensus.extra_data import QbftExtraData, encode_extra_data
 from jsc_node.consensus.messages import encode_message, make_commit, make_prepare
 from jsc_node.errors import (
     InvalidBlock,

@@ -15,10 +15,10 @@ from jsc_node.genesis import load_genesis
 from jsc_node.importer import ChainImporter, read_block_files
 from jsc_node.rpc.methods.eth import _format_fork
 from jsc_node.rpc.methods.testing import decode_payload_attributes, format_payload
-from jsc_node.state import callenv
-from jsc_node.state.execution import Executor
-from jsc_node.state.leveldb import LevelDB
-from jsc_node.state.payload import build_payload, eth_config, geth_gas_limit
+from jsc_node.state.evm.executor import Executor
+from jsc_node.state.serve import callenv
+from jsc_node.state.serve.payload import build_payload, eth_config, geth_gas_limit
+from jsc_node.state.storage.leveldb import LevelDB
 from jsc_node.views import CallRequest
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "rpc-compat"

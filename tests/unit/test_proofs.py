@@ -15,9 +15,9 @@ from eth_hash.auto import keccak
 from jsc_node.genesis import load_genesis
 from jsc_node.importer import ChainImporter, read_block_files
 from jsc_node.rpc.methods.eth import format_account_proof
-from jsc_node.state.execution import Executor
-from jsc_node.state.leveldb import LevelDB
-from jsc_node.state.proofs import account_proof, verify_proof
+from jsc_node.state.evm.executor import Executor
+from jsc_node.state.serve.proofs import account_proof, verify_proof
+from jsc_node.state.storage.leveldb import LevelDB
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "rpc-compat"
 CONTRACT = bytes.fromhex("7dcd17433742f4c0ca53122ab541d0ba67fc27df")

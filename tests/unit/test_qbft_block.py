@@ -6,6 +6,7 @@ import pytest
 import rlp
 from eth_hash.auto import keccak
 
+from jsc_node.chainformat import BFT_MIX_HASH, QbftExtraData, encode_extra_data
 from jsc_node.consensus.block import (
     HEADER_PRAGUE_FIELDS,
     decode_block,
@@ -16,7 +17,6 @@ from jsc_node.consensus.block import (
     sign_digest,
     validate_commit_seals,
 )
-from jsc_node.consensus.extra_data import BFT_MIX_HASH, QbftExtraData, encode_extra_data
 from jsc_node.errors import InvalidBlock, InvalidSeal
 from tests.sim.fakes import make_block, make_header, make_keys
 

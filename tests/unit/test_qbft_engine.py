@@ -8,7 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from jsc_node.consensus.block import BlockView, decode_block, sign_commit_seal, sign_digest
+from jsc_node.chainformat import QbftExtraData, encode_extra_data
+from jsc_node.consensus.block import QbftBlock, decode_block, sign_commit_seal, sign_digest
 from jsc_node.consensus.engine import (
     MAX_FUTURE_TIMESTAMP_S,
     Action,
@@ -33,7 +34,6 @@ from jsc_node.consensus.engine import (
     ValidateBlock,
     validate_prepares,
 )
-from jsc_node.consensus.extra_data import QbftExtraData, encode_extra_data
 from jsc_node.consensus.messages import (
     Commit,
     Message,
@@ -89,7 +89,7 @@ def block(
     validators: tuple[bytes, ...] = VALS,
     coinbase: bytes | None = None,
     stamp: int = T0 + 1,
-) -> BlockView:
+) -> QbftBlock:
     extra = encode_extra_data(QbftExtraData(b"\x00" * 32, validators, None, round_, ()))
     raw = make_block(
         parent_hash=GENESIS.onchain_hash if parent is None else parent,
@@ -103,7 +103,7 @@ def block(
 
 
 def proposal(
-    b: BlockView,
+    b: QbftBlock,
     round_: int = 0,
     *,
     signer: int | None = None,
@@ -116,7 +116,7 @@ def proposal(
     return make_proposal(k, height, round_, digest or b.onchain_hash, b.encode(), rcs, prepares)
 
 
-def rc(i: int, round_: int, cert: tuple[int, BlockView, Sequence[Prepare]] | None = None) -> RoundChange:
+def rc(i: int, round_: int, cert: tuple[int, QbftBlock, Sequence[Prepare]] | None = None) -> RoundChange:
     if cert is None:
         return make_round_change(KEYS[i], 1, round_)
     pr, b, prepares = cert

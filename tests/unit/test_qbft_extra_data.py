@@ -7,7 +7,7 @@ import rlp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jsc_node.consensus.extra_data import (
+from jsc_node.chainformat import (
     QbftExtraData,
     Vote,
     decode_extra_data,

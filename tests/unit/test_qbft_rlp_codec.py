@@ -7,7 +7,7 @@ import rlp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jsc_node.consensus import rlp_codec
+from jsc_node import rlp_codec
 
 items = st.recursive(
     st.binary(max_size=70) | st.integers(min_value=0, max_value=2**256),

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from jsc_node.chainformat import QbftExtraData, Vote, encode_extra_data
 from jsc_node.consensus.block import decode_block
-from jsc_node.consensus.extra_data import QbftExtraData, Vote, encode_extra_data
 from jsc_node.consensus.validators import (
     ValidatorHistory,
     VoteTally,

@@ -1,4 +1,4 @@
-"""jsc_node/state/rlp_encode.py gives pyrlp's bytes and pyrlp's errors, and is what py-evm's trie
+"""jsc_node/state/evm/patches/rlp_encode.py gives pyrlp's bytes and pyrlp's errors, and is what py-evm's trie
 and pyrlp's ``encode`` call once the node's state modules are imported."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import rlp
 import rlp.codec
 import trie.hexary
 
-import jsc_node.state.execution  # noqa: F401  (installs the fast path)
-from jsc_node.state import rlp_encode
+import jsc_node.state.evm.executor  # noqa: F401  (installs the fast path)
+from jsc_node.state.evm.patches import rlp_encode
 
 
 def _random_item(rng: random.Random, depth: int = 0) -> Any:

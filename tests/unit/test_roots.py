@@ -1,4 +1,4 @@
-"""jsc_node/state/roots.py against py-evm's own trie (HexaryTrie inserts): same root and the
+"""jsc_node/state/evm/patches/roots.py against py-evm's own trie (HexaryTrie inserts): same root and the
 same node set, for sizes across the 1-, 2- and 3-byte index keys and for values short enough to
 be inlined in their parents."""
 
@@ -11,8 +11,8 @@ import rlp
 from eth.constants import BLANK_ROOT_HASH
 from trie import HexaryTrie
 
-import jsc_node.state.execution  # noqa: F401  (installs the builder into py-evm)
-from jsc_node.state import roots
+import jsc_node.state.evm.executor  # noqa: F401  (installs the builder into py-evm)
+from jsc_node.state.evm.patches import roots
 
 
 def reference(items: list[bytes]) -> tuple[bytes, dict[bytes, bytes]]:

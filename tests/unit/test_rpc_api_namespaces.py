@@ -18,10 +18,9 @@ import pytest
 from typer.testing import CliRunner
 
 from jsc_node.cli import app as cli_app
-from jsc_node.config import NodeConfig, load_config
+from jsc_node.config import DEFAULT_RPC_APIS, RPC_APIS, NodeConfig, load_config
 from jsc_node.devnet import NodePlan
 from jsc_node.errors import ConfigError
-from jsc_node.rpc.apis import DEFAULT_RPC_APIS, RPC_APIS
 from jsc_node.rpc.app import create_app
 from tests.unit.test_cli_run import FakeNode, install, run_cli
 from tests.unit.test_rpc_fake import FakeBackend, make_block, post

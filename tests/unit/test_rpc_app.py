@@ -11,8 +11,7 @@ import httpx
 import orjson
 import pytest
 
-from jsc_node.config import NodeConfig
-from jsc_node.rpc.apis import RPC_APIS
+from jsc_node.config import RPC_APIS, NodeConfig
 from jsc_node.rpc.app import create_app, server_options
 from tests.unit.test_rpc_fake import FakeBackend, make_block, post, request
 

@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 import pytest
 
+from jsc_node.config import RPC_APIS
 from jsc_node.errors import ExecutionReverted
-from jsc_node.rpc.apis import RPC_APIS
 from jsc_node.rpc.app import create_app
 from jsc_node.views import CallRequest
 from tests.unit.test_rpc_fake import (

@@ -14,6 +14,7 @@ import httpx
 import orjson
 
 from jsc_node.errors import BlockNotFound
+from jsc_node.rpc.ports import RpcBackend
 from jsc_node.views import (
     AccessListEntry,
     AccessListResultView,
@@ -31,7 +32,6 @@ from jsc_node.views import (
     LogView,
     PayloadAttributes,
     ReceiptView,
-    RpcBackend,
     StateOverride,
     StructTraceView,
     SyncStatus,

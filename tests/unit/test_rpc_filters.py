@@ -10,7 +10,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jsc_node.rpc.apis import RPC_APIS
+from jsc_node.config import RPC_APIS
 from jsc_node.rpc.app import create_app
 from jsc_node.rpc.dispatch import Dispatcher
 from jsc_node.rpc.filters import FILTER_TIMEOUT_S, FilterManager

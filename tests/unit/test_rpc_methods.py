@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from jsc_node.config import RPC_APIS
 from jsc_node.errors import ExecutionReverted, InvalidTransaction
-from jsc_node.rpc.apis import RPC_APIS
 from jsc_node.rpc.app import create_app
 from jsc_node.views import BlockId, CallRequest, LogFilter, LogView, SyncStatus, TxPoolContent
 from tests.unit.test_rpc_fake import FakeBackend, make_block, make_tx, rpc

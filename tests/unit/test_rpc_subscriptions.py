@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
+from jsc_node.config import RPC_APIS
 from jsc_node.rpc import app as app_module
-from jsc_node.rpc.apis import RPC_APIS
 from jsc_node.rpc.app import create_app
 from jsc_node.rpc.dispatch import Dispatcher, error_object
 from jsc_node.rpc.encoding import InvalidParams

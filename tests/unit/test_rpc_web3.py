@@ -14,8 +14,8 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.providers.base import JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
+from jsc_node.config import RPC_APIS
 from jsc_node.errors import ExecutionReverted, InvalidTransaction
-from jsc_node.rpc.apis import RPC_APIS
 from jsc_node.rpc.app import create_app
 from jsc_node.views import CallRequest
 from tests.unit.test_rpc_fake import FakeBackend, parse_block, parse_receipt, post

@@ -1,4 +1,4 @@
-"""jsc_node/state/senders.py: one recovery per transaction, cached under the transaction's hash.
+"""jsc_node/state/evm/patches/senders.py: one recovery per transaction, cached under the transaction's hash.
 
 The cache must never answer for a transaction it did not recover: a changed field or signature is
 another hash, so another recovery. Bad signatures still fail as py-evm failed them."""
@@ -12,8 +12,8 @@ from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_utils.exceptions import ValidationError
 
-import jsc_node.state.execution  # noqa: F401  (installs the sender patches into py-evm)
-from jsc_node.state import senders
+import jsc_node.state.evm.executor  # noqa: F401  (installs the sender patches into py-evm)
+from jsc_node.state.evm.patches import senders
 
 KEY = keys.PrivateKey(b"\x07" * 32)
 OTHER = keys.PrivateKey(b"\x08" * 32)

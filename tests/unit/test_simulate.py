@@ -31,9 +31,9 @@ from jsc_node.rpc.dispatch import Dispatcher, error_object, simulate_call_error
 from jsc_node.rpc.encoding import InvalidParams
 from jsc_node.rpc.methods.simulate import decode_simulate_request
 from jsc_node.state.backend import NodeBackend
-from jsc_node.state.execution import Executor
-from jsc_node.state.leveldb import LevelDB
-from jsc_node.state.simulate import TRANSFER_LOG_ADDRESS, TRANSFER_TOPIC, simulate
+from jsc_node.state.evm.executor import Executor
+from jsc_node.state.serve.simulate import TRANSFER_LOG_ADDRESS, TRANSFER_TOPIC, simulate
+from jsc_node.state.storage.leveldb import LevelDB
 from jsc_node.views import (
     AccountOverride,
     CallRequest,

@@ -20,10 +20,10 @@ from eth.vm.spoof import SpoofTransaction
 from jsc_node.genesis import load_genesis
 from jsc_node.importer import ChainImporter, read_block_files
 from jsc_node.rpc.methods.debug import decode_trace_config, format_trace
-from jsc_node.state import callenv
-from jsc_node.state.execution import Executor
-from jsc_node.state.leveldb import LevelDB
-from jsc_node.state.tracing import CallTracer, StructLogger, trace_block, traced_computation_class
+from jsc_node.state.evm.executor import Executor
+from jsc_node.state.serve import callenv
+from jsc_node.state.serve.tracing import CallTracer, StructLogger, trace_block, traced_computation_class
+from jsc_node.state.storage.leveldb import LevelDB
 from jsc_node.views import CallFrameView, StructTraceView, TraceConfig
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "rpc-compat"
@@ -306,7 +306,7 @@ def test_call_tracer_with_log_shows_the_receipts_logs(executor: Executor) -> Non
 
 def test_trace_call_runs_a_call_like_eth_call(executor: Executor) -> None:
     """debug_traceCall's engine: hive's callenv contract, traced, returns what geth's eth_call did."""
-    from jsc_node.state.tracing import trace_transaction_on
+    from jsc_node.state.serve.tracing import trace_transaction_on
 
     lines = (FIXTURES / "eth_call" / "call-callenv.io").read_text().splitlines()
     request = orjson.loads(next(line for line in lines if line.startswith(">>"))[2:])["params"][0]

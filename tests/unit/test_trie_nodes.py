@@ -1,4 +1,4 @@
-"""jsc_node/state/trie_nodes.py: with decoded nodes kept by hash, py-trie's roots, reads, proofs
+"""jsc_node/state/evm/patches/trie_nodes.py: with decoded nodes kept by hash, py-trie's roots, reads, proofs
 and missing-node errors are what they are without, and its in-place edits never reach the kept
 copies."""
 
@@ -11,7 +11,7 @@ import pytest
 from trie.exceptions import MissingTrieNode
 from trie.hexary import HexaryTrie
 
-from jsc_node.state import trie_nodes
+from jsc_node.state.evm.patches import trie_nodes
 
 
 @pytest.fixture

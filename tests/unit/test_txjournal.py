@@ -16,7 +16,7 @@ import pytest
 from eth_utils import keccak
 
 from jsc_node.errors import InvalidTransaction, StorageError
-from jsc_node.state import txpool as txpool_module
+from jsc_node.state.pool import pool as txpool_module
 from tests.unit.test_txpool import (
     BLOCK_GAS_LIMIT,
     GWEI,

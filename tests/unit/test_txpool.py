@@ -17,9 +17,9 @@ from eth_keys import keys
 from eth_utils import keccak
 
 from jsc_node.errors import InvalidTransaction
-from jsc_node.state import senders as senders_module
-from jsc_node.state import txpool as txpool_module
-from jsc_node.state.txpool import PooledTx, PoolLimits, TxPool
+from jsc_node.state.evm.patches import senders as senders_module
+from jsc_node.state.pool import pool as txpool_module
+from jsc_node.state.pool.pool import PooledTx, PoolLimits, TxPool
 
 CHAIN_ID = 1337
 GWEI = 10**9

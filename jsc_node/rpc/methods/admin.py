@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from jsc_node.rpc.encoding import check_arity
-from jsc_node.views import RpcBackend
+from jsc_node.rpc.ports import RpcBackend
 
 
 async def node_info(backend: RpcBackend, params: list[Any]) -> dict[str, Any]:

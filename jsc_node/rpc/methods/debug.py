@@ -21,12 +21,12 @@ from jsc_node.rpc.encoding import (
     optional,
     required,
 )
+from jsc_node.rpc.ports import RpcBackend
 from jsc_node.views import (
     BlockId,
     BlockTraceEntry,
     CallFrameView,
     ExecutionFailed,
-    RpcBackend,
     StateOverride,
     StructLogView,
     StructTraceView,

@@ -39,7 +39,13 @@ from jsc_node.rpc.encoding import (
     quantity,
     required,
 )
-from jsc_node.views import AccountProofView, BlockId, ForkConfigView, LogFilter, RpcBackend
+from jsc_node.rpc.ports import RpcBackend
+from jsc_node.views import (
+    AccountProofView,
+    BlockId,
+    ForkConfigView,
+    LogFilter,
+)
 
 Params = list[Any]
 

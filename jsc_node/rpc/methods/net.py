@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from jsc_node.rpc.encoding import check_arity, quantity
-from jsc_node.views import RpcBackend
+from jsc_node.rpc.ports import RpcBackend
 
 
 async def version(backend: RpcBackend, params: list[Any]) -> str:

@@ -20,7 +20,8 @@ from jsc_node.rpc.encoding import (
     quantity,
     required,
 )
-from jsc_node.views import BlockId, RpcBackend
+from jsc_node.rpc.ports import RpcBackend
+from jsc_node.views import BlockId
 
 # Besu: qbft_getSignerMetrics covers the last 100 blocks when no range is given.
 SIGNER_METRICS_DEFAULT_BLOCKS = 100

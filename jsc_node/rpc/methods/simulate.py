@@ -30,9 +30,9 @@ from jsc_node.rpc.encoding import (
     optional,
     required,
 )
+from jsc_node.rpc.ports import RpcBackend
 from jsc_node.views import (
     BlockId,
-    RpcBackend,
     SimBlockCalls,
     SimBlockOverrides,
     SimCallResult,

@@ -20,7 +20,12 @@ from jsc_node.rpc.encoding import (
     optional,
     required,
 )
-from jsc_node.views import BuiltPayloadView, PayloadAttributes, RpcBackend, WithdrawalView
+from jsc_node.rpc.ports import RpcBackend
+from jsc_node.views import (
+    BuiltPayloadView,
+    PayloadAttributes,
+    WithdrawalView,
+)
 
 Params = list[Any]
 

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from jsc_node.rpc.encoding import check_arity, checksum_address, decode_address, format_tx, quantity, required
-from jsc_node.views import RpcBackend, TxView
+from jsc_node.rpc.ports import RpcBackend
+from jsc_node.views import TxView
 
 Params = list[Any]
 

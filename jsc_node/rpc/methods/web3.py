@@ -7,9 +7,9 @@ from typing import Any
 
 from eth_hash.auto import keccak
 
-from jsc_node.rpc.apis import RPC_APIS
+from jsc_node.config import RPC_APIS
 from jsc_node.rpc.encoding import check_arity, decode_data, required
-from jsc_node.views import RpcBackend
+from jsc_node.rpc.ports import RpcBackend
 
 
 async def client_version(backend: RpcBackend, params: list[Any]) -> str:

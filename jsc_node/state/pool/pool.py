@@ -10,7 +10,7 @@ Model
   account nonce are *pending* (executable); the rest are *queued* (a gap before them).
   Promotion is implicit: when a gap fills, or the account nonce advances, the contiguous
   run grows and the newly pending txs are announced to listeners.
-- The sender is recovered once per tx, at admission (through ``state/senders.py``, whose
+- The sender is recovered once per tx, at admission (through ``state/evm/patches/senders.py``, whose
   cache py-evm's signature check then hits when the block is built), and kept on
   ``PooledTx.sender``; py-evm's cached ``tx.sender`` is primed with it as well.
 - Durability: every accepted tx is appended to the journal and fsynced before ``add``
@@ -53,7 +53,7 @@ from eth_utils.crypto import keccak
 from eth_utils.exceptions import ValidationError
 
 from jsc_node.errors import InvalidTransaction, StorageError
-from jsc_node.state.senders import recover_sender
+from jsc_node.state.evm.patches.senders import recover_sender
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from eth.vm.spoof import SpoofTransaction
 from eth_utils.exceptions import ValidationError
 
 from jsc_node.errors import InvalidTransaction
-from jsc_node.state.leveldb import Overlay
-from jsc_node.state.tracing import AccessListTracer, geth_error, traced_computation_class
+from jsc_node.state.serve.tracing import AccessListTracer, geth_error, traced_computation_class
+from jsc_node.state.storage.leveldb import Overlay
 from jsc_node.views import AccessListEntry, AccessListResultView, CallRequest
 
 ZERO_ADDRESS: Final = b"\x00" * 20

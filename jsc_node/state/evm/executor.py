@@ -3,7 +3,7 @@
 A block is executed once. Building (proposer) or validating (other validators) runs it in an
 ``Overlay`` over LevelDB and keeps that overlay, keyed by the block's on-chain hash; committing the
 sealed block later writes the sealed header into the same overlay and flushes it in one LevelDB
-batch. The on-chain hash ignores seals and round (state/headers.py), so the block that was executed
+batch. The on-chain hash ignores seals and round (state/evm/headers.py), so the block that was executed
 and the block that was committed are the same block.
 """
 
@@ -56,18 +56,18 @@ from eth.vm.interrupt import EVMMissingData
 from eth.vm.spoof import SpoofTransaction
 from eth_utils.exceptions import ValidationError
 
-from jsc_node.consensus.extra_data import BFT_MIX_HASH
+from jsc_node.chainformat import BFT_MIX_HASH
 from jsc_node.errors import GenesisError, InvalidBlock
 from jsc_node.genesis import GenesisSpec
-from jsc_node.state import headers as _headers  # noqa: F401  (installs BFT block hashing)
-from jsc_node.state import immutable as _immutable  # noqa: F401  (deepcopy of RLP objects is free)
-from jsc_node.state import jumpdests as _jumpdests  # noqa: F401  (jump analysis once per code)
-from jsc_node.state import opcodes as _opcodes  # noqa: F401  (fixed gas taken in place)
-from jsc_node.state import rlp_encode as _rlp_encode  # noqa: F401  (RLP of bytes and lists, fast)
-from jsc_node.state import roots as _roots  # noqa: F401  (installs one-pass tx/receipt roots)
-from jsc_node.state import senders as _senders  # noqa: F401  (installs one recovery per tx)
-from jsc_node.state import trie_nodes as _trie_nodes  # noqa: F401  (decoded trie nodes kept)
-from jsc_node.state.leveldb import LevelDB, Overlay
+from jsc_node.state.evm import headers as _headers  # noqa: F401  (installs BFT block hashing)
+from jsc_node.state.evm.patches import immutable as _immutable  # noqa: F401  (deepcopy of RLP objects is free)
+from jsc_node.state.evm.patches import jumpdests as _jumpdests  # noqa: F401  (jump analysis once per code)
+from jsc_node.state.evm.patches import opcodes as _opcodes  # noqa: F401  (fixed gas taken in place)
+from jsc_node.state.evm.patches import rlp_encode as _rlp_encode  # noqa: F401  (RLP of bytes and lists, fast)
+from jsc_node.state.evm.patches import roots as _roots  # noqa: F401  (installs one-pass tx/receipt roots)
+from jsc_node.state.evm.patches import senders as _senders  # noqa: F401  (installs one recovery per tx)
+from jsc_node.state.evm.patches import trie_nodes as _trie_nodes  # noqa: F401  (decoded trie nodes kept)
+from jsc_node.state.storage.leveldb import LevelDB, Overlay
 
 log = logging.getLogger(__name__)
 

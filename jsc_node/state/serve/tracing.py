@@ -48,7 +48,7 @@ from eth.vm.logic.invalid import InvalidOpcode
 from eth.vm.opcode_values import STOP
 
 from jsc_node.errors import BlockNotFound
-from jsc_node.state.leveldb import Overlay
+from jsc_node.state.storage.leveldb import Overlay
 from jsc_node.views import (
     CallFrameView,
     CallLogView,

@@ -25,7 +25,7 @@ from eth_utils.exceptions import ValidationError
 
 from jsc_node.errors import BlockNotFound, InvalidTransaction
 from jsc_node.state.chain import effective_gas_price
-from jsc_node.state.leveldb import Overlay
+from jsc_node.state.storage.leveldb import Overlay
 from jsc_node.views import (
     BlobScheduleView,
     BuiltPayloadView,

@@ -25,7 +25,7 @@ from eth.vm.forks.shanghai.blocks import ShanghaiBlockHeader
 from eth_hash.auto import keccak
 
 # state/ may import the extraData codec: it is pure byte layout, shared by both processes.
-from jsc_node.consensus.extra_data import BFT_MIX_HASH, extra_data_for_onchain_hash
+from jsc_node.chainformat import BFT_MIX_HASH, extra_data_for_onchain_hash
 from jsc_node.errors import InvalidBlock
 from jsc_node.types import Hash32
 

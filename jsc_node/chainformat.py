@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import rlp
 
-from jsc_node.consensus import rlp_codec
+from jsc_node import rlp_codec
 from jsc_node.errors import InvalidBlock
 
 VANITY_BYTES = 32

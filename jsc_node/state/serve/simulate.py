@@ -60,9 +60,9 @@ from jsc_node.errors import (
     SimulationError,
 )
 from jsc_node.state.chain import tx_view
-from jsc_node.state.execution import Executor
-from jsc_node.state.leveldb import Overlay
-from jsc_node.state.overrides import apply_state_overrides
+from jsc_node.state.evm.executor import Executor
+from jsc_node.state.serve.overrides import apply_state_overrides
+from jsc_node.state.storage.leveldb import Overlay
 from jsc_node.views import (
     BlockView,
     CallRequest,

@@ -9,7 +9,7 @@ hashed exactly once. Same root, same node set (tests/unit/test_roots.py checks b
 py-evm's own function on random inputs).
 
 ``install()`` replaces the function in the py-evm modules that imported it by name. Importing
-``jsc_node.state.execution`` installs it; ``bench/bare.py`` runs without jsc_node, so the bare
+``jsc_node.state.evm.executor`` installs it; ``bench/bare.py`` runs without jsc_node, so the bare
 py-evm baseline keeps py-evm's own function.
 """
 
@@ -128,7 +128,7 @@ def make_trie_root_and_nodes(items: Sequence[Any]) -> tuple[Any, dict[Any, bytes
 def install() -> None:
     from eth.db import trie as eth_trie
 
-    from jsc_node.state.senders import replace_in_py_evm
+    from jsc_node.state.evm.patches.senders import replace_in_py_evm
 
     original = eth_trie.make_trie_root_and_nodes
     if original is not make_trie_root_and_nodes:
