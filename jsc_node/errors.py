@@ -16,11 +16,16 @@
     ├── KeystoreError / DevToolsInputError   CLI tools' bad input
     ├── BlockNotFound / TransactionNotFound
     ├── ImportFailed            `jsc-node import` stopped at an invalid block (number, hash, reason)
-    ├── P2PError                libp2p host and gossip (see the p2p section)
     ├── P2PError                the libp2p host or gossip failed (bad multiaddr, listen failure)
     │   ├── PeerIdentityError   a peer ID whose secp256k1 key cannot be read from it
     │   └── InvalidGossip       a gossip message breaks its topic's rules (size, shape)
-    └── InvalidMessage          a consensus message breaks a rule (see the consensus section)
+    ├── InvalidMessage          a consensus message breaks a rule (see the consensus section)
+    ├── FilterNotFound / FilterLimitExceeded           eth_newFilter and kin
+    └── SubscriptionNotFound / UnknownSubscription / SubscriptionLimitExceeded / InvalidFilter
+                                eth_subscribe and kin
+    InvalidParams (ValueError)  a JSON-RPC parameter breaks its encoding rules (-32602)
+    └── ArgumentError           ... of one positional argument (``invalid argument N: ...``)
+    MethodNotFound, InvalidRequest (Exception)   raised by the JSON-RPC dispatcher only
 
 Foreign errors (py-evm, plyvel, rlp) are translated where they enter: ``raise X(...) from exc``.
 """
@@ -155,7 +160,7 @@ class InvalidGossip(P2PError, GotExpected):
 
 
 # --- eth_simulateV1 ----------------------------------------------------------
-# Raised by jsc_node/state/serve/simulate.py; rpc/dispatch.py gives each its execution-apis code.
+# Raised by jsc_node/state/serve/simulate.py; rpc/codes.py gives each its execution-apis code.
 
 
 class SimulationError(JscError):
@@ -265,3 +270,65 @@ class InvalidJustification(InvalidMessage):
 
 class DuplicateMessage(InvalidMessage):
     """A second, different message from one signer for one height/round/type (equivocation)."""
+
+
+# --- JSON-RPC requests -----------------------------------------------------------
+# Raised by jsc_node/rpc while it reads a request; rpc/codes.py gives each its JSON-RPC code.
+# InvalidParams is a ValueError as the decoders' own errors are; MethodNotFound and InvalidRequest
+# are not JscError: no handler raises them, only the dispatcher.
+
+
+class InvalidParams(ValueError):
+    """A request parameter breaks the encoding rules or a method's preconditions (-32602)."""
+
+
+class ArgumentError(InvalidParams):
+    """An :class:`InvalidParams` tied to one positional argument (geth: ``invalid argument N: ...``)."""
+
+    def __init__(self, index: int, message: str) -> None:
+        self.index = index
+        super().__init__(f"invalid argument {index}: {message}")
+
+
+class MethodNotFound(Exception):
+    """An unknown method, or one of a namespace the transport does not serve (-32601)."""
+
+    def __init__(self, method: str, message: str | None = None) -> None:
+        super().__init__(message or f"the method {method} does not exist/is not available")
+
+
+class InvalidRequest(Exception):
+    """Not a JSON-RPC request object: bad ``jsonrpc``/``id``/``method``, empty or oversized batch (-32600)."""
+
+
+class FilterNotFound(JscError):
+    """An id that names no installed filter (of the needed kind). geth: -32000 ``filter not found``."""
+
+    def __init__(self) -> None:
+        super().__init__("filter not found")
+
+
+class FilterLimitExceeded(JscError):
+    """Too many filters, or a filter dropped results because it was not polled in time (-32005)."""
+
+
+class SubscriptionNotFound(JscError):
+    """``eth_unsubscribe`` of an id this connection does not have (geth: -32000)."""
+
+    def __init__(self) -> None:
+        super().__init__("subscription not found")
+
+
+class UnknownSubscription(JscError):
+    """``eth_subscribe`` to a name this node does not serve (geth: -32601)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f'no "{name}" subscription in eth namespace')
+
+
+class SubscriptionLimitExceeded(JscError):
+    """Too many subscriptions on one connection (-32005)."""
+
+
+class InvalidFilter(JscError):
+    """Log criteria geth refuses for live logs (``pending``, or a from/to combination it cannot follow)."""

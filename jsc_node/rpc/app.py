@@ -34,7 +34,8 @@ from fastapi.responses import Response
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from jsc_node.rpc.dispatch import Dispatcher, too_large_response
+from jsc_node.rpc.codes import too_large_response
+from jsc_node.rpc.dispatch import Dispatcher
 from jsc_node.rpc.filters import FilterManager
 from jsc_node.rpc.ports import RpcBackend
 from jsc_node.rpc.subscriptions import (

@@ -1,6 +1,6 @@
 """The hex rules of ethereum/execution-apis, both ways, and view -> JSON formatting as geth does it.
 
-Decoding (wire -> Python) raises :class:`InvalidParams` with geth's words; ``rpc/dispatch.py``
+Decoding (wire -> Python) raises :class:`InvalidParams` with geth's words; ``rpc/codes.py``
 turns that into ``-32602`` and prefixes ``invalid argument N:`` (as geth's reflection-based decoder
 does). Encoding (Python -> wire) never fails on valid views.
 
@@ -17,6 +17,7 @@ from typing import Any, Final, TypeVar
 
 from eth_hash.auto import keccak
 
+from jsc_node.errors import ArgumentError, InvalidParams
 from jsc_node.views import (
     AccessListEntry,
     AccountOverride,
@@ -40,10 +41,6 @@ UINT256_MAX: Final = 2**256 - 1
 INT64_MAX: Final = 2**63 - 1
 
 _HEX_DIGITS = re.compile(r"[0-9a-fA-F]*")
-
-
-class InvalidParams(ValueError):
-    """A request parameter breaks the encoding rules or a method's preconditions (-32602)."""
 
 
 # --- decoding: scalars -------------------------------------------------------
@@ -380,14 +377,6 @@ def decode_addresses(value: Any) -> tuple[bytes, ...]:
 def check_arity(params: Sequence[Any], at_most: int) -> None:
     if len(params) > at_most:
         raise InvalidParams(f"too many arguments, want at most {at_most}")
-
-
-class ArgumentError(InvalidParams):
-    """An :class:`InvalidParams` tied to one positional argument (geth: ``invalid argument N: ...``)."""
-
-    def __init__(self, index: int, message: str) -> None:
-        self.index = index
-        super().__init__(f"invalid argument {index}: {message}")
 
 
 def required(params: Sequence[Any], index: int, decoder: Callable[[Any], T]) -> T:

@@ -25,16 +25,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from jsc_node.errors import JscError
-from jsc_node.rpc.encoding import (
+from jsc_node.errors import (
+    FilterLimitExceeded,
+    FilterNotFound,
     InvalidParams,
-    check_arity,
-    decode_bool,
-    format_log,
-    format_tx,
-    optional,
-    required,
 )
+from jsc_node.rpc.encoding import check_arity, decode_bool, format_log, format_tx, optional, required
 from jsc_node.rpc.methods.eth import FilterCriteria, decode_filter_criteria, logs_matching
 from jsc_node.rpc.ports import RpcBackend
 from jsc_node.rpc.subscriptions import EventHub, Handler, LogCriteria, log_criteria, new_id
@@ -57,17 +53,6 @@ MAX_BUFFERED_ITEMS: Final = 200_000
 the objects behind them are at most the chain's events of the last FILTER_TIMEOUT_S."""
 SWEEP_INTERVAL_S: Final = 1.0
 """Expired filters are looked for at most this often (on calls and events; no timer task)."""
-
-
-class FilterNotFound(JscError):
-    """An id that names no installed filter (of the needed kind). geth: -32000 ``filter not found``."""
-
-    def __init__(self) -> None:
-        super().__init__("filter not found")
-
-
-class FilterLimitExceeded(JscError):
-    """Too many filters, or a filter dropped results because it was not polled in time (-32005)."""
 
 
 Kind = type[NewHeadEvent] | type[NewLogsEvent] | type[NewPendingTxsEvent]

@@ -47,7 +47,7 @@ class ChainReads(Protocol):
     blocks) may run in a thread or process of the implementation's choosing.
 
     Errors: raise the ``jsc_node.errors`` / this module's exceptions named per method, with geth's
-    message. The RPC layer maps them to JSON-RPC codes (``rpc/dispatch.py``):
+    message. The RPC layer maps them to JSON-RPC codes (``rpc/codes.py``):
     ``BlockNotFound`` -> -32000 (``"header not found"``), ``InvalidTransaction`` -> -32000,
     ``ExecutionReverted`` -> 3 with the revert data, ``ExecutionFailed`` -> -32000,
     ``LogQueryLimitExceeded`` -> -32005, any other ``JscError`` -> -32000 with its message,

@@ -44,9 +44,14 @@ from typing import Any, Final, TypeVar
 
 import orjson
 
-from jsc_node.errors import JscError
-from jsc_node.rpc.encoding import (
+from jsc_node.errors import (
+    InvalidFilter,
     InvalidParams,
+    SubscriptionLimitExceeded,
+    SubscriptionNotFound,
+    UnknownSubscription,
+)
+from jsc_node.rpc.encoding import (
     check_arity,
     decode_bool,
     format_header,
@@ -86,31 +91,6 @@ def new_id() -> str:
     """geth's ``rpc.NewID``: 16 random bytes as a QUANTITY-style hex string (no leading zeros)."""
     digits = secrets.token_bytes(16).hex().lstrip("0")
     return "0x" + (digits or "0")
-
-
-# --- errors (their JSON-RPC codes are chosen in rpc/dispatch.py) --------------------------
-
-
-class SubscriptionNotFound(JscError):
-    """``eth_unsubscribe`` of an id this connection does not have (geth: -32000)."""
-
-    def __init__(self) -> None:
-        super().__init__("subscription not found")
-
-
-class UnknownSubscription(JscError):
-    """``eth_subscribe`` to a name this node does not serve (geth: -32601)."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f'no "{name}" subscription in eth namespace')
-
-
-class SubscriptionLimitExceeded(JscError):
-    """Too many subscriptions on one connection (-32005)."""
-
-
-class InvalidFilter(JscError):
-    """Log criteria geth refuses for live logs (``pending``, or a from/to combination it cannot follow)."""
 
 
 # --- log criteria (geth eth/filters filterLogs) ------------------------------------------

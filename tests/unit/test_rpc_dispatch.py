@@ -9,10 +9,16 @@ from typing import Any
 import orjson
 import pytest
 
-from jsc_node.errors import BlockNotFound, ExecutionReverted, InvalidTransaction, JscError
+from jsc_node.errors import (
+    BlockNotFound,
+    ExecutionReverted,
+    InvalidParams,
+    InvalidTransaction,
+    JscError,
+)
 from jsc_node.rpc import dispatch
-from jsc_node.rpc.dispatch import Dispatcher, decode_revert_reason, error_object
-from jsc_node.rpc.encoding import InvalidParams
+from jsc_node.rpc.codes import decode_revert_reason, error_object
+from jsc_node.rpc.dispatch import Dispatcher
 from jsc_node.views import ExecutionFailed, LogQueryLimitExceeded
 from tests.unit.test_rpc_fake import FakeBackend, make_block
 

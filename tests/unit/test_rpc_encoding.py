@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from jsc_node.errors import InvalidParams
 from jsc_node.rpc import encoding as enc
-from jsc_node.rpc.encoding import InvalidParams
 from jsc_node.views import AccessListEntry, AuthorizationView, BlockId, ReceiptView
 from tests.unit.test_rpc_fake import make_block, make_tx
 

@@ -11,20 +11,23 @@ import orjson
 import pytest
 
 from jsc_node.config import RPC_APIS
-from jsc_node.rpc import app as app_module
-from jsc_node.rpc.app import create_app
-from jsc_node.rpc.dispatch import Dispatcher, error_object
-from jsc_node.rpc.encoding import InvalidParams
-from jsc_node.rpc.subscriptions import (
-    ConnectionSubscriptions,
-    EventHub,
+from jsc_node.errors import (
     InvalidFilter,
-    LogCriteria,
-    Outbox,
-    Subscription,
+    InvalidParams,
     SubscriptionLimitExceeded,
     SubscriptionNotFound,
     UnknownSubscription,
+)
+from jsc_node.rpc import app as app_module
+from jsc_node.rpc.app import create_app
+from jsc_node.rpc.codes import error_object
+from jsc_node.rpc.dispatch import Dispatcher
+from jsc_node.rpc.subscriptions import (
+    ConnectionSubscriptions,
+    EventHub,
+    LogCriteria,
+    Outbox,
+    Subscription,
     log_criteria,
     new_id,
 )

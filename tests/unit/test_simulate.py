@@ -14,6 +14,7 @@ import pytest
 from jsc_node.errors import (
     BlockNotFound,
     ExecutionReverted,
+    InvalidParams,
     SimBaseFeeTooLow,
     SimBlockGasLimitReached,
     SimBlockNumberOrder,
@@ -27,8 +28,8 @@ from jsc_node.errors import (
 )
 from jsc_node.genesis import GenesisSpec, load_genesis
 from jsc_node.importer import ChainImporter, read_block_files
-from jsc_node.rpc.dispatch import Dispatcher, error_object, simulate_call_error
-from jsc_node.rpc.encoding import InvalidParams
+from jsc_node.rpc.codes import error_object, simulate_call_error
+from jsc_node.rpc.dispatch import Dispatcher
 from jsc_node.rpc.methods.simulate import decode_simulate_request
 from jsc_node.state.backend import NodeBackend
 from jsc_node.state.evm.executor import Executor

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from jsc_node.errors import BlockNotFound, TransactionNotFound
-from jsc_node.rpc.encoding import (
+from jsc_node.errors import (
+    BlockNotFound,
     InvalidParams,
+    TransactionNotFound,
+)
+from jsc_node.rpc.encoding import (
     check_arity,
     decode_block_id,
     decode_block_number,

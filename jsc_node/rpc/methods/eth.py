@@ -1,7 +1,7 @@
 """``eth_*`` methods: decode params, ask the backend, format the answer like geth.
 
 Each handler is ``async (backend, params) -> JSON-able``. Errors are raised, never coded here:
-``rpc/dispatch.py`` assigns the codes.
+``rpc/codes.py`` assigns the codes.
 """
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from jsc_node.errors import BlockNotFound
+from jsc_node.errors import (
+    BlockNotFound,
+    InvalidParams,
+)
 from jsc_node.rpc.encoding import (
     UINT64_MAX,
-    InvalidParams,
     check_arity,
     decode_address,
     decode_addresses,

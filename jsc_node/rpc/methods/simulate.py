@@ -3,16 +3,19 @@
 ``params``: ``[{blockStateCalls, traceTransfers?, validation?, returnFullTransactions?}, block?]``.
 The answer is one block object per simulated block (``eth_getBlockByNumber``'s form) with a
 ``calls`` member: ``returnData``, ``logs``, ``gasUsed``, ``maxUsedGas``, ``status`` and, for a
-failed call, ``error`` (its code chosen in ``rpc/dispatch.py``).
+failed call, ``error`` (its code chosen in ``rpc/codes.py``).
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from jsc_node.errors import SimClientLimit
-from jsc_node.rpc.encoding import (
+from jsc_node.errors import (
     InvalidParams,
+    SimClientLimit,
+)
+from jsc_node.rpc.codes import simulate_call_error
+from jsc_node.rpc.encoding import (
     _need_dict,
     _need_list,
     _opt,
@@ -111,9 +114,6 @@ def format_call_result(result: SimCallResult) -> dict[str, Any]:
         "status": hex(result.status),
     }
     if result.error is not None:
-        # Imported here: dispatch imports this module for its method table.
-        from jsc_node.rpc.dispatch import simulate_call_error
-
         out["error"] = simulate_call_error(result.error)
     return out
 

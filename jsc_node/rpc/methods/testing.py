@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jsc_node.errors import InvalidParams
 from jsc_node.rpc.encoding import (
-    InvalidParams,
     check_arity,
     decode_address,
     decode_data,
