@@ -32,6 +32,7 @@ lint: install
 	$(BIN)/ruff format --check jsc_node tests
 	$(BIN)/ruff check jsc_node tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo --no-cache
 
 bench: install
 	$(BIN)/python -m bench.run
