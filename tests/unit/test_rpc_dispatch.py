@@ -17,7 +17,8 @@ from jsc_node.errors import (
     JscError,
 )
 from jsc_node.rpc import dispatch
-from jsc_node.rpc.codes import decode_revert_reason, error_object
+from jsc_node.abi import decode_revert_reason
+from jsc_node.rpc.codes import error_object
 from jsc_node.rpc.dispatch import Dispatcher
 from jsc_node.views import ExecutionFailed, LogQueryLimitExceeded
 from tests.unit.test_rpc_fake import FakeBackend, make_block

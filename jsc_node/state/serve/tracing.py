@@ -47,6 +47,7 @@ from eth.vm.computation import NO_RESULT
 from eth.vm.logic.invalid import InvalidOpcode
 from eth.vm.opcode_values import STOP
 
+from jsc_node.abi import decode_revert_reason
 from jsc_node.errors import BlockNotFound
 from jsc_node.state.storage.leveldb import Overlay
 from jsc_node.views import (
@@ -64,9 +65,6 @@ STRUCT_LOGGER: Final = None
 # py-evm mnemonic -> geth's name, where they differ (core/vm/opcodes.go).
 _GETH_NAMES: Final = {"SHA3": "KECCAK256"}
 _CALL_OPS: Final = frozenset({"CALL", "CALLCODE", "DELEGATECALL", "STATICCALL", "CREATE", "CREATE2"})
-
-ERROR_SELECTOR: Final = bytes.fromhex("08c379a0")  # Error(string)
-PANIC_SELECTOR: Final = bytes.fromhex("4e487b71")  # Panic(uint256)
 
 
 class UnknownTracer(ValueError):
@@ -102,22 +100,6 @@ def geth_error(error: BaseException) -> str:
     if isinstance(error, OutOfBoundsRead):
         return "return data out of bounds"
     return str(error) or type(error).__name__
-
-
-def decode_revert_reason(output: bytes) -> str | None:
-    """``Error(string)`` / ``Panic(uint256)`` revert data as geth's ``abi.UnpackRevert`` reads it."""
-    selector, body = output[:4], output[4:]
-    if selector == PANIC_SELECTOR and len(body) >= 32:
-        return f"panic: {int.from_bytes(body[:32], 'big'):#x}"
-    if selector == ERROR_SELECTOR and len(body) >= 64:
-        offset = int.from_bytes(body[:32], "big")
-        if offset + 32 > len(body):
-            return None
-        length = int.from_bytes(body[offset : offset + 32], "big")
-        if offset + 32 + length > len(body):
-            return None
-        return body[offset + 32 : offset + 32 + length].decode("utf-8", errors="replace")
-    return None
 
 
 def _as_int(value: int | bytes) -> int:
