@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
+from jsc_node.abi import decode_revert_reason
 from jsc_node.errors import (
     BlockNotFound,
     ExecutionReverted,
@@ -17,7 +18,6 @@ from jsc_node.errors import (
     JscError,
 )
 from jsc_node.rpc import dispatch
-from jsc_node.abi import decode_revert_reason
 from jsc_node.rpc.codes import error_object
 from jsc_node.rpc.dispatch import Dispatcher
 from jsc_node.views import ExecutionFailed, LogQueryLimitExceeded
