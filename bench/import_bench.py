@@ -35,7 +35,7 @@ from jsc_node.chainformat import QbftExtraData, encode_extra_data
 from jsc_node.consensus.block import decode_block, private_key, sign_commit_seal
 from jsc_node.genesis import DEV_VALIDATOR_KEY, GenesisSpec, load_genesis
 from jsc_node.importer import CHAINDATA_DIR, ChainImporter, read_block_files
-from jsc_node.node import data_dir_lock
+from jsc_node.procutil import data_dir_lock
 from jsc_node.state.evm.executor import Executor
 from jsc_node.state.storage.leveldb import LevelDB
 

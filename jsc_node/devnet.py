@@ -26,8 +26,7 @@ left dead: the others keep running, so the operator can look at its log and rest
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import fcntl
+import functools
 import json
 import os
 import shlex
@@ -36,13 +35,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from jsc_node.config import RPC_APIS
-from jsc_node.errors import ConfigError, DataDirLockedError, DevToolsInputError
+from jsc_node.errors import ConfigError, DevToolsInputError
+from jsc_node.procutil import die_with_parent, pid_lock
 
 HOST = "127.0.0.1"
 DEFAULT_BASE_PORT = 8545
@@ -61,7 +61,6 @@ POLL_INTERVAL_S = 0.2
 PROCESS_TREE_DEPTH = 4
 PROCESS_TREE_MAX = 64
 LOG_TAIL_BYTES = 4096
-PR_SET_PDEATHSIG = 1
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 PERMISSIONS_FILE = "permissions_config.toml"
 
@@ -358,27 +357,11 @@ def validate_ports_free(plans: tuple[NodePlan, ...]) -> None:
                     ) from exc
 
 
-@contextlib.contextmanager
-def devnet_lock(directory: Path) -> Iterator[None]:
-    lock_path = directory / "devnet.lock"
-    handle = open(lock_path, "a+")  # noqa: SIM115  (held while the devnet runs)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        owner = handle.read().strip() or "unknown"
-        handle.close()
-        raise DataDirLockedError(
-            f"a devnet is already running on {directory} (pid {owner}); stop it first"
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    try:
-        yield
-    finally:
-        handle.close()
+def devnet_lock(directory: Path) -> contextlib.AbstractContextManager[None]:
+    return pid_lock(
+        directory / "devnet.lock",
+        lambda owner: f"a devnet is already running on {directory} (pid {owner}); stop it first",
+    )
 
 
 # --- devnet.json and the table -------------------------------------------------------------------
@@ -480,12 +463,6 @@ def _alive(proc: ProcessId) -> bool:
     return _start_ticks(proc.pid) == proc.start_ticks
 
 
-def _die_with_devnet() -> None:
-    # Runs in the forked child before exec: the node gets SIGTERM (a clean stop) if the devnet dies.
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 def start_node(plan: NodePlan, genesis_file: Path, log_level: str) -> RunningNode:
     plan.data_path.mkdir(parents=True, exist_ok=True)
     with open(plan.log_path, "ab") as log:
@@ -502,7 +479,8 @@ def start_node(plan: NodePlan, genesis_file: Path, log_level: str) -> RunningNod
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             # Own process group: Ctrl-C in the terminal reaches the devnet only, which stops nodes in order.
             process_group=0,
-            preexec_fn=_die_with_devnet,
+            # In the forked child before exec: the node gets SIGTERM (a clean stop) if the devnet dies.
+            preexec_fn=functools.partial(die_with_parent, signal.SIGTERM, os.getpid()),
         )
     return RunningNode(plan=plan, process=process, log_offset=offset)
 

@@ -285,7 +285,7 @@ def import_files(
     ``progress(total_blocks)`` returns the per-block callback (the CLI draws a progress bar).
     Holds the data dir lock for the whole import: a running node and an import never share a dir.
     """
-    from jsc_node.node import data_dir_lock  # the node's own lock, so `run` refuses the dir meanwhile
+    from jsc_node.procutil import data_dir_lock  # the node's own lock, so `run` refuses the dir meanwhile
 
     total = count_blocks(paths)  # reads every file once up front: a file error stops before any block
     with data_dir_lock(data_path):

@@ -13,8 +13,6 @@ so ``kill -9`` of the node is a crash of the whole node, never a half-alive one.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import fcntl
 import hashlib
 import logging
 import multiprocessing
@@ -31,14 +29,14 @@ from typing import Any
 
 from jsc_node import __version__
 from jsc_node.config import NodeConfig
-from jsc_node.errors import ConfigError, DataDirLockedError
+from jsc_node.errors import ConfigError
 from jsc_node.genesis import DEV_VALIDATOR_KEY, GenesisSpec, load_genesis
+from jsc_node.procutil import data_dir_lock, die_with_parent
 
 log = logging.getLogger("jsc_node")
 
 SHUTDOWN_GRACE_S = 15.0
 READY_TIMEOUT_S = 120.0
-PR_SET_PDEATHSIG = 1
 UNIX_SOCKET_PATH_MAX = 100
 
 DEV_ACCOUNTS = (
@@ -167,30 +165,6 @@ def seam_socket_path(data_path: Path) -> str:
     return str(Path(tempfile.gettempdir()) / f"jsc-node-{digest}.sock")
 
 
-@contextlib.contextmanager
-def data_dir_lock(data_path: Path) -> Any:
-    data_path.mkdir(parents=True, exist_ok=True)
-    lock_path = data_path / "LOCK"
-    handle = open(lock_path, "a+")  # noqa: SIM115  (held for the node's lifetime)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        owner = handle.read().strip() or "unknown"
-        handle.close()
-        raise DataDirLockedError(
-            f"data dir {data_path} is in use by another jsc-node process (pid {owner})"
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    try:
-        yield
-    finally:
-        handle.close()
-
-
 def init_node(config: NodeConfig) -> GenesisSpec:
     """Create the data dir and write the genesis block (what ``run`` does first, and no more)."""
     from jsc_node.state.evm.executor import Executor
@@ -210,10 +184,11 @@ def init_node(config: NodeConfig) -> GenesisSpec:
 
 
 def _child(target: str, level: str, *args: Any) -> None:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent died before prctl took effect
+    # spawn hands the child its supervisor's pid as the supervisor knew it
+    supervisor = multiprocessing.parent_process()
+    if supervisor is None or supervisor.pid is None:
         os._exit(1)
+    die_with_parent(signal.SIGKILL, supervisor.pid)
     setup_logging(level)
     from jsc_node.errors import JscError
 
