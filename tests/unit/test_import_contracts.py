@@ -46,8 +46,8 @@ def test_the_tree_keeps_every_contract() -> None:
         ("jsc_node/state/chain.py", "import jsc_node.consensus.engine", "state/ (execution side)"),
         ("jsc_node/rpc/encoding.py", "import jsc_node.state.backend", "rpc/ sees only the port"),
         ("jsc_node/p2p/permissions.py", "import plyvel", "p2p/ (consensus side)"),
-        ("jsc_node/config.py", "import jsc_node.rpc.dispatch", "shared facts"),
-        ("jsc_node/chainformat.py", "import jsc_node.consensus.block", "shared facts"),
+        ("jsc_node/config.py", "import jsc_node.rpc.dispatch", "shared modules"),
+        ("jsc_node/chainformat.py", "import jsc_node.consensus.block", "shared modules"),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(
