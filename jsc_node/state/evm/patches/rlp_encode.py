@@ -15,9 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 import rlp.codec
-import trie.hexary
 
 from jsc_node import rlp_codec
+from jsc_node.state.evm.patches.byname import replace_by_name
+
+IMPORTED_BY = ("trie.hexary",)
+"""py-trie imports the function by name: how it encodes every trie node."""
+REPLACES = ("rlp.codec:encode_raw", *(f"{module}:encode_raw" for module in IMPORTED_BY))
 
 PYRLP_ENCODE_RAW = rlp.codec.encode_raw
 
@@ -33,11 +37,4 @@ def encode_raw(item: Any) -> bytes:
 
 
 def install() -> None:
-    # py-trie imports the function by name.
-    modules: tuple[Any, ...] = (rlp.codec, trie.hexary)
-    for module in modules:
-        if getattr(module, "encode_raw", None) is PYRLP_ENCODE_RAW:
-            module.encode_raw = encode_raw
-
-
-install()
+    replace_by_name(REPLACES[0], encode_raw, IMPORTED_BY)

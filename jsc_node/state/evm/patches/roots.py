@@ -7,10 +7,6 @@ build, receipts, and both again in ``ChainDB.persist_block``). The keys are know
 (``rlp(index)``), so the trie can be built once from the sorted keys: every node is encoded and
 hashed exactly once, with jsc-node's one RLP encoder (jsc_node/rlp_codec.py). Same root, same node
 set (tests/unit/test_roots.py checks both against py-evm's own function on random inputs).
-
-``install()`` replaces the function in the py-evm modules that imported it by name. Importing
-``jsc_node.state.evm.executor`` installs it; ``bench/bare.py`` runs without jsc_node, so the bare
-py-evm baseline keeps py-evm's own function.
 """
 
 from __future__ import annotations
@@ -23,6 +19,14 @@ from eth.constants import BLANK_ROOT_HASH
 from eth_hash.auto import keccak
 
 from jsc_node.rlp_codec import encode, encode_list_payload
+from jsc_node.state.evm.patches.byname import replace_by_name
+
+IMPORTED_BY = ("eth.vm.base", "eth.db.chain")
+"""Block building and validation (``VM``), and ``ChainDB.persist_block``."""
+REPLACES = (
+    "eth.db.trie:make_trie_root_and_nodes",
+    *(f"{module}:make_trie_root_and_nodes" for module in IMPORTED_BY),
+)
 
 _EMPTY_SLOT = b"\x80"
 _CACHE_SIZE = 16
@@ -104,13 +108,4 @@ def make_trie_root_and_nodes(items: Sequence[Any]) -> tuple[Any, dict[Any, bytes
 
 
 def install() -> None:
-    from eth.db import trie as eth_trie
-
-    from jsc_node.state.evm.patches.senders import replace_in_py_evm
-
-    original = eth_trie.make_trie_root_and_nodes
-    if original is not make_trie_root_and_nodes:
-        replace_in_py_evm("make_trie_root_and_nodes", original, make_trie_root_and_nodes)
-
-
-install()
+    replace_by_name(REPLACES[0], make_trie_root_and_nodes, IMPORTED_BY)
