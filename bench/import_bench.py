@@ -9,7 +9,7 @@
 4. Time bare py-evm on the same blocks, alternating with 3 chunk by chunk: ``Chain.import_block``
    on an in-memory ``AtomicDB`` holding the same genesis, with the node's QBFT VM class (py-evm's
    stock PragueVM refuses BFT headers: difficulty 1, long extraData). Both run in this process, so both use the node's BFT block
-   hashing and one sender recovery per transaction (state/evm/headers.py, state/evm/patches/senders.py); the ratio
+   hashing and its runtime patches (state/evm/headers.py, state/evm/patches/, installed first); the ratio
    is the node's own overhead: LevelDB and its fsync per block, the overlay, seal recovery, RLP.
 
 ``run_import_bench()`` returns the figures; ``python -m bench.import_bench`` prints them as JSON.
@@ -36,6 +36,7 @@ from jsc_node.consensus.block import decode_block, private_key, sign_commit_seal
 from jsc_node.genesis import DEV_VALIDATOR_KEY, GenesisSpec, load_genesis
 from jsc_node.importer import CHAINDATA_DIR, ChainImporter, read_block_files
 from jsc_node.procutil import data_dir_lock
+from jsc_node.state import startup
 from jsc_node.state.evm.executor import Executor
 from jsc_node.state.storage.leveldb import LevelDB
 
@@ -178,6 +179,7 @@ def run_import_bench(blocks: int = BLOCKS, chunk: int = CHUNK_BLOCKS) -> dict[st
     over its chunks. The node side is ``jsc_node.importer`` as ``jsc-node import`` runs it (blocks
     read from the exported file, a fresh data dir under the data dir lock).
     """
+    startup.install()  # as `jsc-node import` does
     spec = load_genesis(None)
     with tempfile.TemporaryDirectory(prefix="jsc-import-bench-") as tmp:
         root = Path(tmp)

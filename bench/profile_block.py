@@ -61,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     from jsc_node.execution_process import open_node_state
     from jsc_node.genesis import load_genesis
     from jsc_node.node import DEV_ACCOUNTS
+    from jsc_node.state import startup
     from jsc_node.state.evm.patches import senders
 
+    startup.install()  # as the execution process does at its start
     w = wl.build(DEV_ACCOUNTS[0][1], n_tx=args.txs, probe_methods=0)
     tmp = Path(tempfile.mkdtemp(prefix="jsc-prof-"))
     genesis = tmp / "genesis.json"

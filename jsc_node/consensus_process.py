@@ -198,4 +198,9 @@ async def _report_peers(seam: SeamClient, network: P2PNetwork) -> None:
 
 
 def main(config: NodeConfig, seam_path: str, node_key: bytes) -> None:
+    from jsc_node.p2p import yamux
+    from jsc_node.state.evm.patches import install_keccak
+
+    install_keccak()  # the fast keccak backend (no EVM here: no other patch)
+    yamux.install()  # whole writes on a yamux stream
     trio.run(serve, config, seam_path, node_key)

@@ -14,6 +14,9 @@
     ├── LogQueryLimitExceeded   eth_getLogs over the node's limits
     ├── SimulationError         eth_simulateV1 refusals (Sim*: nonce, funds, block order ...)
     ├── KeystoreError / DevToolsInputError   CLI tools' bad input
+    ├── DependencyMismatch      a patched library is not as pinned (jsc_node/pins.py)
+    │   ├── PinnedVersionMismatch   another version installed (package, found, expected)
+    │   └── PatchTargetMissing      an internal a runtime patch replaces is gone (names it)
     ├── BlockNotFound / TransactionNotFound
     ├── ImportFailed            `jsc-node import` stopped at an invalid block (number, hash, reason)
     ├── P2PError                the libp2p host or gossip failed (bad multiaddr, listen failure)
@@ -141,6 +144,29 @@ class KeystoreError(JscError):
 
 class DevToolsInputError(JscError):
     """A validator list, extraData or other input to a dev tool is malformed."""
+
+
+class DependencyMismatch(JscError):
+    """A library whose internals jsc-node replaces at run time is not the one it was written for
+    (jsc_node/pins.py): the process refuses to start rather than run half-patched."""
+
+
+class PinnedVersionMismatch(DependencyMismatch):
+    def __init__(self, package: str, found: str, expected: str) -> None:
+        self.package = package
+        self.found = found
+        self.expected = expected
+        super().__init__(
+            f"{package} {found} is installed, but jsc-node patches the internals of {package} {expected}"
+            f" (pinned in pyproject.toml): install {package}=={expected}"
+        )
+
+
+class PatchTargetMissing(DependencyMismatch):
+    def __init__(self, patch: str, target: str) -> None:
+        self.patch = patch
+        self.target = target
+        super().__init__(f"{patch} cannot be installed: {target} is missing")
 
 
 # --- p2p ---------------------------------------------------------------------

@@ -294,6 +294,9 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
 def main(config: NodeConfig, seam_path: str) -> None:
     import uvloop
 
+    from jsc_node.state import startup
+
+    startup.install()  # the runtime patches, BFT block hash and RPC time limit, before any chain opens
     uvloop.run(serve(config, seam_path))
 
 

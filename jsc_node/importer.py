@@ -35,6 +35,7 @@ from jsc_node.consensus.block import QbftBlock, decode_block, validate_commit_se
 from jsc_node.consensus.validators import ValidatorHistory, quorum
 from jsc_node.errors import ImportFailed, InvalidBlock
 from jsc_node.genesis import GenesisSpec
+from jsc_node.state import startup
 from jsc_node.state.evm.executor import Executor
 from jsc_node.state.storage.leveldb import LevelDB
 
@@ -287,6 +288,7 @@ def import_files(
     """
     from jsc_node.procutil import data_dir_lock  # the node's own lock, so `run` refuses the dir meanwhile
 
+    startup.install()
     total = count_blocks(paths)  # reads every file once up front: a file error stops before any block
     with data_dir_lock(data_path):
         db = LevelDB(data_path / CHAINDATA_DIR)

@@ -31,6 +31,7 @@ from jsc_node import __version__
 from jsc_node.config import NodeConfig
 from jsc_node.errors import ConfigError
 from jsc_node.genesis import DEV_VALIDATOR_KEY, GenesisSpec, load_genesis
+from jsc_node.pins import PINNED_VERSIONS, check_versions
 from jsc_node.procutil import data_dir_lock, die_with_parent
 
 log = logging.getLogger("jsc_node")
@@ -167,9 +168,11 @@ def seam_socket_path(data_path: Path) -> str:
 
 def init_node(config: NodeConfig) -> GenesisSpec:
     """Create the data dir and write the genesis block (what ``run`` does first, and no more)."""
+    from jsc_node.state import startup
     from jsc_node.state.evm.executor import Executor
     from jsc_node.state.storage.leveldb import LevelDB
 
+    startup.install()  # the genesis hash is the BFT block hash
     spec = load_genesis(config.genesis_file)
     with data_dir_lock(config.data_path):
         db = LevelDB(config.data_path / "chaindata")
@@ -267,6 +270,9 @@ def check_ports_free(config: NodeConfig) -> None:
 
 def run_node(config: NodeConfig) -> int:
     setup_logging(config.log_level)
+    # Each process checks again before it patches; checked here, a mismatch is one error line
+    # and no process starts.
+    check_versions(*PINNED_VERSIONS)
     spec = load_genesis(config.genesis_file)
     node_key = load_node_key(config, spec)
     check_ports_free(config)

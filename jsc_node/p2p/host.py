@@ -45,7 +45,6 @@ from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.transport.exceptions import SecurityUpgradeFailure
 
 from jsc_node.errors import P2PError, PeerIdentityError
-from jsc_node.p2p import yamux as _yamux  # noqa: F401  (one write on a stream goes out whole)
 
 log = logging.getLogger("jsc_node.p2p")
 

@@ -10,6 +10,9 @@ fifth node banned a validator for 600 s). Here each stream gets a lock held for 
 A writer waiting for window space holds it; the window update comes from the connection's reader
 task, which never takes this lock. tests/integration/test_p2p_streams.py writes four 600 KiB
 messages at once on one stream.
+
+``install()`` runs once at the consensus process's start (jsc_node/consensus_process.py): it checks
+first that py-libp2p is the pinned version and still has the method it replaces (jsc_node/pins.py).
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from typing import Any
 
 import trio
 from libp2p.stream_muxer.yamux.yamux import YamuxStream
+
+from jsc_node.pins import check_targets, check_versions, patch_path
+
+REPLACES = ("libp2p.stream_muxer.yamux.yamux:YamuxStream.write",)
 
 PY_LIBP2P_WRITE: Any = YamuxStream.write
 
@@ -31,7 +38,6 @@ async def write_whole(self: Any, data: bytes) -> None:
 
 
 def install() -> None:
+    check_versions("libp2p")
+    check_targets(patch_path(__name__), REPLACES)
     YamuxStream.write = write_whole  # type: ignore[method-assign]
-
-
-install()

@@ -27,6 +27,7 @@ from typing import Any
 from jsc_node.errors import InvalidBlock, JscError
 from jsc_node.genesis import parse_genesis
 from jsc_node.importer import ChainImporter
+from jsc_node.state import startup
 from jsc_node.state.evm.executor import Executor
 from jsc_node.state.storage.leveldb import LevelDB
 
@@ -136,6 +137,7 @@ class Outcome:
 
 
 def run_fixture(name: str, fixture: dict[str, Any], workdir: Path) -> Outcome:
+    startup.install()  # as `jsc-node import` does (this may run in a pool worker)
     try:
         problem = _run(fixture, workdir)
     except (JscError, AssertionError) as exc:

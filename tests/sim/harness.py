@@ -66,6 +66,7 @@ from jsc_node.consensus.messages import (
 )
 from jsc_node.consensus.validators import ValidatorHistory, quorum
 from jsc_node.errors import InvalidBlock
+from jsc_node.state.evm.patches import install_keccak
 from tests.sim.fakes import BAD_TX, make_block, make_genesis, make_keys
 
 SIM_ENGINE = EngineConfig(block_period_s=1, request_timeout_s=1.0, epoch_length=1000)
@@ -169,6 +170,7 @@ class Simulation:
         config: SimConfig,
         trace: Callable[[Simulation, SimNode, Event, list[Action]], None] | None = None,
     ) -> None:
+        install_keccak()  # as the consensus process does at its start (its hashes are most of the cost)
         self.config = config
         self.trace = trace
         self.rng = random.Random(config.seed)

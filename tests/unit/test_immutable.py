@@ -10,8 +10,6 @@ from eth.vm.forks.prague.blocks import PragueBlockHeader
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_keys import keys
 
-import jsc_node.state.evm.executor  # noqa: F401  (installs the copy rule)
-
 KEY = keys.PrivateKey(b"\x01" * 32)
 
 

@@ -7,7 +7,6 @@ import random
 import pytest
 from eth.vm.code_stream import CodeStream
 
-import jsc_node.state.evm.executor  # noqa: F401  (installs the analysis)
 from jsc_node.state.evm.patches import jumpdests
 
 

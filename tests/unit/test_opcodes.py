@@ -10,7 +10,6 @@ from eth.exceptions import OutOfGas
 from eth.vm.gas_meter import GasMeter
 from eth.vm.opcode import _FastOpcode
 
-import jsc_node.state.evm.executor  # noqa: F401  (installs the patch)
 from jsc_node.state.evm.patches import opcodes
 
 

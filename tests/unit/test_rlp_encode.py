@@ -1,5 +1,5 @@
 """jsc_node/state/evm/patches/rlp_encode.py gives pyrlp's bytes and pyrlp's errors, and is what py-evm's trie
-and pyrlp's ``encode`` call once the node's state modules are imported."""
+and pyrlp's ``encode`` call once the patches are installed (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import rlp
 import rlp.codec
 import trie.hexary
 
-import jsc_node.state.evm.executor  # noqa: F401  (installs the fast path)
 from jsc_node.state.evm.patches import rlp_encode
 
 

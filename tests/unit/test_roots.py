@@ -11,7 +11,6 @@ import rlp
 from eth.constants import BLANK_ROOT_HASH
 from trie import HexaryTrie
 
-import jsc_node.state.evm.executor  # noqa: F401  (installs the builder into py-evm)
 from jsc_node.state.evm.patches import roots
 
 

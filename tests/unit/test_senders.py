@@ -12,7 +12,6 @@ from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_utils.exceptions import ValidationError
 
-import jsc_node.state.evm.executor  # noqa: F401  (installs the sender patches into py-evm)
 from jsc_node.state.evm.patches import senders
 
 KEY = keys.PrivateKey(b"\x07" * 32)

@@ -59,14 +59,6 @@ from eth_utils.exceptions import ValidationError
 from jsc_node.chainformat import BFT_MIX_HASH
 from jsc_node.errors import GenesisError, InvalidBlock
 from jsc_node.genesis import GenesisSpec
-from jsc_node.state.evm import headers as _headers  # noqa: F401  (installs BFT block hashing)
-from jsc_node.state.evm.patches import immutable as _immutable  # noqa: F401  (deepcopy of RLP objects is free)
-from jsc_node.state.evm.patches import jumpdests as _jumpdests  # noqa: F401  (jump analysis once per code)
-from jsc_node.state.evm.patches import opcodes as _opcodes  # noqa: F401  (fixed gas taken in place)
-from jsc_node.state.evm.patches import rlp_encode as _rlp_encode  # noqa: F401  (RLP of bytes and lists, fast)
-from jsc_node.state.evm.patches import roots as _roots  # noqa: F401  (installs one-pass tx/receipt roots)
-from jsc_node.state.evm.patches import senders as _senders  # noqa: F401  (installs one recovery per tx)
-from jsc_node.state.evm.patches import trie_nodes as _trie_nodes  # noqa: F401  (decoded trie nodes kept)
 from jsc_node.state.storage.leveldb import LevelDB, Overlay
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,9 @@ seconds, and a few such calls at once would slow the node's consensus work past 
 Here the calls run under a per-thread deadline. The computations such a thread creates get a gas
 meter that looks at the clock every ``CHECK_EVERY`` gas charges (every instruction is charged) and
 aborts the whole call with geth's error, ``execution aborted (timeout = 5s)``. Threads without a
-deadline (block building, validation, import) get py-evm's own meter, untouched.
+deadline (block building, validation, import) get py-evm's own meter, untouched. Installed once
+per process by ``install()`` (jsc_node/state/startup.py); a feature, not a speed-up, so it is not
+in the patch table of state/evm/patches/.
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ from eth.vm.computation import BaseComputation
 from eth.vm.gas_meter import GasMeter
 
 from jsc_node.errors import ExecutionFailed
+from jsc_node.pins import check_targets, patch_path
+
+REPLACES = (
+    "eth.vm.computation:BaseComputation._configure_gas_meter",
+    "eth.vm.forks.constantinople.computation:ConstantinopleComputation._configure_gas_meter",
+    "eth.vm.forks.istanbul.computation:IstanbulComputation._configure_gas_meter",
+)
+"""Where py-evm's computation classes build their gas meter (the forks' refund rules); ``install``
+wraps every computation class that defines its own, these three in py-evm 0.12.1b1."""
 
 CHECK_EVERY = 1024
 """Gas charges between two looks at the clock (~1 ms of EVM work)."""
@@ -100,10 +111,8 @@ def _computation_classes() -> Iterator[type]:
 
 
 def install() -> None:
+    check_targets(patch_path(__name__), REPLACES)
     for cls in _computation_classes():
         configure = vars(cls).get("_configure_gas_meter")
         if configure is not None and not hasattr(configure, "__wrapped__"):
             cls._configure_gas_meter = _with_deadline(configure)  # type: ignore[attr-defined]
-
-
-install()

@@ -7,8 +7,7 @@ whenever one is copied, and ``block.copy(header=...)`` (block building, ``mine_b
 deep-copies every transaction of the block: ~8,000 transaction copies per 2,000-transaction
 block, with their cached hashes and senders thrown away. A copy of an immutable value is the
 value. py-evm's typed transactions (EIP-2718) wrap a Serializable without being one, and are as
-immutable: the same holds for them. ``bench/bare.py`` runs without jsc_node, so the bare py-evm
-baseline keeps pyrlp's copy.
+immutable: the same holds for them.
 
 For the same reason ``Serializable.copy(field=value)`` passes the unchanged fields on as they are
 instead of deep-copying each one: py-evm copies a header twice per transaction (gas used and bloom,
@@ -26,6 +25,14 @@ from eth.vm.forks.berlin.transactions import TypedTransaction
 from eth.vm.forks.cancun import CancunVM
 from eth.vm.forks.cancun.state import get_total_blob_gas
 from rlp.sedes.serializable import BaseSerializable, Serializable
+
+REPLACES = (
+    "rlp.sedes.serializable:Serializable.__deepcopy__",
+    "rlp.sedes.serializable:BaseSerializable.copy",
+    "eth.vm.forks.cancun:CancunVM.increment_blob_gas_used",
+)
+ADDS = ("eth.vm.forks.berlin.transactions:TypedTransaction.__deepcopy__",)
+"""py-evm's typed transactions have no ``__deepcopy__`` of their own: ``copy`` walks their fields."""
 
 _pyrlp_copy = BaseSerializable.copy
 _cancun_increment_blob_gas_used = CancunVM.increment_blob_gas_used
@@ -60,6 +67,3 @@ def install() -> None:
     TypedTransaction.__deepcopy__ = _same_object
     BaseSerializable.copy = _copy
     CancunVM.increment_blob_gas_used = _increment_blob_gas_used
-
-
-install()

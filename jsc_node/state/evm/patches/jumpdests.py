@@ -5,7 +5,7 @@ from the destination, recursively, and keeps what it learns only for the one com
 call of a contract analyses its jump destinations again (~50 checks per ERC-20 transfer). One
 forward pass over the code gives every instruction start; the sets are kept for the most recently
 used codes. Same answers (tests/unit/test_jumpdests.py compares with py-evm's own analysis on
-random code). ``bench/bare.py`` runs without jsc_node and keeps py-evm's analysis.
+random code).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import Any
 
 from eth.vm.code_stream import CodeStream
 from eth.vm.opcode_values import PUSH1, PUSH32
+
+REPLACES = ("eth.vm.code_stream:CodeStream.is_valid_opcode",)
 
 MAX_CODES = 1024
 
@@ -51,6 +53,3 @@ def is_valid_opcode(self: Any, position: int) -> bool:
 def install() -> None:
     if CodeStream.is_valid_opcode is not is_valid_opcode:
         CodeStream.is_valid_opcode = is_valid_opcode
-
-
-install()

@@ -7,8 +7,7 @@ transfer in every build and every validation. Here the check and the subtraction
 ``__call__`` itself when the computation's meter is py-evm's own ``GasMeter``: the same
 ``gas_remaining`` afterwards, and a cost the meter cannot pay still goes through
 ``GasMeter.consume_gas``, which raises py-evm's ``OutOfGas`` with its message. Any other meter, or a
-gas logger at py-evm's DEBUG2 level, takes py-evm's path unchanged. ``bench/bare.py`` runs without
-jsc_node and keeps py-evm's.
+gas logger at py-evm's DEBUG2 level, takes py-evm's path unchanged.
 """
 
 from __future__ import annotations
@@ -17,6 +16,8 @@ from typing import Any
 
 from eth.vm.gas_meter import GasMeter
 from eth.vm.opcode import _FastOpcode
+
+REPLACES = ("eth.vm.opcode:_FastOpcode.__call__",)
 
 PY_EVM_CALL = _FastOpcode.__call__
 
@@ -36,6 +37,3 @@ def _call(self: Any, computation: Any) -> Any:
 
 def install() -> None:
     _FastOpcode.__call__ = _call
-
-
-install()

@@ -5,12 +5,8 @@ a ``HexaryTrie``: each insert re-encodes and re-hashes the nodes on its path and
 ones. For a 2,000-transaction block that was 43% of block building (three tries: transactions at
 build, receipts, and both again in ``ChainDB.persist_block``). The keys are known up front
 (``rlp(index)``), so the trie can be built once from the sorted keys: every node is encoded and
-hashed exactly once. Same root, same node set (tests/unit/test_roots.py checks both against
-py-evm's own function on random inputs).
-
-``install()`` replaces the function in the py-evm modules that imported it by name. Importing
-``jsc_node.state.evm.executor`` installs it; ``bench/bare.py`` runs without jsc_node, so the bare
-py-evm baseline keeps py-evm's own function.
+hashed exactly once, with jsc-node's one RLP encoder (jsc_node/rlp_codec.py). Same root, same node
+set (tests/unit/test_roots.py checks both against py-evm's own function on random inputs).
 """
 
 from __future__ import annotations
@@ -22,40 +18,25 @@ from typing import Any
 from eth.constants import BLANK_ROOT_HASH
 from eth_hash.auto import keccak
 
+from jsc_node.rlp_codec import encode, encode_list_payload
+from jsc_node.state.evm.patches.byname import replace_by_name
+
+IMPORTED_BY = ("eth.vm.base", "eth.db.chain")
+"""Block building and validation (``VM``), and ``ChainDB.persist_block``."""
+REPLACES = (
+    "eth.db.trie:make_trie_root_and_nodes",
+    *(f"{module}:make_trie_root_and_nodes" for module in IMPORTED_BY),
+)
+
 _EMPTY_SLOT = b"\x80"
 _CACHE_SIZE = 16
 """Build computes a block's roots, then ``persist_block`` recomputes them at commit."""
-
-
-def _prefix(length: int, offset: int) -> bytes:
-    if length < 56:
-        return bytes([offset + length])
-    encoded = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([offset + 55 + len(encoded)]) + encoded
-
-
-def _rlp_bytes(item: bytes) -> bytes:
-    if len(item) == 1 and item[0] < 0x80:
-        return item
-    return _prefix(len(item), 0x80) + item
-
-
-def _rlp_list(payload: bytes) -> bytes:
-    return _prefix(len(payload), 0xC0) + payload
 
 
 def _hex_prefix(nibbles: Sequence[int], leaf: bool) -> bytes:
     flag = 2 if leaf else 0
     padded = [flag + 1, *nibbles] if len(nibbles) % 2 else [flag, 0, *nibbles]
     return bytes((padded[i] << 4) | padded[i + 1] for i in range(0, len(padded), 2))
-
-
-def _index_key(index: int) -> bytes:
-    """``rlp.encode(index, sedes=big_endian_int)``."""
-    if index == 0:
-        return b"\x80"
-    raw = index.to_bytes((index.bit_length() + 7) // 8, "big")
-    return _rlp_bytes(raw)
 
 
 def _nibbles(key: bytes) -> tuple[int, ...]:
@@ -85,18 +66,18 @@ def trie_root_and_nodes(pairs: Sequence[tuple[bytes, bytes]]) -> tuple[bytes, di
     def node(lo: int, hi: int, depth: int) -> bytes:
         first = items[lo][0]
         if hi - lo == 1:
-            return _rlp_list(_rlp_bytes(_hex_prefix(first[depth:], True)) + _rlp_bytes(items[lo][1]))
+            return encode_list_payload(encode(_hex_prefix(first[depth:], True)) + encode(items[lo][1]))
         last = items[hi - 1][0]  # sorted: the common prefix of first and last is everyone's
         shared = depth
         while shared < len(first) and shared < len(last) and first[shared] == last[shared]:
             shared += 1
         if shared > depth:
             child = reference(node(lo, hi, shared))
-            return _rlp_list(_rlp_bytes(_hex_prefix(first[depth:shared], False)) + child)
+            return encode_list_payload(encode(_hex_prefix(first[depth:shared], False)) + child)
         slots = [_EMPTY_SLOT] * 17
         i = lo
         if len(items[i][0]) == depth:  # a key that ends here sorts first
-            slots[16] = _rlp_bytes(items[i][1])
+            slots[16] = encode(items[i][1])
             i += 1
         while i < hi:
             nibble = items[i][0][depth]
@@ -105,7 +86,7 @@ def trie_root_and_nodes(pairs: Sequence[tuple[bytes, bytes]]) -> tuple[bytes, di
                 j += 1
             slots[nibble] = reference(node(i, j, depth + 1))
             i = j
-        return _rlp_list(b"".join(slots))
+        return encode_list_payload(b"".join(slots))
 
     root = node(0, len(items), 0)
     root_hash: bytes = keccak(root)
@@ -115,7 +96,8 @@ def trie_root_and_nodes(pairs: Sequence[tuple[bytes, bytes]]) -> tuple[bytes, di
 
 @functools.lru_cache(_CACHE_SIZE)
 def _ordered_root(encoded_items: tuple[bytes, ...]) -> tuple[bytes, dict[bytes, bytes]]:
-    return trie_root_and_nodes([(_index_key(i), item) for i, item in enumerate(encoded_items)])
+    # The key is ``rlp.encode(index, sedes=big_endian_int)``.
+    return trie_root_and_nodes([(encode(i), item) for i, item in enumerate(encoded_items)])
 
 
 def make_trie_root_and_nodes(items: Sequence[Any]) -> tuple[Any, dict[Any, bytes]]:
@@ -126,13 +108,4 @@ def make_trie_root_and_nodes(items: Sequence[Any]) -> tuple[Any, dict[Any, bytes
 
 
 def install() -> None:
-    from eth.db import trie as eth_trie
-
-    from jsc_node.state.evm.patches.senders import replace_in_py_evm
-
-    original = eth_trie.make_trie_root_and_nodes
-    if original is not make_trie_root_and_nodes:
-        replace_in_py_evm("make_trie_root_and_nodes", original, make_trie_root_and_nodes)
-
-
-install()
+    replace_by_name(REPLACES[0], make_trie_root_and_nodes, IMPORTED_BY)

@@ -17,11 +17,8 @@ high-s signature is refused as py-evm's coincurve ``verify_msg`` refused it.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-import eth._utils.transactions as tx_utils
-import eth.vm.forks  # noqa: F401  (imports every fork's transactions module, patched below)
 import rlp
 from coincurve import PublicKey
 from eth.vm.forks.berlin.transactions import TypedTransaction
@@ -29,6 +26,22 @@ from eth_hash.auto import keccak
 from eth_keys.exceptions import BadSignature
 from eth_keys.main import KeyAPI
 from eth_utils.exceptions import ValidationError
+
+from jsc_node.state.evm.patches.byname import replace_by_name
+
+IMPORTED_BY = tuple(
+    f"eth.vm.forks.{fork}.transactions" for fork in ("frontier", "berlin", "london", "cancun", "prague")
+)
+"""The forks' transactions modules, which import both helpers by name (later forks inherit them)."""
+REPLACES = (
+    "eth._utils.transactions:validate_transaction_signature",
+    "eth._utils.transactions:extract_transaction_sender",
+    *(
+        f"{module}:{name}"
+        for module in IMPORTED_BY
+        for name in ("validate_transaction_signature", "extract_transaction_sender")
+    ),
+)
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
@@ -92,22 +105,6 @@ def extract_transaction_sender(transaction: Any) -> bytes:
     return recover_sender(transaction)
 
 
-def replace_in_py_evm(name: str, original: Any, replacement: Any) -> None:
-    """Point every loaded ``eth.*`` module that imported ``original`` under ``name`` at
-    ``replacement`` (py-evm modules import helpers by name, so patching the defining module alone
-    misses them)."""
-    for module_name, module in list(sys.modules.items()):
-        if module_name.startswith("eth.") and module is not None and getattr(module, name, None) is original:
-            setattr(module, name, replacement)
-
-
 def install() -> None:
-    original_validate = tx_utils.validate_transaction_signature
-    if original_validate is validate_transaction_signature:
-        return
-    original_extract = tx_utils.extract_transaction_sender
-    replace_in_py_evm("validate_transaction_signature", original_validate, validate_transaction_signature)
-    replace_in_py_evm("extract_transaction_sender", original_extract, extract_transaction_sender)
-
-
-install()
+    replace_by_name(REPLACES[0], validate_transaction_signature, IMPORTED_BY)
+    replace_by_name(REPLACES[1], extract_transaction_sender, IMPORTED_BY)

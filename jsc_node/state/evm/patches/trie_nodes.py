@@ -6,7 +6,7 @@ state root is computed (~5 nodes a walk). A node's key is the keccak of its enco
 read once is that node wherever it is asked for again: the decoded form is kept here (bounded,
 oldest out first) and each caller gets its own copy, since py-trie edits the nodes it is given
 when it builds new ones. Embedded nodes (shorter than 32 bytes, inside their parent) are py-trie's
-business as before. ``bench/bare.py`` runs without jsc_node and keeps py-trie's reads.
+business as before.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from trie.hexary import HexaryTrie
+
+REPLACES = ("trie.hexary:HexaryTrie.get_node",)
 
 MAX_NODES = 16_384
 """~20 MB at most (a branch node with 16 children is ~1.3 KB decoded): the top levels of the
@@ -48,6 +50,3 @@ def get_node(self: Any, node_hash: Any) -> Any:
 
 def install() -> None:
     HexaryTrie.get_node = get_node  # type: ignore[method-assign]
-
-
-install()

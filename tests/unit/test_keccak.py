@@ -1,12 +1,11 @@
-"""jsc_node/hashing.py: the process-wide keccak is pysha3's and gives Keccak-256's digests."""
+"""jsc_node/state/evm/patches/keccak.py: the process-wide keccak is pysha3's and gives Keccak-256's digests."""
 
 from __future__ import annotations
 
 from eth_hash.auto import keccak
 from eth_hash.backends import pycryptodome
 
-import jsc_node  # noqa: F401  (installs the backend)
-from jsc_node.hashing import _keccak256
+from jsc_node.state.evm.patches.keccak import _keccak256
 
 
 def test_installed_and_equal_to_the_default_backend() -> None:

@@ -4,8 +4,8 @@ default, pycryptodome.
 py-evm, trie and jsc-node all hash through the one ``eth_hash.auto.keccak`` object; pycryptodome
 builds a cffi hashing object per call (~5 us), pysha3 does not (~0.9 us on this machine). A
 2,000-transfer ERC-20 block hashes ~26 times per transaction (trie nodes, addresses, storage keys).
-Same digests (tests/unit/test_hashing.py). ``bench/bare.py`` runs without jsc_node: the bare
-py-evm baseline keeps eth-hash's default backend.
+Same digests (tests/unit/test_keccak.py). Imports no py-evm: the consensus process installs this
+patch alone.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from typing import Any
 import sha3  # safe-pysha3
 from eth_hash.auto import keccak
 from eth_hash.backends.pysha3 import backend
+
+REPLACES = ("eth_hash.auto:keccak.hasher", "eth_hash.auto:keccak.preimage", "eth_hash.auto:keccak._backend")
+"""The auto backend's hasher slots, which eth-hash fills with its chosen backend on first use."""
 
 
 def _keccak256(data: bytes | bytearray) -> bytes:
@@ -27,6 +30,3 @@ def install() -> None:
     target._backend = backend
     target.hasher = _keccak256
     target.preimage = backend.preimage
-
-
-install()
