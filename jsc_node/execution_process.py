@@ -56,8 +56,9 @@ log = logging.getLogger("jsc_node.execution")
 MAX_HEADERS = 1024
 MAX_SYNC_BLOCKS = 128
 LOCAL_TX_BATCH = 2_000
-"""At most this many transactions in one ``local_txs`` event (the consensus side gossips in
-batches: a gossip message costs per message, not per byte)."""
+LOCAL_TX_BATCH_BYTES = 8 * 1024 * 1024
+"""At most this many transactions, and bytes (a frame carries twice as many in hex, within the
+seam's 64 MiB), in one ``local_txs`` event."""
 
 
 def header_summary(header: BlockHeaderAPI) -> HeaderSummary:
@@ -150,8 +151,14 @@ class ExecutionService:
             self._local_txs_ready.clear()
             await asyncio.sleep(0)  # what the same burst of RPC calls added goes in one event
             while outbox and self.events is not None and self.events.wants(LocalTxs):
-                count = min(len(outbox), LOCAL_TX_BATCH)
-                self.events.publish(LocalTxs(tuple(outbox.popleft() for _ in range(count))))
+                batch = [outbox.popleft()]
+                size = len(batch[0])
+                while (
+                    outbox and len(batch) < LOCAL_TX_BATCH and size + len(outbox[0]) <= LOCAL_TX_BATCH_BYTES
+                ):
+                    size += len(outbox[0])
+                    batch.append(outbox.popleft())
+                self.events.publish(LocalTxs(tuple(batch)))
                 await self.events.drain()
 
     # -- requests ------------------------------------------------------------------------------

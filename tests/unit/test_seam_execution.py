@@ -17,6 +17,7 @@ import trio
 from eth_account import Account
 from eth_utils import to_checksum_address
 
+from jsc_node import execution_process
 from jsc_node.chainformat import QbftExtraData, decode_extra_data, encode_extra_data
 from jsc_node.config import NodeConfig
 from jsc_node.execution_process import ExecutionService, open_node_state
@@ -153,3 +154,31 @@ def test_local_transactions_wait_for_a_subscriber_that_wants_them(node: Any) -> 
         assert not service.backend.local_txs
 
     trio.run(main)
+
+
+def test_a_burst_of_rpc_transactions_goes_out_in_batches_within_the_frame(
+    node: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop, service, path = node
+    monkeypatch.setattr(execution_process, "LOCAL_TX_BATCH", 3)
+    monkeypatch.setattr(execution_process, "LOCAL_TX_BATCH_BYTES", 1000)
+    txs = [bytes([i]) * 400 for i in range(5)] + [bytes([9]) * 1500] + [bytes([i]) * 10 for i in range(4)]
+    seen: list[Event] = []
+
+    def burst() -> None:
+        service.backend.local_txs.extend(txs)  # as many send_raw_transaction calls in one go
+        service.backend.on_local_tx()
+
+    async def main() -> None:
+        async with SeamClient.open(path) as client:
+            client.listen(seen.append, LocalTxs)
+            await client.subscribe()
+            loop.call(burst)
+            with trio.fail_after(10):
+                while sum(len(e.txs) for e in seen if isinstance(e, LocalTxs)) < len(txs):
+                    await trio.sleep(0.01)
+
+    trio.run(main)
+    # At most 3 and 1,000 bytes an event, but never less than one transaction; order kept.
+    assert [len(e.txs) for e in seen if isinstance(e, LocalTxs)] == [2, 2, 1, 1, 3, 1]
+    assert [tx for e in seen if isinstance(e, LocalTxs) for tx in e.txs] == txs
