@@ -2,9 +2,10 @@
 
 Every input reaches the engine through one memory channel, as an event: gossip messages, timer
 expiries, the execution side's answers (block built, validated) and what it pushes over the seam
-(the pool's pending-transaction count, the operator's validator votes). The engine's actions are carried out in order; an own message is made durable
-(``OwnMessageLog``) before it is broadcast, so a validator restarted mid-round never signs two
-different messages for one height and round (CometBFT's WAL rule, STYLE.md).
+(the pool's pending-transaction count, the operator's validator votes). The engine's actions are
+carried out in order; an own message is made durable (``OwnMessageLog``) before it is broadcast,
+so a validator restarted mid-round never signs two different messages for one height and round
+(CometBFT's WAL rule, STYLE.md).
 
 Ports: ``ExecutionPort`` (the seam client), ``GossipPort`` (libp2p in production, in-memory in
 tests). This module is the only one in consensus/ that may use trio, files or the clock.
