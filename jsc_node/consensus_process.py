@@ -1,7 +1,9 @@
 """Main of the consensus process (trio): the libp2p network and the QBFT service, talking to the
 execution process over the seam.
 
-Tasks: the QBFT service (consensus/service.py) with the libp2p gossip as its GossipPort and its
+Tasks: the seam client's reader (jsc_node/seam/client.py), which hands the execution process's
+events to the service (pending count, votes, head) and to the relay (transactions accepted over
+RPC); the QBFT service (consensus/service.py) with the libp2p gossip as its GossipPort and its
 block gossip; a relay that gossips the transactions this node accepted over RPC and hands the
 transactions peers gossip to the execution process; and a reporter of the peer count for
 net_peerCount; block sync (p2p/sync.py): its server answers peers from the execution process, its
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import signal
+from collections import deque
 
 import trio
 
@@ -24,33 +27,42 @@ from jsc_node.genesis import GenesisSpec, load_genesis
 from jsc_node.p2p.network import P2PConfig, P2PNetwork
 from jsc_node.p2p.permissions import load_nodes_allowlist, watch_allowlist
 from jsc_node.p2p.sync import PeerStatus, SyncClient, Syncer, SyncProgress, SyncServer
-from jsc_node.seam import SeamClient, hexb, unhex
+from jsc_node.seam.client import SeamClient
+from jsc_node.seam.messages import (
+    HeadChanged,
+    LocalTxs,
+    P2PNode,
+    P2PPeer,
+    PendingChanged,
+    SyncRange,
+    VoteDiscarded,
+    VoteProposed,
+)
 
 log = logging.getLogger("jsc_node.consensus")
 
-TX_RELAY_INTERVAL_S = 0.1
 TX_RELAY_BATCH = 2_000
+TX_OUTBOX = 20_000
 PEER_REPORT_INTERVAL_S = 1.0
 
 
 async def serve(config: NodeConfig, seam_path: str, node_key: bytes) -> None:
     spec = load_genesis(config.genesis_file)
-    seam = await SeamClient.connect(seam_path)
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
+    async with SeamClient.open(seam_path) as seam:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
 
-            async def stop_on_signal() -> None:
-                async for _ in signals:
-                    log.info("consensus process stopping")
-                    nursery.cancel_scope.cancel()
+                async def stop_on_signal() -> None:
+                    async for _ in signals:
+                        log.info("consensus process stopping")
+                        nursery.cancel_scope.cancel()
+                        return
+
+                nursery.start_soon(stop_on_signal)
+                if spec.qbft is None:
+                    log.info("genesis has no qbft section: following only, no block production")
                     return
-
-            nursery.start_soon(stop_on_signal)
-            if spec.qbft is None:
-                log.info("genesis has no qbft section: following only, no block production")
-                return
-            await _run_qbft(nursery, config, spec, seam, node_key)
-    await seam.aclose()
+                await _run_qbft(nursery, config, spec, seam, node_key)
 
 
 async def _run_qbft(
@@ -75,6 +87,7 @@ async def _run_qbft(
         epoch_length=spec.qbft.epoch_length,
     )
     head = await service.load_history()
+    seam.listen(service.on_execution_event, PendingChanged, HeadChanged, VoteProposed, VoteDiscarded)
     if config.p2p_enabled:
         network = P2PNetwork(
             P2PConfig(
@@ -96,12 +109,15 @@ async def _run_qbft(
 
         service.on_new_head = follow_validators
         _start_sync(nursery, spec.chain_id, seam, network, service)
-        nursery.start_soon(_relay_txs, seam, network)
+        outbox = TxOutbox(TX_OUTBOX)
+        seam.listen(outbox.add, LocalTxs)
+        nursery.start_soon(_relay_txs, seam, network, outbox)
         nursery.start_soon(_report_peers, seam, network)
         nursery.start_soon(watch_allowlist, config.permissions_nodes_config_file, network)
         log.info(
             "p2p listening on %s:%d as %s", config.p2p_host, config.p2p_port, network.host.node_info().peer_id
         )
+    await seam.subscribe()
     role = "validator" if address_of(key) in head.validators else "follower (not in the validator set)"
     log.info("consensus ready: key 0x%s, %s, head %d", address_of(key).hex(), role, head.number)
     nursery.start_soon(service.run)
@@ -120,8 +136,7 @@ class _SeamChainSource:
         return PeerStatus(head.number, head.onchain_hash, self.service.genesis_hash)
 
     async def blocks(self, start: int, count: int, max_bytes: int) -> list[bytes]:
-        raws = await self.seam.request("blocks", start=start, count=count, max_bytes=max_bytes)
-        return [unhex(r) for r in raws]
+        return list((await self.seam.blocks(start, count, max_bytes)).blocks)
 
 
 def _start_sync(
@@ -134,12 +149,9 @@ def _start_sync(
         return service.history.head.number
 
     async def report(progress: SyncProgress | None) -> None:
-        if progress is None:
-            await seam.request("set_sync")
-        else:
-            await seam.request(
-                "set_sync", starting=progress.starting, current=progress.current, highest=progress.highest
-            )
+        await seam.set_sync(
+            None if progress is None else SyncRange(progress.starting, progress.current, progress.highest)
+        )
 
     syncer = Syncer(
         SyncClient(network.host, chain_id),
@@ -154,21 +166,38 @@ def _start_sync(
     return syncer
 
 
-async def _relay_txs(seam: SeamClient, network: P2PNetwork) -> None:
+class TxOutbox:
+    """Transactions execution pushed (``local_txs`` events) that wait to be gossiped. Bounded: if
+    gossip falls behind, the oldest are dropped (they stay pooled and are mined here)."""
+
+    def __init__(self, limit: int) -> None:
+        self._txs: deque[bytes] = deque(maxlen=limit)
+        self._ready = trio.Event()
+
+    def add(self, event: LocalTxs) -> None:
+        self._txs.extend(event.txs)
+        self._ready.set()
+
+    async def take(self, most: int) -> list[bytes]:
+        """At least one transaction, at most ``most``, oldest first: what piled up while the
+        last batch was gossiped goes out as one batch."""
+        while not self._txs:
+            await self._ready.wait()
+            self._ready = trio.Event()
+        return [self._txs.popleft() for _ in range(min(most, len(self._txs)))]
+
+
+async def _relay_txs(seam: SeamClient, network: P2PNetwork, outbox: TxOutbox) -> None:
     """Local RPC transactions out to peers (batched: gossip cost is per message), peers' in."""
 
     async def outbound() -> None:
         while True:
-            raws = await seam.request("take_txs", max=TX_RELAY_BATCH)
-            if raws:
-                await network.gossip.publish_txs([unhex(r) for r in raws])
-            else:
-                await trio.sleep(TX_RELAY_INTERVAL_S)
+            await network.gossip.publish_txs(await outbox.take(TX_RELAY_BATCH))
 
     async def inbound() -> None:
         while True:
             raws = await network.gossip.receive_txs()
-            await seam.request("remote_txs", txs=[hexb(r) for r in raws])
+            await seam.remote_txs(tuple(raws))
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(outbound)
@@ -179,20 +208,14 @@ async def _report_peers(seam: SeamClient, network: P2PNetwork) -> None:
     """The p2p view for net_peerCount, net_listening, admin_peers and admin_nodeInfo."""
     while True:
         info = network.host.node_info()
-        await seam.request(
-            "set_peers",
+        await seam.set_peers(
             count=network.host.peer_count(),
             listening=True,
-            node={"id": info.peer_id, "address": hexb(info.address), "listen_addrs": list(info.listen_addrs)},
-            peers=[
-                {
-                    "id": peer.peer_id,
-                    "address": None if peer.address is None else hexb(peer.address),
-                    "remote_addrs": list(peer.remote_addrs),
-                    "inbound": peer.inbound,
-                }
+            node=P2PNode(info.peer_id, info.address, tuple(info.listen_addrs)),
+            peers=tuple(
+                P2PPeer(peer.peer_id, peer.address, tuple(peer.remote_addrs), peer.inbound)
                 for peer in network.host.peers()
-            ],
+            ),
         )
         await trio.sleep(PEER_REPORT_INTERVAL_S)
 

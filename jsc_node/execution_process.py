@@ -17,7 +17,34 @@ from eth.abc import BlockHeaderAPI
 from jsc_node.config import NodeConfig
 from jsc_node.errors import InvalidBlock, InvalidTransaction, SeamError
 from jsc_node.genesis import GenesisSpec, load_genesis
-from jsc_node.seam import SeamServer, hexb, unhex
+from jsc_node.seam.messages import (
+    Ack,
+    BlockCommitted,
+    BlocksReply,
+    BlocksRequest,
+    BlockValid,
+    BuildBlockRequest,
+    BuiltBlock,
+    CommitBlockRequest,
+    Event,
+    HeadChanged,
+    HeadersReply,
+    HeadersRequest,
+    HeaderSummary,
+    HeadRequest,
+    LocalTxs,
+    PendingChanged,
+    RemoteTxsRequest,
+    Request,
+    Response,
+    SetPeersRequest,
+    SetSyncRequest,
+    TxsAccepted,
+    ValidateBlockRequest,
+    VoteDiscarded,
+    VoteProposed,
+)
+from jsc_node.seam.server import Handler, SeamServer
 from jsc_node.state.backend import HeadState, NodeBackend
 from jsc_node.state.evm.executor import Executor
 from jsc_node.state.pool.pool import PoolLimits, TxPool
@@ -26,119 +53,167 @@ from jsc_node.views import SyncStatus, SyncStatusEvent
 
 log = logging.getLogger("jsc_node.execution")
 
+MAX_HEADERS = 1024
 MAX_SYNC_BLOCKS = 128
+LOCAL_TX_BATCH = 2_000
+LOCAL_TX_BATCH_BYTES = 8 * 1024 * 1024
+"""At most this many transactions, and bytes (a frame carries twice as many in hex, within the
+seam's 64 MiB), in one ``local_txs`` event."""
 
 
-def header_summary(header: BlockHeaderAPI) -> dict[str, Any]:
-    return {
-        "number": header.block_number,
-        "hash": hexb(header.hash),
-        "parent_hash": hexb(header.parent_hash),
-        "timestamp": header.timestamp,
-        "coinbase": hexb(header.coinbase),
-        "extra_data": hexb(header.extra_data),
-        "gas_limit": header.gas_limit,
-    }
+def header_summary(header: BlockHeaderAPI) -> HeaderSummary:
+    return HeaderSummary(
+        number=header.block_number,
+        hash=bytes(header.hash),
+        parent_hash=bytes(header.parent_hash),
+        timestamp=header.timestamp,
+        coinbase=bytes(header.coinbase),
+        extra_data=bytes(header.extra_data),
+        gas_limit=header.gas_limit,
+    )
 
 
 class ExecutionService:
-    """Carries out the seam's requests. Block work runs in one worker thread, one at a time,
-    so JSON-RPC keeps answering while a block executes."""
+    """Carries out the seam's requests and produces its events. Block work (build, validate,
+    commit) runs one request at a time, in arrival order, in one worker thread, so JSON-RPC and
+    the seam's short requests keep being answered while a block executes."""
 
     def __init__(self, executor: Executor, pool: TxPool, backend: NodeBackend) -> None:
         self.executor = executor
         self.pool = pool
         self.backend = backend
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="block")
+        # Held by a block request from its first look at the head to its answer: the next one
+        # sees the head and the pool as this one left them, as when requests were served in turn.
+        self._block_lane = asyncio.Lock()
         self.on_commit: list[Any] = []
         self.on_sync: list[Callable[[SyncStatus | None], None]] = []
+        self.events: SeamServer | None = None
+        """Where events go (set once the seam server exists)."""
+        self._pending_sent = -1
+        self._local_txs_ready = asyncio.Event()
+        backend.on_local_tx = self._on_local_tx
+        backend.on_vote = self._on_vote
+        pool.subscribe(lambda txs: self._check_pending())
 
     async def _in_worker(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
 
-    def handlers(self) -> dict[str, Any]:
+    def handlers(self) -> dict[type[Request[Response]], Handler]:
         return {
-            "head": self.head,
-            "header": self.header,
-            "headers": self.headers,
-            "status": self.status,
-            "build_block": self.build_block,
-            "validate_block": self.validate_block,
-            "commit_block": self.commit_block,
-            "remote_txs": self.remote_txs,
-            "take_txs": self.take_txs,
-            "set_peers": self.set_peers,
-            "blocks": self.blocks,
-            "set_sync": self.set_sync,
+            HeadRequest: self.head,
+            HeadersRequest: self.headers,
+            BuildBlockRequest: self.build_block,
+            ValidateBlockRequest: self.validate_block,
+            CommitBlockRequest: self.commit_block,
+            RemoteTxsRequest: self.remote_txs,
+            SetPeersRequest: self.set_peers,
+            BlocksRequest: self.blocks,
+            SetSyncRequest: self.set_sync,
         }
 
-    async def head(self, params: dict[str, Any]) -> dict[str, Any]:
+    # -- events --------------------------------------------------------------------------------
+
+    def _publish(self, event: Event) -> None:
+        if self.events is not None:
+            self.events.publish(event)
+
+    def snapshot(self) -> list[Event]:
+        """The events a new subscriber starts from: the pending count and every held vote."""
+        self._pending_sent = self.pool.pending_count()
+        self._local_txs_ready.set()  # a subscriber for what piled up meanwhile, perhaps
+        return [
+            PendingChanged(self._pending_sent),
+            *(VoteProposed(address, add) for address, add in self.backend.votes.items()),
+        ]
+
+    def _check_pending(self) -> None:
+        """Push the pool's executable count when it changed. Called wherever the pool changes:
+        its new-pending notice, a transaction taken over RPC, remote_txs and commit_block."""
+        count = self.pool.pending_count()
+        if count != self._pending_sent:
+            self._pending_sent = count
+            self._publish(PendingChanged(count))
+
+    def _on_local_tx(self) -> None:
+        self._local_txs_ready.set()
+        self._check_pending()
+
+    def _on_vote(self, address: bytes, add: bool | None) -> None:
+        self._publish(VoteDiscarded(address) if add is None else VoteProposed(address, add))
+
+    async def relay_local_txs(self) -> None:
+        """Transactions accepted over RPC (backend.local_txs, bounded) go out as ``local_txs``
+        events, oldest first, while a connection wants them; they wait in the outbox otherwise."""
+        outbox = self.backend.local_txs
+        while True:
+            await self._local_txs_ready.wait()
+            self._local_txs_ready.clear()
+            await asyncio.sleep(0)  # what the same burst of RPC calls added goes in one event
+            while outbox and self.events is not None and self.events.wants(LocalTxs):
+                batch = [outbox.popleft()]
+                size = len(batch[0])
+                while (
+                    outbox and len(batch) < LOCAL_TX_BATCH and size + len(outbox[0]) <= LOCAL_TX_BATCH_BYTES
+                ):
+                    size += len(outbox[0])
+                    batch.append(outbox.popleft())
+                self.events.publish(LocalTxs(tuple(batch)))
+                await self.events.drain()
+
+    # -- requests ------------------------------------------------------------------------------
+
+    async def head(self, request: HeadRequest) -> HeaderSummary:
         return header_summary(self.executor.head)
 
-    async def header(self, params: dict[str, Any]) -> dict[str, Any] | None:
-        number = int(params["number"])
-        header = (
-            self.backend.reader.header_by_number(number)
-            if number <= self.executor.head.block_number
-            else None
-        )
-        return None if header is None else header_summary(header)
-
-    async def headers(self, params: dict[str, Any]) -> list[str]:
-        start = int(params["start"])
-        count = min(int(params.get("count", 1)), 1024)
-        end = min(start + count, self.executor.head.block_number + 1)
+    async def headers(self, request: HeadersRequest) -> HeadersReply:
+        end = min(request.start + min(request.count, MAX_HEADERS), self.executor.head.block_number + 1)
         found = []
-        for number in range(start, end):
+        for number in range(request.start, end):
             header = self.backend.reader.header_by_number(number)
             if header is None:
                 break
-            found.append(hexb(rlp.encode(header)))
-        return found
+            found.append(rlp.encode(header))
+        return HeadersReply(tuple(found))
 
-    async def status(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "pending": self.pool.pending_count(),
-            "head": self.executor.head.block_number,
-            "votes": {hexb(address): add for address, add in self.backend.votes.items()},
-        }
-
-    async def build_block(self, params: dict[str, Any]) -> dict[str, Any]:
-        parent = unhex(params["parent"])
-        if parent != self.executor.head.hash:
-            raise SeamError(f"build_block: parent 0x{parent.hex()} is not the head")
-        candidates = self.pool.pending_for_block(self.backend.next_base_fee())
-        executed = await self._in_worker(
-            self.executor.build_block,
-            parent,
-            int(params["timestamp"]),
-            unhex(params["coinbase"]),
-            unhex(params["extra_data"]),
-            (pooled.tx for pooled in candidates),
-        )
+    async def build_block(self, request: BuildBlockRequest) -> BuiltBlock:
+        async with self._block_lane:
+            if request.parent != self.executor.head.hash:
+                raise SeamError(f"build_block: parent 0x{request.parent.hex()} is not the head")
+            candidates = self.pool.pending_for_block(self.backend.next_base_fee())
+            executed = await self._in_worker(
+                self.executor.build_block,
+                request.parent,
+                request.timestamp,
+                request.coinbase,
+                request.extra_data,
+                (pooled.tx for pooled in candidates),
+            )
         for tx_hash, reason in executed.skipped:
             log.debug("left tx 0x%s out of block %d: %s", tx_hash.hex(), executed.number, reason)
-        return {
-            "block": hexb(rlp.encode(executed.block)),
-            "hash": hexb(executed.hash),
-            "number": executed.number,
-            "tx_count": len(executed.block.transactions),
-        }
-
-    async def validate_block(self, params: dict[str, Any]) -> dict[str, Any]:
-        executed = await self._in_worker(self.executor.validate_block, unhex(params["block"]))
-        return {"hash": hexb(executed.hash), "number": executed.number}
-
-    async def commit_block(self, params: dict[str, Any]) -> dict[str, Any]:
-        executed = await self._in_worker(self.executor.commit_block, unhex(params["block"]))
-        head = self.executor.head
-        txs = executed.block.transactions
-        self.pool.on_new_head(
-            head.gas_limit,
-            self.backend.next_base_fee(),
-            [bytes(tx.hash) for tx in txs],
-            {bytes(tx.sender) for tx in txs},
+        return BuiltBlock(
+            block=rlp.encode(executed.block),
+            hash=bytes(executed.hash),
+            number=executed.number,
+            tx_count=len(executed.block.transactions),
         )
+
+    async def validate_block(self, request: ValidateBlockRequest) -> BlockValid:
+        async with self._block_lane:
+            executed = await self._in_worker(self.executor.validate_block, request.block)
+        return BlockValid(bytes(executed.hash), executed.number)
+
+    async def commit_block(self, request: CommitBlockRequest) -> BlockCommitted:
+        async with self._block_lane:
+            executed = await self._in_worker(self.executor.commit_block, request.block)
+            head = self.executor.head
+            txs = executed.block.transactions
+            self.pool.on_new_head(
+                head.gas_limit,
+                self.backend.next_base_fee(),
+                [bytes(tx.hash) for tx in txs],
+                {bytes(tx.sender) for tx in txs},
+            )
         log.info(
             "committed block %d 0x%s txs=%d gas=%d exec=%.0fms",
             head.block_number,
@@ -149,59 +224,70 @@ class ExecutionService:
         )
         for listener in self.on_commit:
             listener(executed)
-        return {"hash": hexb(executed.hash), "number": executed.number}
+        self._pending_sent = self.pool.pending_count()
+        self._publish(HeadChanged(head.block_number, bytes(head.hash), self._pending_sent))
+        return BlockCommitted(bytes(executed.hash), executed.number)
 
-    async def remote_txs(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def remote_txs(self, request: RemoteTxsRequest) -> TxsAccepted:
         # One journal fsync for the whole batch; refusals are the peers' problem, not ours.
-        results = self.pool.add_batch([unhex(raw) for raw in params.get("txs", [])])
-        return {"accepted": sum(1 for r in results if not isinstance(r, InvalidTransaction))}
+        results = self.pool.add_batch(request.txs)
+        self._check_pending()
+        return TxsAccepted(sum(1 for r in results if not isinstance(r, InvalidTransaction)))
 
-    async def take_txs(self, params: dict[str, Any]) -> list[str]:
-        """Local transactions accepted since the last call, oldest first, at most ``max``."""
-        outbox = self.backend.local_txs
-        count = min(int(params.get("max", len(outbox))), len(outbox))
-        return [hexb(outbox.popleft()) for _ in range(count)]
-
-    async def blocks(self, params: dict[str, Any]) -> list[str]:
+    async def blocks(self, request: BlocksRequest) -> BlocksReply:
         """Canonical blocks with their seals from ``start`` (block sync's server side): at most
         ``count`` (<= 128), and no more once ``max_bytes`` is reached (at least one block)."""
-        start = int(params["start"])
-        count = max(0, min(int(params.get("count", 1)), MAX_SYNC_BLOCKS))
-        max_bytes = int(params.get("max_bytes", 8 * 1024 * 1024))
-        found: list[str] = []
+        count = max(0, min(request.count, MAX_SYNC_BLOCKS))
+        found: list[bytes] = []
         size = 0
-        for number in range(start, start + count):
+        for number in range(request.start, request.start + count):
             raw = await self.backend.raw_block(number)
             if raw is None:
                 break
-            found.append(hexb(raw))
+            found.append(raw)
             size += len(raw)
-            if size >= max_bytes:
+            if size >= request.max_bytes:
                 break
-        return found
+        return BlocksReply(tuple(found))
 
-    async def set_sync(self, params: dict[str, Any]) -> dict[str, Any]:
-        """eth_syncing: ``{"starting", "current", "highest"}`` while catching up, ``{}`` after.
-        The ``syncing`` subscription hears when catching up starts and when it stops (geth)."""
+    async def set_sync(self, request: SetSyncRequest) -> Ack:
+        """eth_syncing: the range while catching up, false after. The ``syncing`` subscription
+        hears when catching up starts and when it stops (geth)."""
         was_syncing = self.backend.sync_status is not None
-        if "highest" in params:
-            self.backend.sync_status = SyncStatus(
-                int(params["starting"]), int(params["current"]), int(params["highest"])
-            )
-        else:
-            self.backend.sync_status = None
+        progress = request.progress
+        self.backend.sync_status = (
+            None if progress is None else SyncStatus(progress.starting, progress.current, progress.highest)
+        )
         status = self.backend.sync_status
         if (status is not None) != was_syncing:
             for listener in self.on_sync:
                 listener(status)
-        return {}
+        return Ack()
 
-    async def set_peers(self, params: dict[str, Any]) -> dict[str, Any]:
-        self.backend.peers = int(params.get("count", 0))
-        self.backend.p2p_listening = bool(params.get("listening", False))
-        self.backend.p2p_node = params.get("node")
-        self.backend.p2p_peers = list(params.get("peers", []))
-        return {}
+    async def set_peers(self, request: SetPeersRequest) -> Ack:
+        # The backend keeps these in the shapes admin_nodeInfo and admin_peers answer with.
+        node = request.node
+        self.backend.peers = request.count
+        self.backend.p2p_listening = request.listening
+        self.backend.p2p_node = (
+            None
+            if node is None
+            else {"id": node.id, "address": _hex(node.address), "listen_addrs": list(node.listen_addrs)}
+        )
+        self.backend.p2p_peers = [
+            {
+                "id": peer.id,
+                "address": None if peer.address is None else _hex(peer.address),
+                "remote_addrs": list(peer.remote_addrs),
+                "inbound": peer.inbound,
+            }
+            for peer in request.peers
+        ]
+        return Ack()
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + value.hex()
 
 
 def open_node_state(config: NodeConfig, spec: GenesisSpec) -> tuple[LevelDB, Executor, TxPool, NodeBackend]:
@@ -250,9 +336,11 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
     )
     pool.subscribe(lambda txs: hub.publish_from(lambda: [backend.pending_txs_event(txs)]))
     service.on_sync.append(lambda status: hub.publish(SyncStatusEvent(status)))
-    seam = SeamServer(seam_path, service.handlers())
+    seam = SeamServer(seam_path, service.handlers(), service.snapshot)
+    service.events = seam
     Path(seam_path).unlink(missing_ok=True)
     await seam.start()
+    relay = asyncio.create_task(service.relay_local_txs())
 
     app = create_app(backend, config, hub)
     # uvicorn runs inside this process's uvloop loop (loop="none"), next to the seam server.
@@ -285,6 +373,7 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
         for server in servers:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
+        relay.cancel()
         await seam.close()
         pool.close()
         db.close()

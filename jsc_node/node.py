@@ -3,7 +3,7 @@
     jsc-node run
       ├── execution process (asyncio): LevelDB, py-evm, tx pool, JSON-RPC   (execution_process.py)
       └── consensus process (trio): QBFT service, later libp2p              (consensus_process.py)
-          joined by the execution seam, a Unix socket in the data dir        (seam.py)
+          joined by the execution seam, a Unix socket in the data dir        (seam/)
 
 If either child dies the other is stopped and the node exits non-zero; SIGINT/SIGTERM stop both
 (SIGTERM first, SIGKILL after a grace period). Children die with the parent (PR_SET_PDEATHSIG),

@@ -1,10 +1,11 @@
 """The one driver of the QBFT engine (trio).
 
 Every input reaches the engine through one memory channel, as an event: gossip messages, timer
-expiries, the execution side's answers (block built, validated), pending-transaction counts and
-votes. The engine's actions are carried out in order; an own message is made durable
-(``OwnMessageLog``) before it is broadcast, so a validator restarted mid-round never signs two
-different messages for one height and round (CometBFT's WAL rule, STYLE.md).
+expiries, the execution side's answers (block built, validated) and what it pushes over the seam
+(the pool's pending-transaction count, the operator's validator votes). The engine's actions are
+carried out in order; an own message is made durable (``OwnMessageLog``) before it is broadcast,
+so a validator restarted mid-round never signs two different messages for one height and round
+(CometBFT's WAL rule, STYLE.md).
 
 Ports: ``ExecutionPort`` (the seam client), ``GossipPort`` (libp2p in production, in-memory in
 tests). This module is the only one in consensus/ that may use trio, files or the clock.
@@ -50,17 +51,30 @@ from jsc_node.consensus.engine import (
 from jsc_node.consensus.messages import decode_message
 from jsc_node.consensus.validators import ValidatorHistory, quorum
 from jsc_node.errors import InvalidBlock, InvalidMessage, SeamError
+from jsc_node.seam import messages as seam
 
 log = logging.getLogger("jsc_node.consensus")
 
-PENDING_POLL_INTERVAL_S = 0.1
 EVENT_QUEUE_SIZE = 4096
 HEADER_BATCH = 512
 _LENGTH = struct.Struct(">I")
 
 
 class ExecutionPort(Protocol):
-    async def request(self, method: str, **params: Any) -> Any: ...
+    """The execution process as the service uses it (jsc_node/seam/client.py's SeamClient). What
+    execution pushes reaches the service through ``on_execution_event``."""
+
+    async def head(self) -> seam.HeaderSummary: ...
+
+    async def headers(self, start: int, count: int) -> tuple[bytes, ...]: ...
+
+    async def build_block(
+        self, parent: bytes, timestamp: int, coinbase: bytes, extra_data: bytes
+    ) -> seam.BuiltBlock: ...
+
+    async def validate_block(self, block: bytes) -> seam.BlockValid: ...
+
+    async def commit_block(self, block: bytes) -> seam.BlockCommitted: ...
 
 
 class GossipPort(Protocol):
@@ -182,21 +196,25 @@ class ConsensusService:
         self._send, self._receive = trio.open_memory_channel[Event](EVENT_QUEUE_SIZE)
         self._nursery: trio.Nursery | None = None
         self.committed = 0
+        # What execution last told (on_execution_event), until _follow_execution passes it on.
+        self._pending: int | None = None
+        self._votes: dict[bytes, bool] = {}
+        self._execution_changed = trio.Event()
 
     # -- startup -----------------------------------------------------------------------------
 
     async def load_history(self) -> Head:
         """Replay validator votes from genesis to head (header extraData only)."""
-        head = await self.execution.request("head")
-        genesis = await self.execution.request("headers", start=0, count=1)
-        genesis_block = header_block(bytes.fromhex(genesis[0][2:]))
+        head = await self.execution.head()
+        genesis = await self.execution.headers(0, 1)
+        genesis_block = header_block(genesis[0])
         self.genesis_hash = genesis_block.onchain_hash
         history = ValidatorHistory(genesis_block, self.epoch_length)
         number = 1
-        while number <= head["number"]:
-            batch = await self.execution.request("headers", start=number, count=HEADER_BATCH)
+        while number <= head.number:
+            batch = await self.execution.headers(number, HEADER_BATCH)
             for raw in batch:
-                history.append(header_block(bytes.fromhex(raw[2:])))
+                history.append(header_block(raw))
             number += len(batch)
             if not batch:
                 raise SeamError(f"execution returned no headers from {number}")
@@ -226,7 +244,7 @@ class ConsensusService:
         self.engine.restore(self.own_messages.load())
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            nursery.start_soon(self._poll_pending)
+            nursery.start_soon(self._follow_execution)
             nursery.start_soon(self._read_gossip)
             if self.blocks is not None:
                 nursery.start_soon(self._read_blocks)
@@ -235,23 +253,40 @@ class ConsensusService:
             async for event in self._receive:
                 await self._handle(event)
 
-    async def _poll_pending(self) -> None:
-        """The pool's executable count and the operator's validator votes, polled from execution."""
+    def on_execution_event(self, event: seam.Event) -> None:
+        """An event execution pushed (the seam client's reader calls this: it must not block).
+        Only the latest count and vote set are kept; ``_follow_execution`` passes changes on."""
+        if isinstance(event, seam.PendingChanged):
+            self._pending = event.count
+        elif isinstance(event, seam.HeadChanged):
+            self._pending = event.pending
+        elif isinstance(event, seam.VoteProposed):
+            self._votes[event.address] = event.add
+        elif isinstance(event, seam.VoteDiscarded):
+            self._votes.pop(event.address, None)
+        else:
+            return
+        self._execution_changed.set()
+
+    async def _follow_execution(self) -> None:
+        """The pool's executable count and the operator's validator votes, as execution pushes
+        them, to the engine: a count when it differs from the last one passed on, a vote when it
+        is new, changed or withdrawn."""
         last = -1
         votes: dict[bytes, bool] = {}
         while True:
-            status = await self.execution.request("status")
-            if status["pending"] != last:
-                last = status["pending"]
+            await self._execution_changed.wait()
+            self._execution_changed = trio.Event()
+            if self._pending is not None and self._pending != last:
+                last = self._pending
                 await self.submit(PendingTxs(last))
-            wanted = {bytes.fromhex(a[2:]): bool(add) for a, add in status.get("votes", {}).items()}
+            wanted = dict(self._votes)
             for address in votes.keys() - wanted.keys():
                 await self.submit(ProposeVote(address, None))
             for address, add in wanted.items():
                 if votes.get(address) != add:
                     await self.submit(ProposeVote(address, add))
             votes = wanted
-            await trio.sleep(PENDING_POLL_INTERVAL_S)
 
     async def _read_gossip(self) -> None:
         while True:
@@ -310,12 +345,8 @@ class ConsensusService:
 
     async def _build(self, action: BuildBlock) -> None:
         try:
-            built = await self.execution.request(
-                "build_block",
-                parent="0x" + action.parent_hash.hex(),
-                timestamp=action.timestamp,
-                coinbase="0x" + self.engine.address.hex(),
-                extra_data="0x" + action.extra_data.hex(),
+            built = await self.execution.build_block(
+                action.parent_hash, action.timestamp, self.engine.address, action.extra_data
             )
         except SeamError as exc:
             if self.history is not None and self.history.head.onchain_hash != action.parent_hash:
@@ -324,11 +355,11 @@ class ConsensusService:
             else:
                 log.warning("building block %d failed: %s", action.height, exc)
             return
-        await self.submit(BlockBuilt(bytes.fromhex(built["block"][2:])))
+        await self.submit(BlockBuilt(built.block))
 
     async def _validate(self, action: ValidateBlock) -> None:
         try:
-            await self.execution.request("validate_block", block="0x" + action.block.hex())
+            await self.execution.validate_block(action.block)
         except InvalidBlock as exc:
             await self.submit(BlockValidated(action.digest, False, str(exc)))
             return
@@ -372,7 +403,7 @@ class ConsensusService:
     async def _commit_locked(self, raw: bytes, block: QbftBlock, *, publish: bool) -> Head:
         assert self.history is not None
         validator = self.engine.address in self.history.validators_at(block.number)
-        await self.execution.request("commit_block", block="0x" + raw.hex())
+        await self.execution.commit_block(raw)
         self.history.append(block)
         self.committed += 1
         await trio.to_thread.run_sync(self.own_messages.reset)

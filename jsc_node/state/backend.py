@@ -119,12 +119,16 @@ class NodeBackend:
         self.p2p_peers: list[dict[str, Any]] = []
         """Connected peers as the consensus process reports them, every second (admin_peers)."""
         self.votes: dict[bytes, bool] = {}
+        """This node's validator votes (qbft_proposeValidatorVote); the consensus process hears
+        of each change (``on_vote``) and puts them into the blocks it proposes."""
         self.local_txs: deque[bytes] = deque(maxlen=LOCAL_TX_OUTBOX)
         """Transactions accepted over RPC, not yet handed to the consensus process to gossip.
         Bounded: if nobody collects them the oldest are dropped (they stay pooled and mined here)."""
+        self.on_local_tx: Callable[[], None] = lambda: None
+        """Called after a transaction joins ``local_txs`` (the execution process pushes it on)."""
+        self.on_vote: Callable[[bytes, bool | None], None] = lambda address, add: None
+        """Called with (address, add) when a vote is proposed, (address, None) when discarded."""
         self.head_state = HeadState(executor)
-        """This node's validator votes (qbft_proposeValidatorVote); the consensus process reads
-        them over the seam and puts them into the blocks it proposes."""
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -451,9 +455,10 @@ class NodeBackend:
         # Concurrent submitters share one journal fsync (group commit); the answer comes
         # only once the transaction is durable.
         tx_hash = await self.pool.add_async(raw)
-        # Gossiped by the consensus process (seam take_txs) whether it is executable now or
-        # waits for a nonce gap: peers, and the next proposer, need it either way.
+        # Gossiped by the consensus process (seam event local_txs) whether it is executable now
+        # or waits for a nonce gap: peers, and the next proposer, need it either way.
         self.local_txs.append(raw)
+        self.on_local_tx()
         return tx_hash
 
     async def get_logs(self, query: LogFilter) -> list[LogView]:
@@ -502,9 +507,13 @@ class NodeBackend:
 
     async def qbft_propose_vote(self, address: bytes, add: bool) -> None:
         self.votes[address] = add
+        self.on_vote(address, add)
 
     async def qbft_discard_vote(self, address: bytes) -> bool:
-        return self.votes.pop(address, None) is not None
+        if self.votes.pop(address, None) is None:
+            return False
+        self.on_vote(address, None)
+        return True
 
     async def qbft_pending_votes(self) -> dict[bytes, bool]:
         return dict(self.votes)

@@ -14,6 +14,7 @@ from jsc_node.config import NodeConfig
 from jsc_node.execution_process import ExecutionService, open_node_state
 from jsc_node.genesis import load_genesis
 from jsc_node.rpc.subscriptions import ConnectionSubscriptions, EventHub, Outbox
+from jsc_node.seam.messages import SetSyncRequest, SyncRange
 from jsc_node.views import SyncStatusEvent
 
 
@@ -31,13 +32,13 @@ def test_set_sync_notifies_start_and_done_once_each(tmp_path: Path) -> None:
 
     async def go() -> list[Any]:
         statuses: list[Any] = []
-        await service.set_sync({"starting": 0, "current": 0, "highest": 40})
+        await service.set_sync(SetSyncRequest(SyncRange(0, 0, 40)))
         statuses.append(await backend.syncing())
-        await service.set_sync({"starting": 0, "current": 20, "highest": 40})  # progress: no event
+        await service.set_sync(SetSyncRequest(SyncRange(0, 20, 40)))  # progress: no event
         statuses.append(await backend.syncing())
-        await service.set_sync({})
+        await service.set_sync(SetSyncRequest(None))
         statuses.append(await backend.syncing())
-        await service.set_sync({})  # already done: no second "false"
+        await service.set_sync(SetSyncRequest(None))  # already done: no second "false"
         frames = []
         while len(outbox):
             frames.append(orjson.loads(await outbox.get()))
