@@ -48,6 +48,7 @@ def test_the_tree_keeps_every_contract() -> None:
         ("jsc_node/p2p/permissions.py", "import plyvel", "p2p/ (consensus side)"),
         ("jsc_node/config.py", "import jsc_node.rpc.dispatch", "shared modules"),
         ("jsc_node/chainformat.py", "import jsc_node.consensus.block", "shared modules"),
+        ("jsc_node/seam/codec.py", "import jsc_node.state.backend", "seam/ is the protocol"),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(
