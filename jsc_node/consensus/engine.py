@@ -767,9 +767,6 @@ class QbftEngine:
         except InvalidBlock as exc:
             self._drop(InvalidProposalBlock(f"sealed block: {exc}"))
             return
-        except InvalidMessage as exc:
-            self._drop(exc)
-            return
         hs.committed = True
         self.stats["committed_from_peer_block"] += 1
         self._out.append(CommitBlock(block.encode(), hs.height, block.onchain_hash))

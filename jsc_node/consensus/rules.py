@@ -1,11 +1,10 @@
-"""The QBFT validity rules, as pure functions that raise: what a block must satisfy against its
-parent and the validator set at its height (``validate_block_on_parent``), what makes a block
-final (``validate_sealed_block``: those rules plus commit seals from a quorum; used alike by the
-engine for a peer's sealed block, by block sync and by ``jsc-node import``), and what a proposal,
-its justification, a round change's certificate and a commit must satisfy (EEA QBFT spec v1;
-Besu's ``BftBlockHeaderValidationRulesetFactory`` and ``qbft-core`` validators). Block rules raise
-``InvalidBlock`` (``InvalidSeal`` for seals), message rules an ``InvalidMessage`` subclass, each
-naming the failed check with got/expected; the caller decides to drop, ban or stop.
+"""Every QBFT validity rule, as pure functions that raise: a block on its parent and the validator
+set at its height, a final (sealed) block, a proposal and its round-change justification, a round
+change's prepared certificate, a commit (EEA QBFT spec v1; Besu's
+``QbftBlockHeaderValidationRulesetFactory`` and ``qbft-core`` message validators). One sealed-block
+rule serves the engine (a peer's sealed block), block sync and ``jsc-node import``; block rules
+raise ``InvalidBlock`` (``InvalidSeal`` for seals), message rules an ``InvalidMessage`` subclass,
+each naming the failed check with got/expected, and the caller decides to drop, ban or stop.
 """
 
 from __future__ import annotations
@@ -40,10 +39,10 @@ the margin is for clock skew between validators (Besu allows one second)."""
 
 def validate_block_on_parent(block: QbftBlock, parent: Head) -> None:
     """The header rules every QBFT block meets on its parent, whether proposed or sealed (Besu's
-    QBFT block header rules: ancestry, timestamp after the parent, the BFT mixHash, the coinbase
-    a validator, the validator list of extraData equal to the set after the parent's votes).
-    Execution re-checks the header fields it computes (roots, gas, base fee) when it runs the
-    block; these are the ones consensus can check from the header alone."""
+    QbftBlockHeaderValidationRulesetFactory: ancestry, timestamp after the parent, the BFT
+    mixHash, the coinbase a validator, extraData's validator list equal to the set after the
+    parent's votes). Execution checks the fields it computes (roots, gas, base fee) when it runs
+    the block; these are the ones consensus can check from the header alone."""
     if block.number != parent.number + 1:
         raise InvalidBlock("block number", got=block.number, expected=parent.number + 1)
     if block.parent_hash != parent.hash:
