@@ -21,7 +21,8 @@ import trio
 
 from jsc_node.config import NodeConfig
 from jsc_node.consensus.block import address_of, private_key
-from jsc_node.consensus.engine import EngineConfig, Head, QbftEngine
+from jsc_node.consensus.engine import EngineConfig, QbftEngine
+from jsc_node.consensus.events import Head
 from jsc_node.consensus.service import ConsensusService, NoPeers, OwnMessageLog
 from jsc_node.genesis import GenesisSpec, load_genesis
 from jsc_node.p2p.network import P2PConfig, P2PNetwork

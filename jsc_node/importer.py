@@ -4,9 +4,11 @@
 Each block goes through ``Executor.validate_block`` then ``Executor.commit_block`` (one LevelDB
 batch per block, the block becomes head). The genesis decides the rules:
 
-- with ``config.qbft``: the commit seals recovered from extraData must come from at least a quorum
-  of the validator set at that height (``consensus.block.validate_commit_seals``, the set from
-  ``consensus.validators.ValidatorHistory`` replayed from genesis);
+- with ``config.qbft``: each block must pass ``consensus.rules.validate_sealed_block`` against the
+  head, as a block from block sync does: it extends the head (number, parent hash), its header
+  keeps the QBFT rules (timestamp, mixHash, coinbase a validator), its extraData lists the
+  validator set after the parent's votes, and its commit seals come from a quorum of that set
+  (``consensus.validators.ValidatorHistory``, replayed from the headers already held);
 - without it: an imported chain whose seals (PoW/PoS) are not checked; py-evm's rules per fork,
   uncles as ``Chain.validate_uncles`` (state/evm/executor.py).
 
@@ -26,13 +28,13 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import rlp
 from eth_hash.auto import keccak
 
-from jsc_node.consensus.block import QbftBlock, decode_block, validate_commit_seals
-from jsc_node.consensus.validators import ValidatorHistory, quorum
+from jsc_node.consensus.block import QbftBlock, decode_block
+from jsc_node.consensus.rules import validate_sealed_block
+from jsc_node.consensus.validators import ValidatorHistory
 from jsc_node.errors import ImportFailed, InvalidBlock
 from jsc_node.genesis import GenesisSpec
 from jsc_node.state import startup
@@ -166,32 +168,23 @@ def _where(source: str, index: int) -> str:
 # --- importing -------------------------------------------------------------------------------
 
 
-class QbftSealCheck:
-    """Commit seals of imported QBFT blocks: a quorum of the validators at each height."""
+class QbftBlockCheck:
+    """The sealed-block rule for imported QBFT blocks, against the head and the validators of
+    each height."""
 
     def __init__(self, executor: Executor, epoch_length: int) -> None:
         chaindb = executor.chaindb
-        self.history = ValidatorHistory(_header_view(executor.genesis), epoch_length)
-        # Replay votes up to the current head (header extraData only), as the consensus side does.
-        for number in range(1, executor.head.block_number + 1):
-            self.history.append(_header_view(chaindb.get_canonical_block_header_by_number(number)))
+        headers = (
+            rlp.encode(chaindb.get_canonical_block_header_by_number(number))
+            for number in range(1, executor.head.block_number + 1)
+        )
+        self.history = ValidatorHistory.replay(rlp.encode(executor.genesis), epoch_length, headers)
 
     def validate(self, view: QbftBlock) -> None:
-        expected = self.history.head.number + 1
-        if view.number != expected:
-            raise InvalidBlock(
-                "block number (QBFT blocks extend the head)", got=view.number, expected=expected
-            )
-        validators = self.history.validators_at(view.number)
-        validate_commit_seals(view, validators, quorum(len(validators)))
+        validate_sealed_block(view, self.history.as_head())
 
     def append(self, view: QbftBlock) -> None:
         self.history.append(view)
-
-
-def _header_view(header: Any) -> QbftBlock:
-    """A consensus QbftBlock of a header alone (empty body): enough for validator history."""
-    return decode_block(rlp.encode([rlp.decode(rlp.encode(header)), [], []]))
 
 
 class ChainImporter:
@@ -200,21 +193,21 @@ class ChainImporter:
     def __init__(self, executor: Executor, spec: GenesisSpec) -> None:
         self.executor = executor
         self.spec = spec
-        self.seals = QbftSealCheck(executor, spec.qbft.epoch_length) if spec.qbft is not None else None
+        self.qbft = QbftBlockCheck(executor, spec.qbft.epoch_length) if spec.qbft is not None else None
 
     def import_block(self, raw: bytes) -> int | None:
         """Validate and commit one block; returns its transaction count, or None if it was
         already canonical. Raises InvalidBlock."""
-        view = decode_block(raw) if self.seals is not None else None
+        view = decode_block(raw) if self.qbft is not None else None
         block = self.executor.decode_block(raw)
         if self._is_canonical(int(block.number), bytes(block.hash)):
             return None
-        if self.seals is not None and view is not None:
-            self.seals.validate(view)
+        if self.qbft is not None and view is not None:
+            self.qbft.validate(view)
         self.executor.validate_block(raw)
         self.executor.commit_block(raw)
-        if self.seals is not None and view is not None:
-            self.seals.append(view)
+        if self.qbft is not None and view is not None:
+            self.qbft.append(view)
         return len(block.transactions)
 
     def _is_canonical(self, number: int, block_hash: bytes) -> bool:
@@ -229,7 +222,7 @@ class ChainImporter:
             try:
                 txs = self.import_block(item.rlp)
             except InvalidBlock as exc:
-                number, block_hash = _identify(item.rlp, bft=self.seals is not None)
+                number, block_hash = _identify(item.rlp, bft=self.qbft is not None)
                 raise ImportFailed(
                     number, block_hash, _reason(exc, number, block_hash), _where(item.source, item.index)
                 ) from exc
@@ -304,7 +297,7 @@ def import_files(
 __all__ = [
     "ChainImporter",
     "ImportStats",
-    "QbftSealCheck",
+    "QbftBlockCheck",
     "RawBlock",
     "count_blocks",
     "import_files",

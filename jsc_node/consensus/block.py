@@ -83,6 +83,10 @@ class QbftBlock:
         return self.header[I_EXTRA_DATA]
 
     @property
+    def mix_hash(self) -> bytes:
+        return self.header[I_MIX_HASH]
+
+    @property
     def tx_count(self) -> int:
         txs = self.body[0] if self.body else []
         return len(txs) if isinstance(txs, list) else 0
@@ -148,6 +152,11 @@ def _decode_block_cached(raw: bytes) -> QbftBlock:
     return view
 
 
+def decode_header(header_rlp: bytes) -> QbftBlock:
+    """A QbftBlock of a header alone (empty body): what validator history reads."""
+    return decode_block(rlp.encode([rlp.decode(header_rlp), [], []]))
+
+
 def onchain_hash(block_rlp: bytes) -> bytes:
     return decode_block(block_rlp).onchain_hash
 
@@ -188,11 +197,6 @@ def _recover_cached(digest: bytes, signature: bytes) -> bytes:
     return address
 
 
-def recover_count() -> int:
-    """How many signature recoveries actually ran (cache misses); for overhead measurements."""
-    return _recover_cached.cache_info().misses
-
-
 def sign_commit_seal(key: PrivateKey, block: QbftBlock) -> bytes:
     return sign_digest(key, block.commit_seal_digest)
 
@@ -201,21 +205,6 @@ def recover_seal_signers(block: QbftBlock) -> list[bytes]:
     """Signers of the block's commit seals, in seal order; raises InvalidSeal on a bad seal."""
     digest = block.commit_seal_digest
     return [recover_address(digest, seal) for seal in block.extra.seals]
-
-
-def validate_commit_seals(block: QbftBlock, validators: Sequence[bytes], quorum_size: int) -> None:
-    """A committed block must carry seals from at least a quorum of distinct validators of its
-    height (QBFT spec: commit certificate). Raises InvalidSeal with got/expected."""
-    members = set(validators)
-    signers: set[bytes] = set()
-    for signer in recover_seal_signers(block):
-        if signer not in members:
-            raise InvalidSeal("commit seal by a non-validator", got=signer, expected="a validator")
-        if signer in signers:
-            raise InvalidSeal("duplicate commit seal", got=signer, expected="one seal per validator")
-        signers.add(signer)
-    if len(signers) < quorum_size:
-        raise InvalidSeal("commit seal count", got=len(signers), expected=quorum_size)
 
 
 def address_of(key: PrivateKey) -> bytes:

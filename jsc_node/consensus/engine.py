@@ -2,48 +2,9 @@
 
 No I/O, no clock, no threads: the driver (``consensus/service.py``) feeds every input as an event
 with the current time in seconds (float, any epoch consistent with block timestamps, i.e. Unix
-time) and carries out the returned actions **in order**.
-
-Events (driver -> engine)
--------------------------
-``Start(head)``                 begin deciding block ``head.number + 1``. Call ``restore()`` first
-                                with the persisted own messages, if any.
-``NewHead(head)``               the chain head moved (our CommitBlock landed, or sync imported
-                                blocks); the engine moves to the next height.
-``MessageReceived(message)``    raw bytes of a consensus message from a peer (gossip).
-``Timeout(height, round, kind)``a timer scheduled by ``ScheduleTimeout`` fired: echo its fields.
-``BlockBuilt(block)``           answer to ``BuildBlock``: the block RLP (seals empty, round as asked).
-``BlockValidated(digest, ok, reason)`` answer to ``ValidateBlock``.
-``PendingTxs(count)``           the pool holds ``count`` executable transactions (lets a waiting
-                                proposer stop waiting for ``empty_block_period_s``).
-``SealedBlockReceived(block)``  a committed block (with seals) gossiped by a peer.
-``ProposeVote(recipient, add)`` this validator's vote to add (True) / drop (False) a validator,
-                                or withdraw it (None); carried in the blocks it proposes.
-
-``Head`` gives: ``number``, ``hash`` (on-chain hash), ``timestamp``, ``proposer`` (its coinbase)
-and ``validators``: the validator set of block ``number + 1`` (see ``validators.ValidatorHistory``).
-
-Actions (engine -> driver)
---------------------------
-``PersistOwnMessage(message, prepared_certificate)``  write durably (fsync) BEFORE the Broadcast
-        that follows it (always the next action); give the records back to ``restore()`` on
-        restart so the validator never signs two different messages for one height/round and
-        keeps its prepared certificate. Records of heights below the head may be discarded.
-``Broadcast(message)``          gossip the bytes to all validators (the engine already counted its
-                                own copy: do not feed it back).
-``ScheduleTimeout(height, round, kind, at)``  call back with ``Timeout(height, round, kind)`` at
-        time ``at``; a later schedule does not cancel an earlier one (stale ones are ignored).
-``BuildBlock(parent_hash, height, round, timestamp, extra_data)``  execution builds a block on
-        ``parent_hash`` with that timestamp, coinbase = this validator and exactly this extraData;
-        answer with ``BlockBuilt``.
-``ValidateBlock(block, digest)``  execution checks the block (no commit); answer ``BlockValidated``.
-``CommitBlock(block, height, digest)``  the block (with round and commit seals in extraData) is
-        final: persist it (ignore it if that block is already held, e.g. synced meanwhile), make
-        it head, gossip it to peers (they feed it as ``SealedBlockReceived``), send ``NewHead``.
-``RequestSync(height)``         peers are at ``height`` or above: fetch and import the missing
-        blocks (each with its commit seals), then send ``NewHead``.
-``MessageDropped(reason, error)``  a message was refused; ``reason`` is the error class name
-        (for metrics), ``error`` the InvalidMessage with got/expected.
+time) and carries out the returned actions **in order** (both are in ``consensus/events.py``).
+What a proposal, a round change, a commit or a peer's sealed block must satisfy is in
+``consensus/rules.py``; this module holds the state machine that applies those rules.
 
 Protocol (EEA QBFT spec v1; Besu ``consensus/qbft-core``): round 0 of each height is proposed by the
 round-robin proposer once ``block_period_s`` after its parent (later, up to
@@ -60,22 +21,34 @@ import contextlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from eth_keys.datatypes import PrivateKey
 
 from jsc_node.chainformat import VANITY_BYTES, QbftExtraData, Vote, encode_extra_data
-from jsc_node.consensus.block import (
-    QbftBlock,
-    address_of,
-    decode_block,
-    recover_address,
-    sign_commit_seal,
-    validate_commit_seals,
+from jsc_node.consensus.block import QbftBlock, address_of, decode_block, sign_commit_seal
+from jsc_node.consensus.events import (
+    Action,
+    BlockBuilt,
+    BlockValidated,
+    Broadcast,
+    BuildBlock,
+    CommitBlock,
+    Event,
+    Head,
+    MessageDropped,
+    MessageReceived,
+    NewHead,
+    PendingTxs,
+    PersistOwnMessage,
+    RequestSync,
+    ScheduleTimeout,
+    SealedBlockReceived,
+    Start,
+    Timeout,
+    ValidateBlock,
 )
 from jsc_node.consensus.messages import (
-    COMMIT,
-    PREPARE,
     PROPOSAL,
     ROUND_CHANGE,
     Commit,
@@ -94,23 +67,26 @@ from jsc_node.consensus.messages import (
     make_round_change,
     message_type,
 )
+from jsc_node.consensus.rules import (
+    validate_commit,
+    validate_proposal,
+    validate_round_change_certificate,
+    validate_sealed_block,
+)
 from jsc_node.consensus.validators import f, proposer_for_round, quorum
 from jsc_node.errors import (
     DigestMismatch,
     DuplicateMessage,
     InvalidBlock,
-    InvalidJustification,
     InvalidMessage,
     InvalidProposalBlock,
     InvalidSeal,
     InvalidSignature,
     NotAValidator,
     WrongHeight,
-    WrongProposer,
     WrongRound,
 )
 
-TimerKind = Literal["round", "block", "resend"]
 _M = TypeVar("_M", Prepare, Commit, RoundChange)
 
 # Rounds ahead of the current one whose messages are kept (round timers double, so ten rounds
@@ -118,10 +94,6 @@ _M = TypeVar("_M", Prepare, Commit, RoundChange)
 MAX_ROUND_LOOKAHEAD = 10
 # Cap of the timeout exponent, so a long outage cannot overflow the timer.
 MAX_TIMEOUT_EXPONENT = 16
-MAX_FUTURE_TIMESTAMP_S = 2
-"""How far ahead of this validator's clock a proposed block's timestamp may be. Proposers stamp
-``max(parent + block period, floor(now))``, so an honest block is never ahead of an honest clock;
-the margin is for clock skew between validators (Besu allows one second)."""
 
 
 @dataclass(frozen=True)
@@ -140,154 +112,6 @@ class EngineConfig:
     """Most messages buffered for future heights, in all."""
     future_per_sender: int = 64
     """Most messages buffered for future heights per sender."""
-
-
-# --- events -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Head:
-    number: int
-    hash: bytes
-    timestamp: int
-    proposer: bytes
-    """The head block's coinbase (for the genesis block, its coinbase, usually zero)."""
-    validators: tuple[bytes, ...]
-    """Validator set of block ``number + 1``."""
-
-
-@dataclass(frozen=True)
-class Start:
-    head: Head
-
-
-@dataclass(frozen=True)
-class NewHead:
-    head: Head
-
-
-@dataclass(frozen=True)
-class MessageReceived:
-    message: bytes
-
-
-@dataclass(frozen=True)
-class Timeout:
-    height: int
-    round: int
-    kind: TimerKind = "round"
-
-
-@dataclass(frozen=True)
-class BlockBuilt:
-    block: bytes
-
-
-@dataclass(frozen=True)
-class BlockValidated:
-    digest: bytes
-    ok: bool
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class SealedBlockReceived:
-    block: bytes
-    """A committed block with its commit seals, gossiped by a peer after its CommitBlock."""
-
-
-@dataclass(frozen=True)
-class PendingTxs:
-    count: int
-
-
-@dataclass(frozen=True)
-class ProposeVote:
-    recipient: bytes
-    add: bool | None
-    """True to add, False to drop, None to withdraw this validator's vote about ``recipient``."""
-
-
-Event = (
-    Start
-    | NewHead
-    | MessageReceived
-    | Timeout
-    | BlockBuilt
-    | BlockValidated
-    | PendingTxs
-    | ProposeVote
-    | SealedBlockReceived
-)
-
-
-# --- actions ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Broadcast:
-    message: bytes
-
-
-@dataclass(frozen=True)
-class PersistOwnMessage:
-    message: bytes
-    prepared_certificate: bytes = b""
-    """With an own Commit: the prepared certificate it rests on (QBFT safety needs it after a
-    restart, in the next RoundChange)."""
-
-
-@dataclass(frozen=True)
-class ScheduleTimeout:
-    height: int
-    round: int
-    kind: TimerKind
-    at: float
-
-
-@dataclass(frozen=True)
-class BuildBlock:
-    parent_hash: bytes
-    height: int
-    round: int
-    timestamp: int
-    extra_data: bytes
-
-
-@dataclass(frozen=True)
-class ValidateBlock:
-    block: bytes
-    digest: bytes
-
-
-@dataclass(frozen=True)
-class CommitBlock:
-    block: bytes
-    height: int
-    digest: bytes
-
-
-@dataclass(frozen=True)
-class RequestSync:
-    height: int
-
-
-@dataclass(frozen=True)
-class MessageDropped:
-    reason: str
-    error: InvalidMessage
-
-
-Action = (
-    Broadcast
-    | PersistOwnMessage
-    | ScheduleTimeout
-    | BuildBlock
-    | ValidateBlock
-    | CommitBlock
-    | RequestSync
-    | MessageDropped
-)
 
 
 # --- state --------------------------------------------------------------------------------------
@@ -764,15 +588,9 @@ class QbftEngine:
             hs.validators,
             hs.quorum,
             self.proposer(p.round),
+            # An old round's block is never prepared: its stamp is not held against our clock.
+            now=None if old else self._now,
         )
-        if not old and block.timestamp > self._now + MAX_FUTURE_TIMESTAMP_S:
-            # Preparing it would let a proposer push the chain's clock ahead (later blocks must
-            # be later still); a quorum's commit seals on an old round's block are kept above.
-            raise InvalidProposalBlock(
-                "block timestamp in the future",
-                got=block.timestamp,
-                expected=f"<= {int(self._now) + MAX_FUTURE_TIMESTAMP_S}",
-            )
         rs = hs.round_state(p.round)
         if rs.proposal is not None:
             if rs.proposal.digest == p.digest:
@@ -884,7 +702,7 @@ class QbftEngine:
         rs = hs.round_state(c.round)
         if rs.block is not None:
             assert rs.proposal is not None
-            _validate_commit_against(c, rs.proposal.digest, rs.block)
+            validate_commit(c, rs.proposal.digest, rs.block)
         if _store_once(rs.commits, c, "commit"):
             self._check_committed(c.round)
 
@@ -896,7 +714,7 @@ class QbftEngine:
         assert rs.block is not None
         for sender, c in list(rs.commits.items()):
             try:
-                _validate_commit_against(c, rs.proposal.digest, rs.block)
+                validate_commit(c, rs.proposal.digest, rs.block)
             except InvalidMessage as exc:
                 del rs.commits[sender]
                 self._drop(exc)
@@ -942,23 +760,12 @@ class QbftEngine:
                 return
             if block.number < hs.height:
                 return
-            if block.parent_hash != hs.parent.hash:
-                raise InvalidProposalBlock(
-                    "sealed block parent", got=block.parent_hash, expected=hs.parent.hash
-                )
-            if block.extra.validators != hs.validators:
-                raise InvalidProposalBlock(
-                    "sealed block validators", got=len(block.extra.validators), expected=len(hs.validators)
-                )
-            validate_commit_seals(block, hs.validators, hs.quorum)
+            validate_sealed_block(block, hs.parent)
         except InvalidSeal as exc:
             self._drop(InvalidSignature(f"sealed block: {exc}"))
             return
         except InvalidBlock as exc:
             self._drop(InvalidProposalBlock(f"sealed block: {exc}"))
-            return
-        except InvalidMessage as exc:
-            self._drop(exc)
             return
         hs.committed = True
         self.stats["committed_from_peer_block"] += 1
@@ -1021,159 +828,6 @@ class QbftEngine:
         return start_round
 
 
-# --- validation rules (each raises a specific InvalidMessage) --------------------------------------
-
-
-def validate_proposal(
-    p: Proposal,
-    height: int,
-    current_round: int,
-    parent: Head,
-    validators: tuple[bytes, ...],
-    quorum_size: int,
-    expected_proposer: bytes,
-) -> QbftBlock:
-    """QBFT spec: a proposal is from the round's proposer, for this height and a round not behind
-    ours, names its block by digest, and for round > 0 is justified by round changes."""
-    if p.height != height:
-        raise WrongHeight("proposal height", got=p.height, expected=height)
-    if p.round < current_round:
-        raise WrongRound("proposal for an old round", got=p.round, expected=f">= {current_round}")
-    if p.sender != expected_proposer:
-        raise WrongProposer("proposal signer", got=p.sender, expected=expected_proposer)
-    block = validate_proposed_block(p.block, p.digest, height, p.round, parent, validators)
-    if p.round == 0:
-        if p.round_changes or p.prepares:
-            raise InvalidJustification(
-                "round 0 proposal justification", got=len(p.round_changes) + len(p.prepares), expected=0
-            )
-        return block
-    validate_round_change_justification(p, height, validators, quorum_size)
-    return block
-
-
-def validate_proposed_block(
-    raw: bytes, digest: bytes, height: int, round_: int, parent: Head, validators: tuple[bytes, ...]
-) -> QbftBlock:
-    try:
-        block = decode_block(raw)
-    except InvalidBlock as exc:
-        raise InvalidProposalBlock(f"block does not decode: {exc}") from exc
-    if block.number != height:
-        raise InvalidProposalBlock("block number", got=block.number, expected=height)
-    if block.parent_hash != parent.hash:
-        raise InvalidProposalBlock("block parent", got=block.parent_hash, expected=parent.hash)
-    if block.extra.round != round_:
-        raise InvalidProposalBlock("block round in extraData", got=block.extra.round, expected=round_)
-    if block.extra.seals:
-        raise InvalidProposalBlock("proposed block seals", got=len(block.extra.seals), expected=0)
-    if block.coinbase not in validators:  # Besu's BftCoinbaseValidationRule
-        raise InvalidProposalBlock("block coinbase", got=block.coinbase, expected="a validator")
-    if block.extra.validators != validators:
-        raise InvalidProposalBlock(
-            "block validators", got=len(block.extra.validators), expected=len(validators)
-        )
-    if block.onchain_hash != digest:
-        raise DigestMismatch("proposal digest", got=digest, expected=block.onchain_hash)
-    return block
-
-
-def validate_round_change_justification(
-    p: Proposal, height: int, validators: tuple[bytes, ...], quorum_size: int
-) -> None:
-    """Round r > 0: a quorum of RoundChanges for (height, r) from distinct validators; if any
-    carries a prepared certificate, the proposal re-proposes the block of the highest prepared
-    round and carries a quorum of Prepares for it (QBFT spec: isProposalJustification)."""
-    senders: set[bytes] = set()
-    for rc in p.round_changes:
-        if rc.height != height or rc.round != p.round:
-            raise InvalidJustification(
-                "round change in justification", got=(rc.height, rc.round), expected=(height, p.round)
-            )
-        if rc.sender not in validators:
-            raise InvalidJustification(
-                "round change by a non-validator", got=rc.sender, expected="a validator"
-            )
-        if rc.sender in senders:
-            raise InvalidJustification(
-                "two round changes by one validator", got=rc.sender, expected="distinct"
-            )
-        if rc.prepared_round is not None and rc.prepared_round >= p.round:
-            raise InvalidJustification("prepared round", got=rc.prepared_round, expected=f"< {p.round}")
-        senders.add(rc.sender)
-    if len(senders) < quorum_size:
-        raise InvalidJustification("round change count", got=len(senders), expected=quorum_size)
-    prepared = [rc for rc in p.round_changes if rc.prepared_round is not None]
-    if not prepared:
-        if p.prepares:
-            raise InvalidJustification(
-                "prepares without a prepared round change", got=len(p.prepares), expected=0
-            )
-        return
-    highest = max(rc.prepared_round or 0 for rc in prepared)
-    digests = {rc.prepared_digest for rc in prepared if rc.prepared_round == highest}
-    if p.digest not in digests:
-        raise InvalidJustification(
-            "proposal does not re-propose the highest prepared block",
-            got=p.digest,
-            expected=sorted(d or b"" for d in digests)[0],
-        )
-    validate_prepares(p.prepares, height, highest, p.digest, validators, quorum_size)
-
-
-def validate_prepares(
-    prepares: Iterable[Prepare],
-    height: int,
-    round_: int,
-    digest: bytes,
-    validators: tuple[bytes, ...],
-    quorum_size: int,
-) -> None:
-    """A prepared certificate: a quorum of Prepares for (height, round, digest), distinct validators."""
-    senders: set[bytes] = set()
-    for p in prepares:
-        if (p.height, p.round) != (height, round_):
-            raise InvalidJustification(
-                "prepare in certificate", got=(p.height, p.round), expected=(height, round_)
-            )
-        if p.digest != digest:
-            raise InvalidJustification("prepare digest in certificate", got=p.digest, expected=digest)
-        if p.sender not in validators:
-            raise InvalidJustification("prepare by a non-validator", got=p.sender, expected="a validator")
-        if p.sender in senders:
-            raise InvalidJustification("two prepares by one validator", got=p.sender, expected="distinct")
-        senders.add(p.sender)
-    if len(senders) < quorum_size:
-        raise InvalidJustification("prepare count in certificate", got=len(senders), expected=quorum_size)
-
-
-def validate_round_change_certificate(
-    rc: RoundChange, height: int, parent: Head, validators: tuple[bytes, ...], quorum_size: int
-) -> None:
-    """A RoundChange that claims a prepared round must attach that block and a quorum of Prepares."""
-    if rc.prepared_round is None:
-        return
-    if rc.prepared_round >= rc.round:
-        raise InvalidJustification("prepared round", got=rc.prepared_round, expected=f"< {rc.round}")
-    if rc.prepared_block is None or rc.prepared_digest is None:
-        raise InvalidJustification("prepared round change without its block", got=None, expected="block")
-    validate_proposed_block(
-        rc.prepared_block, rc.prepared_digest, height, rc.prepared_round, parent, validators
-    )
-    validate_prepares(rc.prepares, height, rc.prepared_round, rc.prepared_digest, validators, quorum_size)
-
-
-def _validate_commit_against(c: Commit, digest: bytes, block: QbftBlock) -> None:
-    if c.digest != digest:
-        raise DigestMismatch("commit digest", got=c.digest, expected=digest)
-    try:
-        signer = recover_address(block.with_round(c.round).commit_seal_digest, c.seal)
-    except InvalidSeal as exc:
-        raise InvalidSignature(f"commit seal does not recover: {exc}") from exc
-    if signer != c.sender:
-        raise InvalidSignature("commit seal signer", got=signer, expected=c.sender)
-
-
 def _store_once(store: dict[bytes, _M], msg: _M, what: str) -> bool:
     """Keep the first message of each sender; False for a repeat of it (gossip duplicates are
     normal), DuplicateMessage for a different one (equivocation)."""
@@ -1194,29 +848,4 @@ def _proposed(hs: HeightState) -> set[int]:
     return {r for (r, t) in hs.own if t == PROPOSAL}
 
 
-__all__ = [
-    "COMMIT",
-    "PREPARE",
-    "ROUND_CHANGE",
-    "Action",
-    "BlockBuilt",
-    "BlockValidated",
-    "Broadcast",
-    "BuildBlock",
-    "CommitBlock",
-    "EngineConfig",
-    "Event",
-    "Head",
-    "MessageDropped",
-    "MessageReceived",
-    "NewHead",
-    "PendingTxs",
-    "PersistOwnMessage",
-    "ProposeVote",
-    "QbftEngine",
-    "RequestSync",
-    "ScheduleTimeout",
-    "SealedBlockReceived",
-    "Start",
-    "Timeout",
-]
+__all__ = ["EngineConfig", "QbftEngine"]

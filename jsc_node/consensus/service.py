@@ -24,8 +24,9 @@ from typing import Any, Protocol
 import rlp
 import trio
 
-from jsc_node.consensus.block import QbftBlock, decode_block, validate_commit_seals
-from jsc_node.consensus.engine import (
+from jsc_node.consensus.block import QbftBlock, decode_block
+from jsc_node.consensus.engine import QbftEngine
+from jsc_node.consensus.events import (
     Action,
     BlockBuilt,
     BlockValidated,
@@ -40,7 +41,6 @@ from jsc_node.consensus.engine import (
     PendingTxs,
     PersistOwnMessage,
     ProposeVote,
-    QbftEngine,
     RequestSync,
     ScheduleTimeout,
     SealedBlockReceived,
@@ -49,7 +49,8 @@ from jsc_node.consensus.engine import (
     ValidateBlock,
 )
 from jsc_node.consensus.messages import decode_message
-from jsc_node.consensus.validators import ValidatorHistory, quorum
+from jsc_node.consensus.rules import validate_sealed_block
+from jsc_node.consensus.validators import ValidatorHistory
 from jsc_node.errors import InvalidBlock, InvalidMessage, SeamError
 from jsc_node.seam import messages as seam
 
@@ -162,11 +163,6 @@ def _describe(item: Event | Action) -> str:
     return repr(item)[:160]
 
 
-def header_block(header_rlp: bytes) -> QbftBlock:
-    """A QbftBlock of a header alone (empty body): enough for validator history."""
-    return decode_block(rlp.encode([rlp.decode(header_rlp), [], []]))
-
-
 class ConsensusService:
     def __init__(
         self,
@@ -207,40 +203,25 @@ class ConsensusService:
         """Replay validator votes from genesis to head (header extraData only)."""
         head = await self.execution.head()
         genesis = await self.execution.headers(0, 1)
-        genesis_block = header_block(genesis[0])
-        self.genesis_hash = genesis_block.onchain_hash
-        history = ValidatorHistory(genesis_block, self.epoch_length)
+        history = ValidatorHistory.replay(genesis[0], self.epoch_length)
+        self.genesis_hash = history.head.onchain_hash
         number = 1
         while number <= head.number:
             batch = await self.execution.headers(number, HEADER_BATCH)
-            for raw in batch:
-                history.append(header_block(raw))
+            history.extend(batch)
             number += len(batch)
             if not batch:
                 raise SeamError(f"execution returned no headers from {number}")
         self.history = history
-        return self._head_of(history.head)
-
-    def _head_of(self, block: QbftBlock) -> Head:
-        assert self.history is not None
-        return Head(
-            number=block.number,
-            hash=block.onchain_hash,
-            timestamp=block.timestamp,
-            proposer=block.coinbase,
-            validators=self.history.validators_at(block.number + 1),
-        )
+        return history.as_head()
 
     # -- events ------------------------------------------------------------------------------
 
     async def submit(self, event: Event) -> None:
         await self._send.send(event)
 
-    def propose_vote(self, recipient: bytes, add: bool | None) -> None:
-        self._send.send_nowait(ProposeVote(recipient, add))
-
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        head = self._head_of(self.history.head) if self.history is not None else await self.load_history()
+        head = self.history.as_head() if self.history is not None else await self.load_history()
         self.engine.restore(self.own_messages.load())
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
@@ -376,26 +357,16 @@ class ConsensusService:
         await self.submit(NewHead(head))
 
     async def import_synced_block(self, raw: bytes) -> bool:
-        """Block sync: commit a peer's block that extends the head, after checking its parent,
-        its validator list and a quorum of commit seals of the validators at its height (the
-        execution side then re-executes it and checks every header field). Returns False when
-        the block is held already; raises InvalidBlock (InvalidSeal) otherwise."""
+        """Block sync: commit a peer's block that extends the head once it passes
+        ``rules.validate_sealed_block`` against the head (the execution side then re-executes it
+        and checks every header field). Returns False when the block is held already; raises
+        InvalidBlock (InvalidSeal) otherwise."""
         block = decode_block(raw)
         async with self._commit_lock:
             assert self.history is not None
-            head = self.history.head
-            if block.number <= head.number:
+            if block.number <= self.history.head.number:
                 return False
-            if block.number != head.number + 1:
-                raise InvalidBlock("synced block number", got=block.number, expected=head.number + 1)
-            if block.parent_hash != head.onchain_hash:
-                raise InvalidBlock("synced block parent", got=block.parent_hash, expected=head.onchain_hash)
-            validators = self.history.validators_at(block.number)
-            if tuple(block.extra.validators) != tuple(sorted(validators)):
-                raise InvalidBlock(
-                    "synced block validator list", got=len(block.extra.validators), expected=len(validators)
-                )
-            validate_commit_seals(block, validators, quorum(len(validators)))
+            validate_sealed_block(block, self.history.as_head())
             new_head = await self._commit_locked(raw, block, publish=False)
         await self.submit(NewHead(new_head))
         return True
@@ -407,7 +378,7 @@ class ConsensusService:
         self.history.append(block)
         self.committed += 1
         await trio.to_thread.run_sync(self.own_messages.reset)
-        head = self._head_of(block)
+        head = self.history.as_head()
         if publish and self.blocks is not None and validator:
             # Validators pass the sealed block on: peers that missed the round's messages and
             # RPC nodes commit it from this (SealedBlockReceived).

@@ -18,7 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from jsc_node.chainformat import Vote
-from jsc_node.consensus.block import QbftBlock
+from jsc_node.consensus.block import QbftBlock, decode_header
+from jsc_node.consensus.events import Head
 
 
 def quorum(n: int) -> int:
@@ -95,10 +96,6 @@ class VoteTally:
             {k: frozenset(v) for k, v in drop.items() if v},
         )
 
-    def is_meaningful(self, vote: Vote) -> bool:
-        """Would this vote change anything (add a non-member or drop a member)?"""
-        return (vote.recipient in self.validators) != vote.add
-
 
 def tally_after_blocks(
     start_validators: Sequence[bytes], blocks: Iterable[QbftBlock], epoch_length: int
@@ -134,6 +131,9 @@ class ValidatorHistory:
     """Validator sets by height for a growing chain (what a driver or the simulation keeps).
 
     Append each committed block in order; ``validators_at(h)`` is the set that validates block h.
+    A node starting on a chain it holds replays it from the headers (``replay``, then ``extend``
+    with later headers): the consensus driver reads them over the seam, ``jsc-node import`` from
+    its own database.
     """
 
     def __init__(self, genesis: QbftBlock, epoch_length: int) -> None:
@@ -141,6 +141,21 @@ class ValidatorHistory:
         self._tally = tally_after_blocks(genesis.extra.validators, [genesis], epoch_length)
         self._sets: dict[int, tuple[bytes, ...]] = {1: self._tally.validators}
         self.head = genesis
+
+    @classmethod
+    def replay(
+        cls, genesis_header: bytes, epoch_length: int, headers: Iterable[bytes] = ()
+    ) -> ValidatorHistory:
+        """The history of a chain from its header RLPs: genesis, then blocks 1, 2, ... in order
+        (extraData is all it reads: the votes, and the genesis validator list)."""
+        history = cls(decode_header(genesis_header), epoch_length)
+        history.extend(headers)
+        return history
+
+    def extend(self, headers: Iterable[bytes]) -> None:
+        """Append the blocks of these header RLPs, in order, from ``head.number + 1``."""
+        for raw in headers:
+            self.append(decode_header(raw))
 
     def append(self, block: QbftBlock) -> None:
         if block.number != self.head.number + 1:
@@ -153,6 +168,18 @@ class ValidatorHistory:
 
     def validators_at(self, height: int) -> tuple[bytes, ...]:
         return self._sets[height]
+
+    def as_head(self) -> Head:
+        """The head block as the parent of the next one: what the engine starts a height from
+        and what ``rules.validate_sealed_block`` checks the next block against."""
+        head = self.head
+        return Head(
+            number=head.number,
+            hash=head.onchain_hash,
+            timestamp=head.timestamp,
+            proposer=head.coinbase,
+            validators=self._sets[head.number + 1],
+        )
 
     @property
     def tally(self) -> VoteTally:

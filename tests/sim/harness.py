@@ -26,15 +26,15 @@ from dataclasses import dataclass, field, replace
 
 from eth_keys.datatypes import PrivateKey
 
-from jsc_node.consensus.block import QbftBlock, decode_block, validate_commit_seals
-from jsc_node.consensus.engine import (
+from jsc_node.consensus.block import QbftBlock, decode_block
+from jsc_node.consensus.engine import EngineConfig, QbftEngine
+from jsc_node.consensus.events import (
     Action,
     BlockBuilt,
     BlockValidated,
     Broadcast,
     BuildBlock,
     CommitBlock,
-    EngineConfig,
     Event,
     Head,
     MessageDropped,
@@ -43,7 +43,6 @@ from jsc_node.consensus.engine import (
     PendingTxs,
     PersistOwnMessage,
     ProposeVote,
-    QbftEngine,
     RequestSync,
     ScheduleTimeout,
     SealedBlockReceived,
@@ -64,7 +63,8 @@ from jsc_node.consensus.messages import (
     make_round_change,
     message_type,
 )
-from jsc_node.consensus.validators import ValidatorHistory, quorum
+from jsc_node.consensus.rules import validate_sealed_block
+from jsc_node.consensus.validators import ValidatorHistory
 from jsc_node.errors import InvalidBlock
 from jsc_node.state.evm.patches import install_keccak
 from tests.sim.fakes import BAD_TX, make_block, make_genesis, make_keys
@@ -136,14 +136,7 @@ class SimNode:
         return self.chain[-1]
 
     def head_event(self) -> Head:
-        head = self.head
-        return Head(
-            number=head.number,
-            hash=head.onchain_hash,
-            timestamp=head.timestamp,
-            proposer=head.coinbase,
-            validators=self.history.validators_at(head.number + 1),
-        )
+        return self.history.as_head()
 
 
 @dataclass
@@ -364,12 +357,15 @@ class Simulation:
                     f"node {node.index} {how} block {block.number} not on its head {head.number}"
                 )
             return False
-        validators = node.history.validators_at(block.number)
         try:
-            validate_commit_seals(block, validators, quorum(len(validators)))
+            # The rule a node's block sync and importer apply: every block an honest node
+            # commits, by its engine or by sync, must pass it.
+            validate_sealed_block(block, node.history.as_head())
         except InvalidBlock as exc:
             if not node.byzantine:
-                self.safety.append(f"node {node.index} {how} block {block.number} with bad seals: {exc}")
+                self.safety.append(
+                    f"node {node.index} {how} block {block.number} refused by the sealed-block rule: {exc}"
+                )
             return False
         if not node.byzantine:
             digest = block.onchain_hash

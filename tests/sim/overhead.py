@@ -20,7 +20,7 @@ import time
 
 from jsc_node.consensus import block as block_module
 from jsc_node.consensus import messages as messages_module
-from jsc_node.consensus.engine import Action, Broadcast, Event
+from jsc_node.consensus.events import Action, Broadcast, Event
 from tests.sim.harness import SimConfig, SimNode, Simulation
 
 

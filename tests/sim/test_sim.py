@@ -7,8 +7,8 @@ import time
 import pytest
 
 import jsc_node.consensus.engine as engine_module
+import jsc_node.consensus.rules as rules_module
 from jsc_node.consensus.block import recover_seal_signers
-from tests.sim import harness
 from tests.sim import run as sim_run
 from tests.sim.fakes import make_keys
 from tests.sim.harness import SIM_ENGINE, SimConfig, SimResult, Simulation
@@ -110,8 +110,8 @@ def test_the_checker_catches_a_broken_engine(monkeypatch: pytest.MonkeyPatch) ->
     # With quorum 1 an equivocating proposer gets two blocks committed at one height.
     monkeypatch.setattr(engine_module, "quorum", lambda n: 1)
     result = Simulation(SimConfig(n=4, target_height=2)).run()
-    assert any("bad seals" in v for v in result.safety_violations)  # seal certificates are checked
-    monkeypatch.setattr(harness, "quorum", lambda n: 1)  # and with that check fooled too, forks are seen
+    assert any("commit seal count" in v for v in result.safety_violations)  # seal certificates are checked
+    monkeypatch.setattr(rules_module, "quorum", lambda n: 1)  # and with that check fooled too, forks are seen
     keys = make_keys(4, salt=0)
     first = min(range(4), key=lambda i: keys[i].public_key.to_canonical_address())
     config = SimConfig(n=4, seed=0, byzantine=(first,), byzantine_modes=("equivocate",), target_height=3)

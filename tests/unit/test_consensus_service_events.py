@@ -14,7 +14,8 @@ import trio
 
 from jsc_node.chainformat import Vote, decode_extra_data
 from jsc_node.consensus.block import address_of
-from jsc_node.consensus.engine import EngineConfig, Event, PendingTxs, ProposeVote, QbftEngine
+from jsc_node.consensus.engine import EngineConfig, QbftEngine
+from jsc_node.consensus.events import Event, PendingTxs, ProposeVote
 from jsc_node.consensus.service import ConsensusService, NoPeers, OwnMessageLog
 from jsc_node.seam.messages import (
     BlockCommitted,

@@ -181,6 +181,51 @@ def test_a_gap_is_refused(importer: ChainImporter, chain: list[bytes]) -> None:
     assert importer.executor.head.block_number == 1
 
 
+def _with_header(block: bytes, index: int, value: bytes) -> bytes:
+    items = rlp.decode(block)
+    items[0][index] = value
+    return rlp.encode(items)
+
+
+def test_a_block_on_another_parent_is_refused_before_execution(
+    importer: ChainImporter, chain: list[bytes]
+) -> None:
+    importer.import_blocks([_raw(chain[0])])
+    other = b"\x22" * 32
+    bad = _seal(_unsealed(_with_header(chain[1], 0, other)), VALIDATOR_KEYS[:3])
+    expected = decode_block(chain[0]).onchain_hash
+    with pytest.raises(ImportFailed) as info:
+        importer.import_blocks([_raw(bad)])
+    assert info.value.number == 2
+    assert info.value.reason == f"block parent: got 0x{other.hex()}, expected 0x{expected.hex()}"
+    assert importer.executor.head.block_number == 1
+
+
+def test_a_block_listing_other_validators_is_refused(
+    spec: GenesisSpec, importer: ChainImporter, tmp_path: Path
+) -> None:
+    # Executes cleanly and carries a quorum of real seals: only its validator list is wrong,
+    # which the import took as it came before it checked blocks with consensus's sealed-block rule.
+    three = spec.validators[:3]
+    db = LevelDB(tmp_path / "source")
+    try:
+        executor = Executor(db, spec)
+        head = executor.head
+        extra = encode_extra_data(QbftExtraData(b"\x00" * 32, three, None, 0, ()))
+        built = executor.build_block(head.hash, head.timestamp + 1, spec.validators[0], extra, [_transfer(0)])
+        executor.validate_block(rlp.encode(built.block))  # execution has nothing against it
+    finally:
+        db.close()
+    bad = _seal(rlp.encode(built.block), VALIDATOR_KEYS[:3])
+    with pytest.raises(ImportFailed) as info:
+        importer.import_blocks([_raw(bad)])
+    assert info.value.number == 1
+    got = ["0x" + a.hex() for a in three]
+    expected = ["0x" + a.hex() for a in spec.validators]
+    assert info.value.reason == f"block validators: got {got}, expected {expected}"
+    assert importer.executor.head.block_number == 0
+
+
 def _raw(block: bytes) -> Any:
     from jsc_node.importer import RawBlock
 

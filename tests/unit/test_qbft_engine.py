@@ -10,29 +10,26 @@ import pytest
 
 from jsc_node.chainformat import QbftExtraData, encode_extra_data
 from jsc_node.consensus.block import QbftBlock, decode_block, sign_commit_seal, sign_digest
-from jsc_node.consensus.engine import (
-    MAX_FUTURE_TIMESTAMP_S,
+from jsc_node.consensus.engine import EngineConfig, QbftEngine
+from jsc_node.consensus.events import (
     Action,
     BlockBuilt,
     BlockValidated,
     Broadcast,
     BuildBlock,
     CommitBlock,
-    EngineConfig,
     Head,
     MessageDropped,
     MessageReceived,
     NewHead,
     PendingTxs,
     PersistOwnMessage,
-    QbftEngine,
     RequestSync,
     ScheduleTimeout,
     SealedBlockReceived,
     Start,
     Timeout,
     ValidateBlock,
-    validate_prepares,
 )
 from jsc_node.consensus.messages import (
     Commit,
@@ -47,6 +44,7 @@ from jsc_node.consensus.messages import (
     make_proposal,
     make_round_change,
 )
+from jsc_node.consensus.rules import MAX_FUTURE_TIMESTAMP_S, validate_prepares
 from jsc_node.consensus.validators import proposer_for_round
 from jsc_node.errors import (
     DigestMismatch,
@@ -675,6 +673,18 @@ def test_sealed_block_from_a_peer_commits_a_lagging_validator() -> None:
         thin.step(SealedBlockReceived(B0.with_seals([sign_commit_seal(KEYS[0], B0)]).encode()), T0 + 3)
     )
     assert isinstance(errors[0], InvalidSignature)
+    # The header rules of consensus/rules.py apply to it as to block sync: a wrong validator list
+    # is refused even with a quorum of seals.
+    short = block(0, validators=VALS[:3])
+    listed = started(index=3)
+    errors = dropped(
+        listed.step(
+            SealedBlockReceived(short.with_seals([sign_commit_seal(k, short) for k in KEYS[:3]]).encode()),
+            T0 + 3,
+        )
+    )
+    assert isinstance(errors[0], InvalidProposalBlock)
+    assert str(errors[0]).startswith("sealed block: block validators")
     ahead = started(index=3)
     b5 = block(0, number=5, parent=b"\x05" * 32)
     assert RequestSync(5) in ahead.step(SealedBlockReceived(b5.encode()), T0 + 3)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import rlp
 from hypothesis import given
 from hypothesis import strategies as st
 
 from jsc_node.chainformat import QbftExtraData, Vote, encode_extra_data
-from jsc_node.consensus.block import decode_block
+from jsc_node.consensus.block import QbftBlock, decode_block
 from jsc_node.consensus.validators import (
     ValidatorHistory,
     VoteTally,
@@ -146,3 +147,37 @@ def test_history_refuses_gaps() -> None:
     history = ValidatorHistory(chain[0], 100)
     with pytest.raises(ValueError, match="does not follow"):
         history.append(chain[2])
+
+
+def _header_rlp(block: QbftBlock) -> bytes:
+    return rlp.encode(list(block.header))
+
+
+def test_replay_from_headers_gives_the_history_of_the_blocks() -> None:
+    chain = _chain(
+        [(A, Vote(E, True)), (B, Vote(E, True)), (C, Vote(E, True)), (D, Vote(A, False))], epoch=100
+    )
+    built = ValidatorHistory(chain[0], 100)
+    for block in chain[1:]:
+        built.append(block)
+    replayed = ValidatorHistory.replay(_header_rlp(chain[0]), 100, [_header_rlp(b) for b in chain[1:3]])
+    replayed.extend(_header_rlp(b) for b in chain[3:])  # in batches, as the consensus driver reads them
+    assert replayed.head.onchain_hash == chain[-1].onchain_hash
+    assert [replayed.validators_at(h) for h in range(1, 6)] == [built.validators_at(h) for h in range(1, 6)]
+    assert replayed.validators_at(5) == (A, B, C, D, E)  # E joined after block 3; D's drop vote is alone
+    with pytest.raises(ValueError, match="does not follow"):
+        replayed.extend([_header_rlp(chain[2])])
+
+
+def test_as_head_is_the_head_block_with_the_next_blocks_validators() -> None:
+    chain = _chain([(A, Vote(E, True)), (B, Vote(E, True)), (C, Vote(E, True))], epoch=100)
+    history = ValidatorHistory.replay(_header_rlp(chain[0]), 100, [_header_rlp(b) for b in chain[1:]])
+    head = history.as_head()
+    assert (head.number, head.hash, head.timestamp, head.proposer) == (
+        3,
+        chain[3].onchain_hash,
+        chain[3].timestamp,
+        C,
+    )
+    assert head.validators == (A, B, C, D, E)
+    assert ValidatorHistory(chain[0], 100).as_head().validators == (A, B, C, D)
