@@ -361,7 +361,7 @@ class Executor:
         executed.overlay[header.hash] = rlp.encode(header)
         executed.block = executed.block.copy(header=header)
         if header.parent_hash != self.head.hash:
-            make_canonical_head(executed.overlay, executed.block)
+            make_canonical_head(executed.overlay, executed.block, self.schedule)
         executed.overlay.flush()
         self.head = header
         # Blocks built on the old head can never be committed now.
@@ -537,7 +537,7 @@ def validate_uncles(chaindb: ChainDB, block: BlockAPI, schedule: forks.ForkSched
         schedule.vm_class_for_header(uncle).validate_uncle(block, uncle, uncle_parent)
 
 
-def make_canonical_head(overlay: Overlay, block: BlockAPI) -> None:
+def make_canonical_head(overlay: Overlay, block: BlockAPI, schedule: forks.ForkSchedule) -> None:
     """Make ``block`` (persisted in ``overlay``) the canonical head even if its chain scores lower:
     the canonical number index moves to its chain, and the transaction index with it (py-evm's
     reorg leaves the old chain's transaction lookups in place; a reorged-out tx must not be found)."""
@@ -562,7 +562,8 @@ def make_canonical_head(overlay: Overlay, block: BlockAPI) -> None:
             tx_hashes = ChainDB._get_block_transaction_hashes(batch, header)
             for index, tx_hash in enumerate(tx_hashes):
                 ChainDB._add_transaction_to_canonical_chain(batch, tx_hash, header, index)
-            if getattr(header, "withdrawals_root", BLANK_ROOT_HASH) != BLANK_ROOT_HASH:
+            has_withdrawals = schedule.fork_of_header(header) >= forks.Fork.SHANGHAI
+            if has_withdrawals and header.withdrawals_root != BLANK_ROOT_HASH:
                 withdrawals = ChainDB(batch).get_block_withdrawals(header)
                 for index, withdrawal in enumerate(withdrawals):
                     ChainDB._add_withdrawal_to_canonical_chain(batch, withdrawal.hash, header, index)

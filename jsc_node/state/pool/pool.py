@@ -1,33 +1,9 @@
-"""The transaction pool of the execution process: pending/queued transactions by sender and
-nonce, with replacement, limits, eviction, head updates and the block builder's view. What may
-enter is decided by state/pool/rules.py (geth's checks and words); what is durable, by the
-journal (state/pool/journal.py), which every accepted tx reaches, fsynced, before ``add`` (or
-``add_batch``, ``add_async``) returns.
-
-Rules follow geth's legacy pool (core/txpool/legacypool).
-
-Model
-- A sender's txs live in one nonce-indexed map. Those with contiguous nonces from the
-  account nonce are *pending* (executable); the rest are *queued* (a gap before them).
-  Promotion is implicit: when a gap fills, or the account nonce advances, the contiguous
-  run grows and the newly pending txs are announced to listeners.
-- The sender is recovered once per tx, at admission (through ``state/evm/patches/senders.py``, whose
-  cache py-evm's signature check then hits when the block is built), and kept on
-  ``PooledTx.sender``; py-evm's cached ``tx.sender`` is primed with it as well.
-- Durability: ``load_journal`` re-adds the journaled txs at start and rewrites the file compactly.
-- Single-threaded (asyncio execution process): pool state is touched only on the event
-  loop. The one exception is ``add_async``'s group commit, which runs the journal's append +
-  fsync in a worker thread so the loop never waits on the disk and concurrent submitters
-  share one fsync. The disk's fsync rate otherwise caps ``add`` (measured here: ~5,000/s
-  idle, ~250/s with other processes writing).
-
-Head updates (``on_new_head``) re-read nonce and balance *eagerly* for senders touched by
-the block (senders of mined pool txs plus the ``senders`` the caller passes), and for every
-sender each ``FULL_RECHECK_INTERVAL_BLOCKS`` blocks (balances can also fall without the
-account sending anything, e.g. a delegated EOA under EIP-7702). In between, a stale
-balance is harmless: the block builder executes each tx and drops a failing sender
-(``PendingTxIterator.skip_sender``). Queued txs have no lifetime limit (geth: 3 h); they
-leave when mined past, unaffordable, or evicted.
+"""The transaction pool of the execution process: the admitted transactions by sender and nonce
+(pending when gap-free from the account nonce, queued behind a gap), with replacement, limits,
+eviction, head updates and the block builder's best-first view, as geth's legacy pool
+(core/txpool/legacypool) keeps them. What may enter is state/pool/rules.py's decision; every
+accepted tx reaches the journal (state/pool/journal.py), fsynced, before ``add``, ``add_batch``
+or ``add_async`` returns.
 """
 
 from __future__ import annotations
@@ -163,6 +139,29 @@ class TxPool:
 
     Call ``set_head`` before ``load_journal`` and ``add`` so gas-limit and base-fee rules
     apply; until then they are not checked.
+
+    - A sender's txs live in one nonce-indexed map. Those with contiguous nonces from the
+      account nonce are *pending* (executable); the rest are *queued* (a gap before them).
+      Promotion is implicit: when a gap fills, or the account nonce advances, the contiguous
+      run grows and the newly pending txs are announced to listeners.
+    - The sender is recovered once per tx, at admission (through
+      ``state/evm/patches/senders.py``, whose cache py-evm's signature check then hits when
+      the block is built), and kept on ``PooledTx.sender``; py-evm's cached ``tx.sender`` is
+      primed with it as well.
+    - Durability: ``load_journal`` re-adds the journaled txs at start and rewrites the file
+      compactly.
+    - Single-threaded (asyncio execution process): pool state is touched only on the event
+      loop. The one exception is ``add_async``'s group commit, which runs the journal's
+      append + fsync in a worker thread so the loop never waits on the disk and concurrent
+      submitters share one fsync. The disk's fsync rate otherwise caps ``add`` (measured
+      here: ~5,000/s idle, ~250/s with other processes writing).
+    - Head updates (``on_new_head``) re-read nonce and balance *eagerly* for senders touched
+      by the block (senders of mined pool txs plus the ``senders`` the caller passes), and for
+      every sender each ``FULL_RECHECK_INTERVAL_BLOCKS`` blocks (balances can also fall
+      without the account sending anything, e.g. a delegated EOA under EIP-7702). In between,
+      a stale balance is harmless: the block builder executes each tx and drops a failing
+      sender (``PendingTxIterator.skip_sender``). Queued txs have no lifetime limit (geth:
+      3 h); they leave when mined past, unaffordable, or evicted.
     """
 
     def __init__(
