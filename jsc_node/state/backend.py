@@ -25,7 +25,9 @@ from jsc_node.chainformat import decode_extra_data
 from jsc_node.config import DEFAULT_RPC_EVM_TIMEOUT_S
 from jsc_node.errors import BlockNotFound, ExecutionReverted, InvalidBlock, InvalidTransaction
 from jsc_node.state.chain import ChainReader, effective_gas_price, tx_view
+from jsc_node.state.evm import rules
 from jsc_node.state.evm.executor import ExecutedBlock, Executor
+from jsc_node.state.evm.forks import Fork
 from jsc_node.state.pool.pool import PooledTx, TxPool
 from jsc_node.state.serve import blobs, callenv, deadline, payload, proofs, tracing
 from jsc_node.state.serve.overrides import apply_state_overrides
@@ -66,8 +68,6 @@ ZERO_ADDRESS = b"\x00" * 20
 DEFAULT_PRIORITY_FEE_WEI = 1_000_000_000
 MAX_LOG_RESULTS = 10_000
 LOCAL_TX_OUTBOX = 20_000
-# EIP-150: a call forwards at most 63/64 of its gas; geth's estimator starts from used * 64/63.
-CALL_STIPEND = 2300
 
 
 class HeadState:
@@ -165,7 +165,7 @@ class NodeBackend:
 
     def next_base_fee(self) -> int | None:
         head = self.head
-        if getattr(head, "base_fee_per_gas", None) is None:
+        if self.executor.schedule.fork_of_header(head) < Fork.LONDON:
             return None
         if self.executor.spec.zero_base_fee:
             return 0
@@ -298,13 +298,7 @@ class NodeBackend:
     def _run(self, state: Any, header: BlockHeaderAPI, request: CallRequest, gas: int) -> Any:
         sender = request.sender or ZERO_ADDRESS
         value = request.value or 0
-        price = request.gas_price or request.max_fee_per_gas or 0
-        balance = state.get_balance(sender)
-        want = gas * price + value
-        if want > balance:
-            raise InvalidTransaction(
-                f"insufficient funds for gas * price + value: address 0x{sender.hex()} have {balance} want {want}"
-            )
+        _validate_call_funds(state, request, gas)
         tx = self.executor.spoof_transaction(
             state,
             header,
@@ -316,9 +310,7 @@ class NodeBackend:
             gas_price=callenv.call_gas_price(request, header),
             access_list=_access_list(request),
         )
-        intrinsic = int(tx.intrinsic_gas)
-        if gas < intrinsic:
-            raise InvalidTransaction(f"intrinsic gas too low: have {gas}, want {intrinsic}")
+        rules.validate_intrinsic_gas(gas, rules.intrinsic_gas(tx))
         snapshot = state.snapshot()
         try:
             return state.apply_transaction(tx)
@@ -342,7 +334,7 @@ class NodeBackend:
         if request.value and not (request.gas_price or request.max_fee_per_gas):
             balance = state.get_balance(request.sender or ZERO_ADDRESS)
             if request.value > balance:
-                raise InvalidTransaction("insufficient funds for transfer")
+                raise InvalidTransaction(rules.ERR_INSUFFICIENT_FUNDS_FOR_TRANSFER)
         top = self._run(state, header, request, hi)
         if top.is_error:
             if _is_revert(top):
@@ -360,10 +352,11 @@ class NodeBackend:
             request.input or b"",
             access_list=_access_list(request),
         )
-        lo = int(probe.intrinsic_gas) - 1
+        lo = rules.intrinsic_gas(probe) - 1
         used = hi - top.get_gas_remaining()
-        # geth's first guess: what it used plus refunds and a call stipend, scaled for EIP-150.
-        guess = (used + top.get_gas_refund() + CALL_STIPEND) * 64 // 63
+        # geth's first guess: what it used plus refunds and a call stipend, scaled for EIP-150
+        # (a call forwards at most 63/64 of its gas).
+        guess = (used + top.get_gas_refund() + rules.CALL_STIPEND_GAS) * 64 // 63
         if lo < guess < hi and not self._run(state, header, request, guess).is_error:
             hi = guess
         else:
@@ -404,12 +397,14 @@ class NodeBackend:
             base_fee = getattr(header, "base_fee_per_gas", None) or 0
             base_fees.append(base_fee)
             ratios.append(header.gas_used / header.gas_limit if header.gas_limit else 0.0)
-            blob_fees.append(payload.blob_base_fee(header))
-            blob_ratios.append(payload.blob_gas_used_ratio(header))
+            fork = self.executor.schedule.fork_of_header(header)
+            blob_fees.append(rules.blob_base_fee(header, fork) or 0)
+            blob_ratios.append(rules.blob_gas_used_ratio(header, fork))
             if percentiles:
                 rewards.append(self._rewards(header, base_fee, percentiles))
         assert last is not None
-        if getattr(last, "base_fee_per_gas", None) is None or self.executor.spec.zero_base_fee:
+        last_fork = self.executor.schedule.fork_of_header(last)
+        if last_fork < Fork.LONDON or self.executor.spec.zero_base_fee:
             base_fees.append(0)
         else:
             base_fees.append(int(calculate_expected_base_fee_per_gas(last)))
@@ -418,7 +413,7 @@ class NodeBackend:
             base_fee_per_gas=tuple(base_fees),
             gas_used_ratio=tuple(ratios),
             reward=tuple(rewards) if percentiles else None,
-            base_fee_per_blob_gas=(*blob_fees, payload.next_blob_base_fee(last)),
+            base_fee_per_blob_gas=(*blob_fees, rules.next_blob_base_fee(last, last_fork) or 0),
             blob_gas_used_ratio=tuple(blob_ratios),
         )
 
@@ -445,10 +440,10 @@ class NodeBackend:
         return tuple(result)
 
     async def send_raw_transaction(self, raw: bytes) -> bytes:
-        if raw[:1] == bytes([blobs.BLOB_TX_TYPE]):
+        if raw[:1] == bytes([rules.BLOB_TX_TYPE]):
             # EIP-4844: over RPC a blob tx comes with its sidecar; check it, pool the tx alone.
-            if getattr(self.head, "excess_blob_gas", None) is None:
-                raise InvalidTransaction("transaction type not supported")  # before Cancun
+            if self.executor.schedule.fork_of_header(self.head) < Fork.CANCUN:
+                raise InvalidTransaction(rules.ERR_TX_TYPE_NOT_SUPPORTED)
             if not blobs.is_network_form(raw):
                 raise InvalidTransaction("missing sidecar in blob transaction")
             raw = await asyncio.to_thread(blobs.strip_sidecar, raw)
@@ -631,13 +626,7 @@ class NodeBackend:
         state = callenv.call_state(self.executor, header, price)
         apply_state_overrides(state, overrides, InvalidTransaction)
         gas = min(request.gas if request.gas is not None else self.gas_cap, self.gas_cap)
-        sender = request.sender or ZERO_ADDRESS
-        balance = state.get_balance(sender)
-        want = gas * (request.gas_price or request.max_fee_per_gas or 0) + (request.value or 0)
-        if want > balance:
-            raise InvalidTransaction(
-                f"insufficient funds for gas * price + value: address 0x{sender.hex()} have {balance} want {want}"
-            )
+        _validate_call_funds(state, request, gas)
         return callenv.create_access_list(self.executor, state, header, request, gas, price)
 
     async def build_payload(
@@ -676,18 +665,11 @@ class NodeBackend:
         gas = min(request.gas if request.gas is not None else self.gas_cap, self.gas_cap)
         sender = request.sender or ZERO_ADDRESS
         value = request.value or 0
-        balance = state.get_balance(sender)
-        want = gas * (request.gas_price or request.max_fee_per_gas or 0) + value
-        if want > balance:
-            raise InvalidTransaction(
-                f"insufficient funds for gas * price + value: address 0x{sender.hex()} have {balance} want {want}"
-            )
+        _validate_call_funds(state, request, gas)
         tx = self.executor.spoof_transaction(
             state, header, sender, request.to, gas, value, request.input or b"", gas_price=price
         )
-        intrinsic = int(tx.intrinsic_gas)
-        if gas < intrinsic:
-            raise InvalidTransaction(f"intrinsic gas too low: have {gas}, want {intrinsic}")
+        rules.validate_intrinsic_gas(gas, rules.intrinsic_gas(tx))
         try:
             return tracing.trace_transaction_on(self.executor, state, header, tx, config)
         except tracing.UnknownTracer as exc:
@@ -737,6 +719,14 @@ def _raise_if_error(computation: Any) -> None:
     if isinstance(error, StackDepthLimit):
         raise ExecutionFailed("max call depth exceeded")
     raise ExecutionFailed(str(error) or type(error).__name__)
+
+
+def _validate_call_funds(state: Any, request: CallRequest, gas: int) -> None:
+    """geth ``buyGas`` for eth_call and kin: the sender covers gas x the price it names + value."""
+    sender = request.sender or ZERO_ADDRESS
+    price = request.gas_price or request.max_fee_per_gas or 0
+    cost = gas * price + (request.value or 0)
+    rules.validate_funds(sender, int(state.get_balance(sender)), cost)
 
 
 def _access_list(request: CallRequest) -> list[tuple[bytes, tuple[bytes, ...]]]:

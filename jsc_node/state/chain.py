@@ -17,7 +17,16 @@ from eth.db.chain import ChainDB
 from eth.exceptions import HeaderNotFound, TransactionNotFound
 from eth_bloom.bloom import BloomFilter
 
-from jsc_node.state.evm.executor import ForkSchedule
+from jsc_node.state.evm.forks import Fork, ForkSchedule, fork_of_vm
+from jsc_node.state.evm.rules import (
+    ACCESS_LIST_TX_TYPE,
+    BLOB_TX_TYPE,
+    DYNAMIC_FEE_TX_TYPE,
+    LEGACY_TX_TYPE,
+    SET_CODE_TX_TYPE,
+    blob_base_fee,
+    total_blob_gas,
+)
 from jsc_node.views import (
     AccessListEntry,
     AuthorizationView,
@@ -29,7 +38,6 @@ from jsc_node.views import (
     WithdrawalView,
 )
 
-GAS_PER_BLOB = 2**17
 # Blocks whose decoded transactions and receipts stay in memory for hot reads.
 BLOCK_CACHE_SIZE = 256
 
@@ -97,18 +105,17 @@ class ChainReader:
         return size
 
     def _encoded_size(self, header: BlockHeaderAPI) -> int:
-        block_class = self.schedule.vm_class_for_header(header).get_block_class()
+        vm_class = self.schedule.vm_class_for_header(header)
         uncles = (
             self.chaindb.get_block_uncles(header.uncles_hash) if header.uncles_hash != _EMPTY_UNCLES else ()
         )
         fields: list[Any] = [header, list(self.transactions(header)), list(uncles)]
-        if hasattr(header, "withdrawals_root"):
+        if fork_of_vm(vm_class) >= Fork.SHANGHAI:
             fields.append(list(self._withdrawals(header)))
-        return len(rlp.encode(block_class(*fields)))
+        return len(rlp.encode(vm_class.get_block_class()(*fields)))
 
     def _withdrawals(self, header: BlockHeaderAPI) -> tuple[Any, ...]:
-        if not hasattr(header, "withdrawals_root"):
-            return ()
+        """The withdrawals (EIP-4895) of a Shanghai or later block."""
         return tuple(self.chaindb.get_block_withdrawals(header))
 
     # -- views -------------------------------------------------------------------------
@@ -124,7 +131,7 @@ class ChainReader:
         if header.uncles_hash != _EMPTY_UNCLES:
             uncles = tuple(bytes(u.hash) for u in self.chaindb.get_block_uncles(header.uncles_hash))
         withdrawals = None
-        if hasattr(header, "withdrawals_root"):
+        if self.schedule.fork_of_header(header) >= Fork.SHANGHAI:
             withdrawals = tuple(
                 WithdrawalView(w.index, w.validator_index, bytes(w.address), w.amount)
                 for w in self._withdrawals(header)
@@ -189,13 +196,13 @@ class ChainReader:
         log_index = 0
         previous_cumulative = 0
         base_fee = getattr(header, "base_fee_per_gas", None)
-        blob_price = _blob_gas_price(header)
+        blob_price = blob_base_fee(header, self.schedule.fork_of_header(header))
         for i, (tx, receipt) in enumerate(zip(txs, receipts, strict=True)):
             logs = []
             for log in receipt.logs:
                 logs.append(_log_view(log, header, bytes(tx.hash), i, log_index))
                 log_index += 1
-            tx_type = tx.type_id or 0
+            tx_type = tx.type_id or LEGACY_TX_TYPE
             root = bytes(receipt.state_root)
             status: int | None = None
             state_root: bytes | None = None
@@ -223,8 +230,8 @@ class ChainReader:
                     logs_bloom=receipt.bloom.to_bytes(256, "big"),
                     status=status,
                     root=state_root,
-                    blob_gas_used=len(tx.blob_versioned_hashes) * GAS_PER_BLOB if tx_type == 3 else None,
-                    blob_gas_price=blob_price if tx_type == 3 else None,
+                    blob_gas_used=total_blob_gas(tx) if tx_type == BLOB_TX_TYPE else None,
+                    blob_gas_price=blob_price if tx_type == BLOB_TX_TYPE else None,
                 )
             )
             previous_cumulative = receipt.gas_used
@@ -275,43 +282,27 @@ def _opt_bytes(value: Any) -> bytes | None:
 
 
 def effective_gas_price(tx: Any, base_fee: int | None) -> int:
-    if tx.type_id in (None, 0, 1):
+    """The wei per gas ``tx`` pays at ``base_fee`` (EIP-1559: the fee cap, or the base fee and tip
+    if less); a legacy or EIP-2930 tx pays its gas price."""
+    if tx.type_id in (None, LEGACY_TX_TYPE, ACCESS_LIST_TX_TYPE):
         return int(tx.gas_price)
     if base_fee is None:
         return int(tx.max_fee_per_gas)
     return int(min(tx.max_fee_per_gas, base_fee + tx.max_priority_fee_per_gas))
 
 
-def _blob_gas_price(header: BlockHeaderAPI) -> int | None:
-    excess = getattr(header, "excess_blob_gas", None)
-    if excess is None:
-        return None
-    # EIP-4844 fake_exponential(MIN_BASE_FEE_PER_BLOB_GAS, excess, UPDATE_FRACTION); Prague's fraction.
-    fraction = 5007716 if hasattr(header, "requests_hash") else 3338477
-    return _fake_exponential(1, excess, fraction)
-
-
-def _fake_exponential(factor: int, numerator: int, denominator: int) -> int:
-    i, output, accum = 1, 0, factor * denominator
-    while accum > 0:
-        output += accum
-        accum = (accum * numerator) // (denominator * i)
-        i += 1
-    return output // denominator
-
-
 def tx_view(tx: Any, header: BlockHeaderAPI | None, index: int | None, base_fee: int | None = None) -> TxView:
-    tx_type = tx.type_id or 0
+    tx_type = tx.type_id or LEGACY_TX_TYPE
     if header is not None:
         base_fee = getattr(header, "base_fee_per_gas", None)
     access_list = None
-    if tx_type >= 1:
+    if tx_type >= ACCESS_LIST_TX_TYPE:
         access_list = tuple(
             AccessListEntry(bytes(address), tuple(slot.to_bytes(32, "big") for slot in slots))
             for address, slots in tx.access_list
         )
     chain_id: int | None
-    if tx_type == 0:
+    if tx_type == LEGACY_TX_TYPE:
         v = tx.v
         chain_id = (v - 35) // 2 if v >= 35 else None
         gas_price = int(tx.gas_price)
@@ -320,11 +311,11 @@ def tx_view(tx: Any, header: BlockHeaderAPI | None, index: int | None, base_fee:
         chain_id = tx.chain_id
         gas_price = (
             int(tx.gas_price)
-            if tx_type == 1
+            if tx_type == ACCESS_LIST_TX_TYPE
             else (effective_gas_price(tx, base_fee) if header is not None else int(tx.max_fee_per_gas))
         )
     authorizations = None
-    if tx_type == 4:
+    if tx_type == SET_CODE_TX_TYPE:
         authorizations = tuple(
             AuthorizationView(a.chain_id, bytes(a.address), a.nonce, a.y_parity, a.r, a.s)
             for a in tx.authorization_list
@@ -343,11 +334,13 @@ def tx_view(tx: Any, header: BlockHeaderAPI | None, index: int | None, base_fee:
         r=tx.r,
         s=tx.s,
         chain_id=chain_id,
-        max_fee_per_gas=tx.max_fee_per_gas if tx_type >= 2 else None,
-        max_priority_fee_per_gas=tx.max_priority_fee_per_gas if tx_type >= 2 else None,
+        max_fee_per_gas=tx.max_fee_per_gas if tx_type >= DYNAMIC_FEE_TX_TYPE else None,
+        max_priority_fee_per_gas=tx.max_priority_fee_per_gas if tx_type >= DYNAMIC_FEE_TX_TYPE else None,
         access_list=access_list,
-        max_fee_per_blob_gas=tx.max_fee_per_blob_gas if tx_type == 3 else None,
-        blob_versioned_hashes=tuple(bytes(h) for h in tx.blob_versioned_hashes) if tx_type == 3 else None,
+        max_fee_per_blob_gas=tx.max_fee_per_blob_gas if tx_type == BLOB_TX_TYPE else None,
+        blob_versioned_hashes=tuple(bytes(h) for h in tx.blob_versioned_hashes)
+        if tx_type == BLOB_TX_TYPE
+        else None,
         authorization_list=authorizations,
         block_hash=bytes(header.hash) if header is not None else None,
         block_number=header.block_number if header is not None else None,

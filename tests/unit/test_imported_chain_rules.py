@@ -8,7 +8,7 @@ import pytest
 
 from jsc_node.errors import GenesisError
 from jsc_node.genesis import parse_genesis
-from jsc_node.state.evm.executor import ForkSchedule
+from jsc_node.state.evm.forks import ForkSchedule
 
 
 def _schedule(**config: Any) -> ForkSchedule:

@@ -12,6 +12,7 @@ from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_utils.exceptions import ValidationError
 
+from jsc_node.state.evm import rules
 from jsc_node.state.evm.patches import senders
 
 KEY = keys.PrivateKey(b"\x07" * 32)
@@ -75,7 +76,7 @@ def test_matches_eth_keys_for_many_keys() -> None:
 
 def test_unrecoverable_and_out_of_range_signatures_fail_as_before() -> None:
     fields = [CHAIN_ID, 0, 1, 2, 21_000, b"\x02" * 20, 1, b"", []]
-    n = senders.SECP256K1_N
+    n = rules.SECP256K1_N
     for y, r, s in ((0, n, 1), (0, 1, n), (0, 0, 1)):
         tx = PragueTransactionBuilder.decode(b"\x02" + rlp.encode([*fields, y, r, s]))
         with pytest.raises(ValidationError, match="Bad Signature"):
@@ -90,7 +91,7 @@ def test_high_s_is_refused() -> None:
     raw = _typed()
     items = rlp.decode(raw[1:])
     s = int.from_bytes(items[-1], "big")
-    items[-1] = (senders.SECP256K1_N - s).to_bytes(32, "big")
+    items[-1] = (rules.SECP256K1_N - s).to_bytes(32, "big")
     items[-3] = b"" if items[-3] == b"\x01" else b"\x01"
     tx = PragueTransactionBuilder.decode(b"\x02" + rlp.encode(items))
     with pytest.raises(ValidationError, match="Invalid Signature"):

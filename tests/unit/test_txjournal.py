@@ -16,7 +16,7 @@ import pytest
 from eth_utils import keccak
 
 from jsc_node.errors import InvalidTransaction, StorageError
-from jsc_node.state.pool import pool as txpool_module
+from jsc_node.state.pool import journal as journal_module
 from tests.unit.test_txpool import (
     BLOCK_GAS_LIMIT,
     GWEI,
@@ -103,7 +103,7 @@ def test_add_returns_only_after_fsync(tmp_path: Path) -> None:
         sizes_at_fsync.append(os.fstat(fd).st_size)
         real_fsync(fd)
 
-    with mock.patch.object(txpool_module.os, "fsync", side_effect=fsync):
+    with mock.patch.object(journal_module.os, "fsync", side_effect=fsync):
         pool.add(raw)
     assert sizes_at_fsync == [4 + len(raw)]
     assert records(journal) == [raw]
@@ -193,7 +193,7 @@ def test_leftover_temp_file_from_a_crashed_rewrite_is_discarded(tmp_path: Path) 
 def test_new_heads_compact_the_journal_only_when_garbage_piles_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(txpool_module, "JOURNAL_COMPACT_MIN_RECORDS", 4)
+    monkeypatch.setattr(journal_module, "COMPACT_MIN_RECORDS", 4)
     journal = tmp_path / "txs.journal"
     reader = FakeReader()
     pool = make_pool(reader, journal)
@@ -201,7 +201,7 @@ def test_new_heads_compact_the_journal_only_when_garbage_piles_up(
     live = tx1559(B, nonce=0)
     pool.add(live)
 
-    with mock.patch.object(txpool_module.os, "replace", wraps=os.replace) as replace:
+    with mock.patch.object(journal_module.os, "replace", wraps=os.replace) as replace:
         reader.nonces[address(A)] = 1
         pool.on_new_head(BLOCK_GAS_LIMIT, GWEI, mined[:1])  # 4 records, 3 live: keep
         assert replace.call_count == 0
@@ -238,7 +238,7 @@ def test_concurrent_add_async_share_fsyncs_and_return_only_when_durable(tmp_path
     async def submit() -> list[bytes]:
         return await asyncio.gather(*(pool.add_async(raw) for raw in raws))
 
-    with mock.patch.object(txpool_module.os, "fsync", wraps=os.fsync) as fsync:
+    with mock.patch.object(journal_module.os, "fsync", wraps=os.fsync) as fsync:
         hashes = asyncio.run(submit())
     assert hashes == [keccak(raw) for raw in raws]
     assert fsync.call_count < 10  # group commit: typically 2 (the first tx, then the rest)

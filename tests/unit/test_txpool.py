@@ -18,8 +18,11 @@ from eth_utils import keccak
 
 from jsc_node.errors import InvalidTransaction
 from jsc_node.state.evm.patches import senders as senders_module
+from jsc_node.state.pool import journal as journal_module
 from jsc_node.state.pool import pool as txpool_module
-from jsc_node.state.pool.pool import PooledTx, PoolLimits, TxPool
+from jsc_node.state.pool import rules as pool_rules
+from jsc_node.state.pool.pool import TxPool
+from jsc_node.state.pool.rules import PooledTx, PoolLimits
 
 CHAIN_ID = 1337
 GWEI = 10**9
@@ -346,7 +349,7 @@ def test_add_batch_reports_each_refusal_and_keeps_the_good_ones(tmp_path: Path) 
 
 def test_add_batch_fsyncs_once(tmp_path: Path) -> None:
     pool = make_pool(journal=tmp_path / "j")
-    with mock.patch.object(txpool_module.os, "fsync", wraps=txpool_module.os.fsync) as fsync:
+    with mock.patch.object(journal_module.os, "fsync", wraps=journal_module.os.fsync) as fsync:
         pool.add_batch([tx1559(nonce=n) for n in range(5)])
     assert fsync.call_count == 1
 
@@ -735,7 +738,7 @@ def test_sender_is_recovered_once_per_tx() -> None:
     reader = FakeReader()
     pool = make_pool(reader)
     raws = [tx1559(key(i), nonce=0) for i in range(4)] + [tx_legacy(key(9), nonce=0)]
-    with mock.patch.object(txpool_module, "recover_sender", wraps=txpool_module.recover_sender) as rec:
+    with mock.patch.object(pool_rules, "recover_sender", wraps=pool_rules.recover_sender) as rec:
         for raw in raws:
             pool.add(raw)
         with pytest.raises(InvalidTransaction):

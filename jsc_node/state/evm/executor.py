@@ -1,4 +1,4 @@
-"""py-evm execution: fork schedule, QBFT header rules, genesis, build / validate / commit.
+"""py-evm execution: genesis, build / validate / commit (the VM classes come from state/evm/forks.py).
 
 A block is executed once. Building (proposer) or validating (other validators) runs it in an
 ``Overlay`` over LevelDB and keeps that overlay, keyed by the block's on-chain hash; committing the
@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI
-from eth.chains.mainnet import MainnetDAOValidatorVM
 from eth.consensus.context import ConsensusContext
-from eth.consensus.noproof import NoProofConsensus
 from eth.constants import (
     BLANK_ROOT_HASH,
     EMPTY_UNCLE_HASH,
@@ -32,213 +30,20 @@ from eth.db.chain import ChainDB
 from eth.exceptions import CanonicalHeadNotFound, HeaderNotFound
 from eth.vm.base import VM
 from eth.vm.chain_context import ChainContext
-from eth.vm.forks import (
-    ArrowGlacierVM,
-    BerlinVM,
-    ByzantiumVM,
-    CancunVM,
-    ConstantinopleVM,
-    FrontierVM,
-    GrayGlacierVM,
-    HomesteadVM,
-    IstanbulVM,
-    LondonVM,
-    MuirGlacierVM,
-    ParisVM,
-    PetersburgVM,
-    PragueVM,
-    ShanghaiVM,
-    SpuriousDragonVM,
-    TangerineWhistleVM,
-)
-from eth.vm.forks.prague.constants import DEPOSIT_REQUEST_TYPE
 from eth.vm.interrupt import EVMMissingData
 from eth.vm.spoof import SpoofTransaction
 from eth_utils.exceptions import ValidationError
 
-from jsc_node.chainformat import BFT_MIX_HASH
-from jsc_node.errors import GenesisError, InvalidBlock
+from jsc_node.errors import GenesisError, InvalidBlock, InvalidTransaction
 from jsc_node.genesis import GenesisSpec
+from jsc_node.state.evm import forks, rules
 from jsc_node.state.storage.leveldb import LevelDB, Overlay
 
 log = logging.getLogger(__name__)
 
-ZERO_NONCE = b"\x00" * 8
 ZERO_HASH = b"\x00" * 32
-# extraData of a QBFT header grows with validators and seals: 32 + 21·n + 66·n + a few bytes.
-QBFT_EXTRA_DATA_MAX_BYTES = 64 * 1024
 # Pending (built/validated, not yet committed) blocks kept for commit without re-execution.
 MAX_PENDING_BLOCKS = 64
-
-FORK_VMS: dict[str, type[VM]] = {
-    "frontier": FrontierVM,
-    "homestead": HomesteadVM.configure(support_dao_fork=False),
-    "tangerine_whistle": TangerineWhistleVM,
-    "spurious_dragon": SpuriousDragonVM,
-    "byzantium": ByzantiumVM,
-    "constantinople": ConstantinopleVM,
-    "petersburg": PetersburgVM,
-    "istanbul": IstanbulVM,
-    "muir_glacier": MuirGlacierVM,
-    "berlin": BerlinVM,
-    "london": LondonVM,
-    "arrow_glacier": ArrowGlacierVM,
-    "gray_glacier": GrayGlacierVM,
-    "paris": ParisVM,
-    "shanghai": ShanghaiVM,
-    "cancun": CancunVM,
-    "prague": PragueVM,
-}
-
-
-def make_qbft_vm(base: type[VM], zero_base_fee: bool) -> type[VM]:
-    """``base`` with Besu's BFT header rules: difficulty 1, zero nonce, the BFT mixHash, empty
-    uncles, no block reward, seals in extraData (so extraData may be long), fee to coinbase."""
-    has_base_fee = issubclass(base, LondonVM)
-    is_post_merge = issubclass(base, ParisVM)
-    base_create = base.create_header_from_parent
-
-    def create_header_from_parent(parent: BlockHeaderAPI, **params: Any) -> BlockHeaderAPI:
-        params.pop("difficulty", None)
-        params.pop("nonce", None)
-        params.pop("mix_hash", None)
-        if not is_post_merge:
-            params["difficulty"] = 1
-        header = base_create(parent, **params)
-        fields: dict[str, Any] = {"difficulty": 1, "nonce": ZERO_NONCE, "mix_hash": BFT_MIX_HASH}
-        if has_base_fee and zero_base_fee:
-            fields["base_fee_per_gas"] = 0
-        return header.copy(**fields)
-
-    def validate_header(cls: type[VM], header: BlockHeaderAPI, parent: BlockHeaderAPI) -> None:
-        validate_bft_header_fields(header)
-        # The generic checks (number, timestamp, gas limit, extraData size) without ParisVM's
-        # difficulty-0 rule, which BFT headers break on purpose (Besu: difficulty 1).
-        VM.validate_header.__func__(cls, header, parent)
-
-    def validate_gas(cls: type[VM], header: BlockHeaderAPI, parent: BlockHeaderAPI) -> None:
-        if has_base_fee and zero_base_fee:
-            if header.base_fee_per_gas != 0:
-                raise ValidationError(f"zeroBaseFee chain: base fee must be 0, got {header.base_fee_per_gas}")
-            VM.validate_gas.__func__(cls, header, parent)
-        else:
-            base.validate_gas.__func__(cls, header, parent)
-
-    namespace: dict[str, Any] = {
-        "extra_data_max_bytes": QBFT_EXTRA_DATA_MAX_BYTES,
-        "consensus_class": NoProofConsensus,
-        "create_header_from_parent": staticmethod(create_header_from_parent),
-        "validate_header": classmethod(validate_header),
-        "validate_gas": classmethod(validate_gas),
-        "get_block_reward": staticmethod(lambda: 0),
-        "get_uncle_reward": staticmethod(lambda block_number, uncle: 0),
-        "get_nephew_reward": classmethod(lambda cls: 0),
-    }
-    if issubclass(base, PragueVM):
-        # A QBFT chain has no beacon-chain deposit contract (EIP-6110), as Besu's QBFT without
-        # depositContractAddress: the deposit request list is always empty. py-evm would re-read
-        # and decode every receipt of the block from the trie to find none (5% of a build).
-        namespace["process_deposit_request_data"] = _no_deposit_requests
-    return type(f"Qbft{base.__name__}", (base,), namespace)
-
-
-def _no_deposit_requests(vm: VM, block: BlockAPI) -> None:
-    block.block_requests.append(DEPOSIT_REQUEST_TYPE)
-
-
-def make_imported_vm(base: type[VM]) -> type[VM]:
-    """``base`` for a chain imported from elsewhere: its seals (PoW/PoS) are not checked, and a
-    PoW block's difficulty is taken as given (it feeds the total difficulty and the merge rule).
-
-    py-evm's import recomputes a PoW header's difficulty from its parent (``configure_header``) and
-    then refuses the block if it differs; with no seal to verify, that formula proves nothing, and
-    it would refuse chains made by other difficulty rules. Post-merge forks keep their difficulty-0
-    rule (ParisVM.validate_header)."""
-    base_configure = base.configure_header
-
-    def configure_header(vm: VM, **header_params: Any) -> BlockHeaderAPI:
-        header = base_configure(vm, **header_params)
-        given = header_params.get("difficulty")
-        if given is not None and header.difficulty != given:
-            header = header.copy(difficulty=given)
-        return header
-
-    namespace: dict[str, Any] = {"consensus_class": NoProofConsensus, "configure_header": configure_header}
-    return type(f"Imported{base.__name__}", (base,), namespace)
-
-
-def validate_bft_header_fields(header: BlockHeaderAPI) -> None:
-    if header.difficulty != 1:
-        raise ValidationError(f"BFT header difficulty must be 1, got {header.difficulty}")
-    if header.nonce != ZERO_NONCE:
-        raise ValidationError(f"BFT header nonce must be zero, got 0x{header.nonce.hex()}")
-    if header.mix_hash != BFT_MIX_HASH:
-        raise ValidationError(f"BFT header mixHash must be 0x{BFT_MIX_HASH.hex()}")
-    if header.uncles_hash != EMPTY_UNCLE_HASH:
-        raise ValidationError("BFT blocks have no uncles")
-
-
-class ForkSchedule:
-    """Which VM class runs a block, from the genesis fork schedule (block numbers, then times).
-
-    An imported chain whose genesis gives ``terminalTotalDifficulty`` but no ``mergeNetsplitBlock``
-    switches to Paris rules at the first PoS header: geth's beacon engine tells a PoS header by its
-    difficulty 0 (``IsPoSHeader``), and ``Executor`` checks it against the parent's total difficulty.
-    """
-
-    def __init__(self, spec: GenesisSpec) -> None:
-        wrap: Callable[[type[VM]], type[VM]]
-        if spec.qbft is not None:
-            zero = spec.zero_base_fee
-            wrap = lambda vm: make_qbft_vm(vm, zero)  # noqa: E731
-        else:
-            wrap = make_imported_vm
-        forks = dict(FORK_VMS)
-        if spec.qbft is None:
-            forks["homestead"] = _homestead_with_dao(spec)
-        self.by_block: list[tuple[int, type[VM]]] = [(0, wrap(forks["frontier"]))]
-        for name, at in spec.block_forks:
-            self.by_block.append((at, wrap(forks[name])))
-        self.by_block.sort(key=lambda item: item[0])
-        self.by_time: list[tuple[int, type[VM]]] = [(at, wrap(forks[name])) for name, at in spec.time_forks]
-        self.merge_vm: type[VM] | None = None
-        merge_by_block = any(name == "paris" for name, _at in spec.block_forks)
-        if spec.qbft is None and spec.terminal_total_difficulty is not None and not merge_by_block:
-            self.merge_vm = wrap(forks["paris"])
-
-    def vm_class(self, number: int, timestamp: int, difficulty: int | None = None) -> type[VM]:
-        """``difficulty`` (the header's) matters only for a merge by terminal total difficulty."""
-        chosen = self.by_block[0][1]
-        for at, vm in self.by_block:
-            if number >= at:
-                chosen = vm
-        if self.merge_vm is not None and difficulty == 0 and not issubclass(chosen, ParisVM):
-            chosen = self.merge_vm
-        for at, vm in self.by_time:
-            if timestamp >= at:
-                chosen = vm
-        return chosen
-
-    def vm_class_for_header(self, header: BlockHeaderAPI) -> type[VM]:
-        return self.vm_class(header.block_number, header.timestamp, header.difficulty)
-
-
-def _homestead_with_dao(spec: GenesisSpec) -> type[VM]:
-    """Homestead with geth's ``daoForkBlock``/``daoForkSupport``: the DAO refund at that block and
-    the extraData rule on the ten blocks from it (py-evm's MainnetDAOValidatorVM)."""
-    config = spec.raw.get("config", {}) if isinstance(spec.raw, dict) else {}
-    if config.get("daoForkBlock") is None:
-        return FORK_VMS["homestead"]
-    dao_block = _genesis_int(config["daoForkBlock"], "config.daoForkBlock")
-    support = bool(config.get("daoForkSupport", False))
-    if support:
-        forks = dict(spec.block_forks)
-        start, end = forks.get("homestead"), forks.get("tangerine_whistle")
-        if start is None or dao_block < start or (end is not None and dao_block >= end):
-            # py-evm applies the refund in Homestead's header rules only (mainnet: block 1,920,000).
-            raise GenesisError("config.daoForkBlock", "supported only within Homestead (before eip150Block)")
-    vm: type[VM] = MainnetDAOValidatorVM.configure(support_dao_fork=support, _dao_fork_block_number=dao_block)
-    return vm
 
 
 @dataclass
@@ -267,7 +72,7 @@ class Executor:
     def __init__(self, db: LevelDB, spec: GenesisSpec) -> None:
         self.db = db
         self.spec = spec
-        self.schedule = ForkSchedule(spec)
+        self.schedule = forks.ForkSchedule(spec)
         self.chain_context = ChainContext(spec.chain_id)
         self.chaindb = ChainDB(db)
         self._pending: dict[bytes, ExecutedBlock] = {}
@@ -319,23 +124,24 @@ class Executor:
             "timestamp": spec.timestamp,
             "state_root": accounts.state_root,
         }
-        if issubclass(vm_class, LondonVM):
+        fork = forks.fork_of_vm(vm_class)
+        if fork >= forks.Fork.LONDON:
             params["base_fee_per_gas"] = spec.base_fee if spec.base_fee is not None else 1_000_000_000
-        if issubclass(vm_class, CancunVM):
+        if fork >= forks.Fork.CANCUN:
             params["parent_beacon_block_root"] = spec.parent_beacon_block_root or ZERO_HASH
             # EIP-4844 genesis fields (geth's genesis.json keys); 0 when absent.
             raw = spec.raw if isinstance(spec.raw, dict) else {}
             for key, name in (("blobGasUsed", "blob_gas_used"), ("excessBlobGas", "excess_blob_gas")):
                 if raw.get(key) is not None:
-                    params[name] = _genesis_int(raw[key], key)
+                    params[name] = forks.genesis_int(raw[key], key)
         # Build the generic header, then set the fields fork helpers would reject for a genesis
         # (a BFT genesis has difficulty 1 under post-merge rules).
         # A pre-merge imported genesis passes them through: PoW header helpers need the difficulty.
         fixed: dict[str, Any] = {}
-        if self.spec.qbft is not None or issubclass(vm_class, ParisVM):
+        if self.spec.qbft is not None or fork >= forks.Fork.PARIS:
             fixed = {k: params.pop(k) for k in ("difficulty", "nonce", "mix_hash")}
         header = vm_class.create_genesis_header(**params).copy(**fixed)
-        if issubclass(vm_class, ShanghaiVM):
+        if fork >= forks.Fork.SHANGHAI:
             header = header.copy(withdrawals_root=BLANK_ROOT_HASH)
         block = vm_class.get_block_class()(header, transactions=[], uncles=[])
         ChainDB(atomic).persist_block(block)
@@ -408,7 +214,7 @@ class Executor:
         """Execute ``transactions`` (py-evm tx objects, best first) on ``parent`` into a new block.
 
         A transaction that does not apply (nonce, balance, gas) is left out with its reason, and
-        so are its sender's later ones in this block (geth's miner pops the sender).
+        so are its sender's later ones in this block (``apply_transactions``).
         """
         started = time.perf_counter()
         parent = self.header_by_hash(parent_hash)
@@ -420,59 +226,26 @@ class Executor:
             "extra_data": extra_data,
             "gas_limit": parent.gas_limit,
         }
-        if issubclass(vm_class, CancunVM):
+        fork = forks.fork_of_vm(vm_class)
+        if fork >= forks.Fork.CANCUN:
             header_params["parent_beacon_block_root"] = ZERO_HASH
         header = vm_class.create_header_from_parent(parent, **header_params)
         vm = self._vm(header, overlay)
         vm.block_preprocessing(vm.get_block())
         header = vm.get_header().copy(gas_used=0)
 
-        included: list[Any] = []
-        receipts: list[ReceiptAPI] = []
-        skipped: list[tuple[bytes, str]] = []
-        failed_senders: set[bytes] = set()
-        for tx in transactions:
-            if max_txs is not None and len(included) >= max_txs:
-                break
-            if header.gas_limit - header.gas_used < 21_000:
-                break
-            sender = tx.sender
-            if sender in failed_senders:
-                continue
-            if header.gas_used + tx.gas > header.gas_limit:
-                skipped.append((tx.hash, "gas limit reached"))
-                failed_senders.add(sender)
-                continue
-            # VM.apply_transaction, with a snapshot taken after lock_changes() (which drops
-            # every earlier checkpoint), so a refused transaction leaves no trace.
-            try:
-                vm.validate_transaction_against_header(header, tx)
-                vm.state.lock_changes()
-                snapshot = vm.state.snapshot()
-                try:
-                    computation = vm.state.apply_transaction(tx)
-                except BaseException:
-                    vm.state.revert(snapshot)
-                    raise
-            except (ValidationError, EVMMissingData) as exc:
-                skipped.append((tx.hash, str(exc)))
-                failed_senders.add(sender)
-                continue
-            receipt = vm.make_receipt(header, tx, computation, vm.state)
-            vm.validate_receipt(receipt)
-            header = vm.add_receipt_to_header(header, receipt)
-            header = vm.increment_blob_gas_used(header, tx)
-            included.append(tx)
-            receipts.append(receipt)
+        applied = apply_transactions(vm, header, transactions, all_must_apply=False, max_txs=max_txs)
 
-        withdrawals = () if issubclass(vm_class, ShanghaiVM) else None
+        withdrawals = () if fork >= forks.Fork.SHANGHAI else None
         filled = vm.set_block_transactions_and_withdrawals(
-            vm.get_block(), header, included, receipts, withdrawals=withdrawals
+            vm.get_block(), applied.header, applied.transactions, applied.receipts, withdrawals=withdrawals
         )
         processed = vm.block_postprocessing(filled)
         block = vm.mine_block(processed).block
         ChainDB(overlay.atomic()).persist_block(block)
-        executed = ExecutedBlock(block, tuple(receipts), overlay, skipped, time.perf_counter() - started)
+        executed = ExecutedBlock(
+            block, tuple(applied.receipts), overlay, applied.skipped, time.perf_counter() - started
+        )
         self._remember(executed)
         return executed
 
@@ -580,7 +353,7 @@ class Executor:
         executed.overlay[header.hash] = rlp.encode(header)
         executed.block = executed.block.copy(header=header)
         if header.parent_hash != self.head.hash:
-            make_canonical_head(executed.overlay, executed.block)
+            make_canonical_head(executed.overlay, executed.block, self.schedule)
         executed.overlay.flush()
         self.head = header
         # Blocks built on the old head can never be committed now.
@@ -628,7 +401,7 @@ class Executor:
             "value": value,
             "data": data,
         }
-        if access_list and hasattr(builder, "new_unsigned_access_list_transaction"):
+        if access_list and forks.fork_of_vm(vm_class) >= forks.Fork.BERLIN:
             unsigned = builder.new_unsigned_access_list_transaction(
                 chain_id=self.spec.chain_id,
                 access_list=[
@@ -641,7 +414,79 @@ class Executor:
         return SpoofTransaction(unsigned, from_=sender)
 
 
-def validate_uncles(chaindb: ChainDB, block: BlockAPI, schedule: ForkSchedule) -> None:
+@dataclass
+class AppliedTransactions:
+    """What ``apply_transactions`` put into a block."""
+
+    header: BlockHeaderAPI
+    """The block's header after them: gas used, blob gas used, bloom."""
+    transactions: list[Any] = field(default_factory=list)
+    receipts: list[ReceiptAPI] = field(default_factory=list)
+    skipped: list[tuple[bytes, str]] = field(default_factory=list)
+    """(tx hash, reason) of the candidates left out."""
+
+
+def apply_transactions(
+    vm: VM,
+    header: BlockHeaderAPI,
+    transactions: Iterable[Any],
+    *,
+    all_must_apply: bool,
+    max_txs: int | None = None,
+) -> AppliedTransactions:
+    """Execute ``transactions`` (py-evm tx objects, in order) into the block of ``header`` on
+    ``vm``'s state: the loop of a block builder (geth's miner ``commitTransactions``), used by the
+    proposer (``Executor.build_block``) and by ``testing_buildBlockV1`` (state/serve/payload.py).
+
+    With ``all_must_apply`` (transactions given by the caller) the first that does not apply is
+    an InvalidTransaction in geth's words. Otherwise (the pool's best first) it is left out with
+    its reason and so are its sender's later ones, since they cannot apply either (geth's miner
+    pops the sender); the loop ends when ``max_txs`` are in or the block has no room for even a
+    plain transfer."""
+    applied = AppliedTransactions(header)
+    failed_senders: set[bytes] = set()
+    for tx in transactions:
+        if max_txs is not None and len(applied.transactions) >= max_txs:
+            break
+        if not all_must_apply and header.gas_limit - header.gas_used < rules.TX_BASE_GAS:
+            break
+        sender = tx.sender
+        if sender in failed_senders:
+            continue
+        try:
+            if header.gas_used + tx.gas > header.gas_limit:
+                raise ValidationError(rules.ERR_GAS_LIMIT_REACHED)
+            if all_must_apply:
+                # py-evm checks the nonce too, in its own words; a caller of its own
+                # transactions gets geth's.
+                rules.validate_nonce(sender, int(tx.nonce), int(vm.state.get_nonce(sender)))
+            vm.validate_transaction_against_header(header, tx)
+            # VM.apply_transaction, with a snapshot taken after lock_changes() (which drops
+            # every earlier checkpoint), so a refused transaction leaves no trace.
+            vm.state.lock_changes()
+            snapshot = vm.state.snapshot()
+            try:
+                computation = vm.state.apply_transaction(tx)
+            except BaseException:
+                vm.state.revert(snapshot)
+                raise
+        except (ValidationError, EVMMissingData, InvalidTransaction) as exc:
+            if all_must_apply:
+                raise InvalidTransaction(str(exc)) from exc
+            applied.skipped.append((tx.hash, str(exc)))
+            failed_senders.add(sender)
+            continue
+        receipt = vm.make_receipt(header, tx, computation, vm.state)
+        vm.validate_receipt(receipt)
+        header = vm.add_receipt_to_header(header, receipt)
+        header = vm.increment_blob_gas_used(header, tx)
+        applied.transactions.append(tx)
+        applied.receipts.append(receipt)
+    applied.header = header
+    return applied
+
+
+def validate_uncles(chaindb: ChainDB, block: BlockAPI, schedule: forks.ForkSchedule) -> None:
     """py-evm's ``Chain.validate_uncles`` on a ChainDB (an imported chain's ommers; no seals)."""
     has_uncles = len(block.uncles) > 0
     should_have_uncles = block.header.uncles_hash != EMPTY_UNCLE_HASH
@@ -684,7 +529,7 @@ def validate_uncles(chaindb: ChainDB, block: BlockAPI, schedule: ForkSchedule) -
         schedule.vm_class_for_header(uncle).validate_uncle(block, uncle, uncle_parent)
 
 
-def make_canonical_head(overlay: Overlay, block: BlockAPI) -> None:
+def make_canonical_head(overlay: Overlay, block: BlockAPI, schedule: forks.ForkSchedule) -> None:
     """Make ``block`` (persisted in ``overlay``) the canonical head even if its chain scores lower:
     the canonical number index moves to its chain, and the transaction index with it (py-evm's
     reorg leaves the old chain's transaction lookups in place; a reorged-out tx must not be found)."""
@@ -709,20 +554,11 @@ def make_canonical_head(overlay: Overlay, block: BlockAPI) -> None:
             tx_hashes = ChainDB._get_block_transaction_hashes(batch, header)
             for index, tx_hash in enumerate(tx_hashes):
                 ChainDB._add_transaction_to_canonical_chain(batch, tx_hash, header, index)
-            if getattr(header, "withdrawals_root", BLANK_ROOT_HASH) != BLANK_ROOT_HASH:
+            has_withdrawals = schedule.fork_of_header(header) >= forks.Fork.SHANGHAI
+            if has_withdrawals and header.withdrawals_root != BLANK_ROOT_HASH:
                 withdrawals = ChainDB(batch).get_block_withdrawals(header)
                 for index, withdrawal in enumerate(withdrawals):
                     ChainDB._add_withdrawal_to_canonical_chain(batch, withdrawal.hash, header, index)
-
-
-def _genesis_int(value: Any, where: str) -> int:
-    try:
-        number = int(value, 0) if isinstance(value, str) else int(value)
-    except (TypeError, ValueError):
-        raise GenesisError(where, f"not a number: {value!r}") from None
-    if number < 0:
-        raise GenesisError(where, "must not be negative")
-    return number
 
 
 class _ReceiptCollector:
@@ -753,7 +589,7 @@ def _validate_unchanged(imported: BlockAPI, block: BlockAPI) -> None:
     raise InvalidBlock("header differs after execution")
 
 
-__all__ = ["ZERO_ADDRESS", "ExecutedBlock", "Executor", "ForkSchedule"]
+__all__ = ["ZERO_ADDRESS", "AppliedTransactions", "ExecutedBlock", "Executor", "apply_transactions"]
 
 
 def first_list_item(data: bytes) -> bytes:

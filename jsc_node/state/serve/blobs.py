@@ -25,9 +25,8 @@ import eth
 import rlp
 
 from jsc_node.errors import InvalidTransaction
+from jsc_node.state.evm.rules import BLOB_TX_TYPE, VERSIONED_HASH_VERSION_KZG
 
-BLOB_TX_TYPE: Final = 3
-VERSIONED_HASH_VERSION_KZG: Final = b"\x01"
 BYTES_PER_BLOB: Final = 131_072
 BYTES_PER_COMMITMENT: Final = 48
 BYTES_PER_PROOF: Final = 48  # a KZG proof, like a commitment, is a G1 point
@@ -55,7 +54,7 @@ def _trusted_setup() -> Any:
 
 def kzg_to_versioned_hash(commitment: bytes) -> bytes:
     """EIP-4844 ``kzg_to_versioned_hash``."""
-    return VERSIONED_HASH_VERSION_KZG + hashlib.sha256(commitment).digest()[1:]
+    return bytes([VERSIONED_HASH_VERSION_KZG]) + hashlib.sha256(commitment).digest()[1:]
 
 
 def is_network_form(raw: bytes) -> bool:

@@ -33,10 +33,7 @@ from eth.constants import BLANK_ROOT_HASH, CREATE_CONTRACT_ADDRESS
 from eth.db.chain import ChainDB
 from eth.exceptions import Halt, OutOfGas, Revert
 from eth.vm.base import VM
-from eth.vm.forks import CancunVM, LondonVM, PragueVM, ShanghaiVM
-from eth.vm.forks.cancun.headers import calc_excess_blob_gas_cancun
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
-from eth.vm.forks.prague.headers import calc_excess_blob_gas_prague
 from eth.vm.forks.shanghai.withdrawals import Withdrawal
 from eth_hash.auto import keccak
 from eth_utils.exceptions import ValidationError
@@ -60,7 +57,9 @@ from jsc_node.errors import (
     SimulationError,
 )
 from jsc_node.state.chain import tx_view
+from jsc_node.state.evm import rules
 from jsc_node.state.evm.executor import Executor
+from jsc_node.state.evm.forks import Fork, fork_of_vm
 from jsc_node.state.serve.overrides import apply_state_overrides
 from jsc_node.state.storage.leveldb import Overlay
 from jsc_node.views import (
@@ -79,11 +78,6 @@ from jsc_node.views import (
 MAX_SIMULATE_BLOCKS = 256
 TIMESTAMP_INCREMENT_S = 12
 UINT64_MAX = 2**64 - 1
-# EIP-3860: init code above twice the EIP-170 code size limit is refused (Shanghai and later).
-MAX_INITCODE_SIZE = 2 * 24_576
-# EIP-7623 calldata floor (Prague): 21000 + 10 per token, a non-zero byte being 4 tokens.
-TX_BASE_GAS = 21_000
-FLOOR_GAS_PER_TOKEN = 10
 ZERO_ADDRESS = b"\x00" * 20
 ZERO_HASH = b"\x00" * 32
 TRANSFER_TOPIC = keccak(b"Transfer(address,address,uint256)")
@@ -404,27 +398,27 @@ class Simulator:
             "mix_hash": overrides.prev_randao if overrides.prev_randao is not None else ZERO_HASH,
             "nonce": b"\x00" * 8,
         }
-        if issubclass(vm_class, LondonVM):
+        fork = fork_of_vm(vm_class)
+        parent_fork = self.executor.schedule.fork_of_header(parent)
+        if fork >= Fork.LONDON:
             if overrides.base_fee_per_gas is not None:
                 fields["base_fee_per_gas"] = overrides.base_fee_per_gas
-            elif self.validate and getattr(parent, "base_fee_per_gas", None) is not None:
+            elif self.validate and parent_fork >= Fork.LONDON:
                 fields["base_fee_per_gas"] = (
                     0 if self.executor.spec.zero_base_fee else calculate_expected_base_fee_per_gas(parent)
                 )
             else:
                 fields["base_fee_per_gas"] = 0
-        if issubclass(vm_class, ShanghaiVM):
+        if fork >= Fork.SHANGHAI:
             fields["withdrawals_root"] = BLANK_ROOT_HASH
-        if issubclass(vm_class, CancunVM):
+        if fork >= Fork.CANCUN:
             fields["blob_gas_used"] = 0
             fields["parent_beacon_block_root"] = ZERO_HASH
-            if getattr(parent, "excess_blob_gas", None) is None:
+            if parent_fork < Fork.CANCUN:
                 fields["excess_blob_gas"] = 0
-            elif issubclass(vm_class, PragueVM):
-                fields["excess_blob_gas"] = calc_excess_blob_gas_prague(parent)
             else:
-                fields["excess_blob_gas"] = calc_excess_blob_gas_cancun(parent)
-        if issubclass(vm_class, PragueVM):
+                fields["excess_blob_gas"] = rules.excess_blob_gas(parent, fork)
+        if fork >= Fork.PRAGUE:
             fields["requests_hash"] = ZERO_HASH
         header_class = dict(vm_class.get_block_class()._meta.fields)["header"]
         return header_class(**fields)
@@ -461,6 +455,7 @@ class Simulator:
     ) -> tuple[SimulatedBlock, BlockHeaderAPI]:
         schedule = self.executor.schedule
         vm_class = schedule.vm_class(block.number, block.time, 0 if int(parent.difficulty) == 0 else 1)
+        fork = fork_of_vm(vm_class)
         header = self._header(vm_class, block, parent, coinbase, gas_limit)
         overrides = block.calls.block_overrides or SimBlockOverrides()
         precompiles = self._precompiles(block.calls.state_overrides)
@@ -482,13 +477,13 @@ class Simulator:
             outcome.gas_used = int(receipt.gas_used) - int(header.gas_used)
             self.budget -= outcome.gas_used
             header = vm.add_receipt_to_header(header, receipt)
-            if issubclass(vm_class, CancunVM):
+            if fork >= Fork.CANCUN:
                 header = vm.increment_blob_gas_used(header, outcome.tx)
             outcomes.append(outcome)
             receipts.append(receipt)
 
         withdrawals = None
-        if issubclass(vm_class, ShanghaiVM):
+        if fork >= Fork.SHANGHAI:
             withdrawals = [
                 Withdrawal(w.index, w.validator_index, w.address, w.amount)
                 for w in overrides.withdrawals or ()
@@ -503,7 +498,7 @@ class Simulator:
         final_header = final.header
         # Stored so that later blocks' BLOCKHASH and parent lookups find it (scratch overlay only).
         self.overlay[bytes(final_header.hash)] = rlp.encode(final_header)
-        return self._result(final, outcomes, tracer), final_header
+        return self._result(final, outcomes, tracer, fork), final_header
 
     # -- one call -------------------------------------------------------------------------
 
@@ -529,7 +524,10 @@ class Simulator:
         # An unsigned transaction (v = r = s = 0) whose sender is given: py-evm's ``sender`` is a
         # cached property, so it is filled in instead of recovered.
         tx.__dict__["sender"] = sender
-        self._validate(state, tx, sender, nonce, gas, value, data, fee_cap, tip, gas_price, base_fee, call)
+        fork = fork_of_vm(vm)
+        self._validate(
+            state, fork, tx, sender, nonce, gas, value, data, fee_cap, tip, gas_price, base_fee, call
+        )
         tracer.reset()
         state.lock_changes()
         try:
@@ -538,8 +536,8 @@ class Simulator:
             raise SimulationError(str(exc)) from exc
         # geth's maxUsedGas: gas used before refunds, at least the EIP-7623 floor.
         peak = gas - int(computation.get_gas_remaining())
-        if isinstance(vm, PragueVM):
-            peak = max(peak, _floor_data_gas(data))
+        if fork >= Fork.PRAGUE:
+            peak = max(peak, rules.floor_data_gas(data))
         return _CallOutcome(tx, computation, peak, tracer.logs())
 
     def _transaction(
@@ -613,6 +611,7 @@ class Simulator:
     def _validate(
         self,
         state: Any,
+        fork: Fork,
         tx: Any,
         sender: bytes,
         nonce: int,
@@ -626,54 +625,40 @@ class Simulator:
         call: CallRequest,
     ) -> None:
         """geth ``StateTransition.preCheck`` + ``buyGas`` + the intrinsic-gas checks, in order."""
-        address = "0x" + sender.hex()
         if self.validate:
             have = int(state.get_nonce(sender))
-            if nonce < have:
-                raise SimNonceTooLow(f"nonce too low: address {address}, tx: {nonce} state: {have}")
-            if nonce > have:
-                raise SimNonceTooHigh(f"nonce too high: address {address}, tx: {nonce} state: {have}")
-            if have == UINT64_MAX:
-                raise SimInvalidTransaction(f"nonce has max value: address {address}, nonce: {have}")
+            rules.validate_nonce(sender, nonce, have, too_low=SimNonceTooLow, too_high=SimNonceTooHigh)
+            rules.validate_nonce_not_max(sender, have, SimInvalidTransaction)
         if base_fee is not None and (self.validate or fee_cap or tip):
-            if fee_cap < tip:
-                raise SimTipAboveFeeCap(
-                    f"max priority fee per gas higher than max fee per gas: address {address}, "
-                    f"maxPriorityFeePerGas: {tip}, maxFeePerGas: {fee_cap}"
-                )
-            if fee_cap < base_fee:
-                raise SimBaseFeeTooLow(
-                    f"max fee per gas less than block base fee: address {address}, "
-                    f"maxFeePerGas: {fee_cap}, baseFee: {base_fee}"
-                )
+            rules.validate_fee_caps(
+                sender,
+                fee_cap,
+                tip,
+                base_fee,
+                tip_above_fee_cap=SimTipAboveFeeCap,
+                below_base_fee=SimBaseFeeTooLow,
+            )
         blob_fee = 0
         if call.blob_versioned_hashes:
-            blob_fee = len(call.blob_versioned_hashes) * 131_072 * (call.max_fee_per_blob_gas or 0)
+            blob_fee = len(call.blob_versioned_hashes) * rules.GAS_PER_BLOB * (call.max_fee_per_blob_gas or 0)
         want = gas * (fee_cap if base_fee is not None else gas_price) + value + blob_fee
         balance = int(state.get_balance(sender))
-        if balance < want:
-            raise SimInsufficientFunds(
-                f"insufficient funds for gas * price + value: address {address} have {balance} want {want}"
-            )
-        intrinsic = int(tx.intrinsic_gas)
-        if gas < intrinsic:
-            raise SimIntrinsicGas(f"intrinsic gas too low: have {gas}, want {intrinsic}")
-        if _is_prague_state(state):
-            floor = _floor_data_gas(data)
-            if gas < floor:
-                raise SimInvalidTransaction(
-                    f"insufficient gas for floor data gas cost: have {gas}, want {floor}"
-                )
+        rules.validate_funds(sender, balance, want, SimInsufficientFunds)
+        rules.validate_intrinsic_gas(gas, rules.intrinsic_gas(tx), SimIntrinsicGas)
+        if fork >= Fork.PRAGUE:
+            rules.validate_floor_data_gas(gas, data, SimInvalidTransaction)
         if value and balance - gas * gas_price < value:
-            raise SimInsufficientFunds(f"insufficient funds for transfer: address {address}")
-        if call.to is None and len(data) > MAX_INITCODE_SIZE and _is_shanghai_state(state):
-            raise SimMaxInitCodeSize(
-                f"max initcode size exceeded: code size {len(data)} limit {MAX_INITCODE_SIZE}"
+            raise SimInsufficientFunds(
+                f"{rules.ERR_INSUFFICIENT_FUNDS_FOR_TRANSFER}: address 0x{sender.hex()}"
             )
+        if call.to is None and fork >= Fork.SHANGHAI:
+            rules.validate_initcode_size(data, SimMaxInitCodeSize)
 
     # -- the answer -----------------------------------------------------------------------
 
-    def _result(self, block: Any, outcomes: Sequence[_CallOutcome], tracer: LogTracer) -> SimulatedBlock:
+    def _result(
+        self, block: Any, outcomes: Sequence[_CallOutcome], tracer: LogTracer, fork: Fork
+    ) -> SimulatedBlock:
         header = block.header
         block_hash = bytes(header.hash)
         calls: list[SimCallResult] = []
@@ -709,7 +694,7 @@ class Simulator:
                     error=error,
                 )
             )
-        view = _block_view(block, [o.tx for o in outcomes], self.request.return_full_transactions)
+        view = _block_view(block, [o.tx for o in outcomes], self.request.return_full_transactions, fork)
         return SimulatedBlock(block=view, calls=tuple(calls))
 
 
@@ -721,24 +706,6 @@ def simulate(
 
 
 # --- helpers -----------------------------------------------------------------------------
-
-
-def _floor_data_gas(data: bytes) -> int:
-    zeros = data.count(0)
-    tokens = zeros + (len(data) - zeros) * 4
-    return TX_BASE_GAS + FLOOR_GAS_PER_TOKEN * tokens
-
-
-def _is_prague_state(state: Any) -> bool:
-    from eth.vm.forks.prague.state import PragueState
-
-    return isinstance(state, PragueState)
-
-
-def _is_shanghai_state(state: Any) -> bool:
-    from eth.vm.forks.shanghai.state import ShanghaiState
-
-    return isinstance(state, ShanghaiState)
 
 
 def _call_error(computation: Any) -> Exception:
@@ -758,7 +725,7 @@ def _call_error(computation: Any) -> Exception:
     return ExecutionFailed(str(error) or type(error).__name__)
 
 
-def _block_view(block: Any, txs: Sequence[Any], full_txs: bool) -> BlockView:
+def _block_view(block: Any, txs: Sequence[Any], full_txs: bool, fork: Fork) -> BlockView:
     header = block.header
     transactions: tuple[bytes, ...] | tuple[Any, ...]
     if full_txs:
@@ -766,7 +733,7 @@ def _block_view(block: Any, txs: Sequence[Any], full_txs: bool) -> BlockView:
     else:
         transactions = tuple(bytes(tx.hash) for tx in txs)
     withdrawals = None
-    if hasattr(header, "withdrawals_root"):
+    if fork >= Fork.SHANGHAI:
         withdrawals = tuple(
             WithdrawalView(w.index, w.validator_index, bytes(w.address), w.amount)
             for w in getattr(block, "withdrawals", ()) or ()
@@ -788,7 +755,7 @@ def _block_view(block: Any, txs: Sequence[Any], full_txs: bool) -> BlockView:
         gas_limit=int(header.gas_limit),
         gas_used=int(header.gas_used),
         timestamp=int(header.timestamp),
-        size=_block_size(block),
+        size=_block_size(block, fork),
         transactions=transactions,
         uncles=(),
         base_fee_per_gas=getattr(header, "base_fee_per_gas", None),
@@ -801,10 +768,10 @@ def _block_view(block: Any, txs: Sequence[Any], full_txs: bool) -> BlockView:
     )
 
 
-def _block_size(block: Any) -> int:
+def _block_size(block: Any, fork: Fork) -> int:
     # As ChainReader.block_size: the block class's own sedes encodes typed transactions.
     fields: list[Any] = [block.header, list(block.transactions), list(block.uncles)]
-    if hasattr(block.header, "withdrawals_root"):
+    if fork >= Fork.SHANGHAI:
         fields.append(list(getattr(block, "withdrawals", ()) or ()))
     return len(rlp.encode(type(block)(*fields)))
 

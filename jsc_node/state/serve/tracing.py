@@ -49,6 +49,7 @@ from eth.vm.opcode_values import STOP
 
 from jsc_node.abi import decode_revert_reason
 from jsc_node.errors import BlockNotFound
+from jsc_node.state.evm.forks import Fork, fork_of_vm
 from jsc_node.state.storage.leveldb import Overlay
 from jsc_node.views import (
     CallFrameView,
@@ -589,10 +590,11 @@ def _vm_at_block_start(executor: Any, header: BlockHeaderAPI) -> tuple[Any, Bloc
         "nonce": header.nonce,
         "uncles_hash": header.uncles_hash,
     }
-    if hasattr(header, "parent_beacon_block_root"):
+    fork = fork_of_vm(vm_class)
+    if fork >= Fork.CANCUN:
         fields["parent_beacon_block_root"] = header.parent_beacon_block_root
     block_fields: dict[str, Any] = {"header": vm.configure_header(**fields), "uncles": block.uncles}
-    if hasattr(block, "withdrawals"):
+    if fork >= Fork.SHANGHAI:
         block_fields["withdrawals"] = block.withdrawals
     vm._block = vm.get_block().copy(**block_fields)
     context = vm.create_execution_context(header, vm.previous_hashes, vm.chain_context)

@@ -28,6 +28,7 @@ from eth_keys.main import KeyAPI
 from eth_utils.exceptions import ValidationError
 
 from jsc_node.state.evm.patches.byname import replace_by_name
+from jsc_node.state.evm.rules import SECP256K1_HALF_N, SECP256K1_N
 
 IMPORTED_BY = tuple(
     f"eth.vm.forks.{fork}.transactions" for fork in ("frontier", "berlin", "london", "cancun", "prague")
@@ -43,8 +44,6 @@ REPLACES = (
     ),
 )
 
-SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 CACHE_MAX_ENTRIES = 65_536
 
 keys = KeyAPI()  # picks the coincurve backend when installed, as eth_keys.keys does
