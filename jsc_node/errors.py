@@ -11,6 +11,7 @@
     ├── InvalidTransaction      a transaction is refused by the pool (geth's words)
     ├── ExecutionReverted       eth_call / eth_estimateGas reverted (carries revert data)
     ├── ExecutionFailed         eth_call / eth_estimateGas failed without REVERT
+    │   └── CallTimedOut        ... ran past --rpc-evm-timeout
     ├── LogQueryLimitExceeded   eth_getLogs over the node's limits
     ├── SimulationError         eth_simulateV1 refusals (Sim*: nonce, funds, block order ...)
     ├── KeystoreError / DevToolsInputError   CLI tools' bad input
@@ -21,6 +22,7 @@
     ├── ImportFailed            `jsc-node import` stopped at an invalid block (number, hash, reason)
     ├── P2PError                the libp2p host or gossip failed (bad multiaddr, listen failure)
     │   ├── PeerIdentityError   a peer ID whose secp256k1 key cannot be read from it
+    │   ├── SyncError           a block sync request failed (timeout, reset, bad answer)
     │   └── InvalidGossip       a gossip message breaks its topic's rules (size, shape)
     ├── InvalidMessage          a consensus message breaks a rule (see the consensus section)
     ├── FilterNotFound / FilterLimitExceeded           eth_newFilter and kin
@@ -29,6 +31,7 @@
     InvalidParams (ValueError)  a JSON-RPC parameter breaks its encoding rules (-32602)
     └── ArgumentError           ... of one positional argument (``invalid argument N: ...``)
     MethodNotFound, InvalidRequest (Exception)   raised by the JSON-RPC dispatcher only
+    UnknownTracer (ValueError)  a debug_trace* tracer this node does not implement
 
 Foreign errors (py-evm, plyvel, rlp) are translated where they enter: ``raise X(...) from exc``.
 """
@@ -134,8 +137,17 @@ class ExecutionFailed(JscError):
     the message is geth's ("out of gas", "invalid opcode: INVALID", ...)."""
 
 
+class CallTimedOut(ExecutionFailed):
+    """The call ran past the RPC EVM time limit (geth's words)."""
+
+
 class LogQueryLimitExceeded(JscError):
     """eth_getLogs asked for too much; the message states the limit."""
+
+
+class UnknownTracer(ValueError):
+    """A ``debug_trace*`` ``tracer`` name this node does not implement; the backend answers it as
+    ``ExecutionFailed`` (-32000, geth's ``tracer not found``)."""
 
 
 class KeystoreError(JscError):
@@ -179,6 +191,10 @@ class P2PError(JscError):
 
 class PeerIdentityError(P2PError):
     """A peer ID that does not embed a secp256k1 public key (jsc-node peer IDs always do)."""
+
+
+class SyncError(P2PError):
+    """A block sync request that failed: timeout, reset, malformed answer."""
 
 
 class InvalidGossip(P2PError, GotExpected):

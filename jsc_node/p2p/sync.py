@@ -35,7 +35,7 @@ import trio
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 
-from jsc_node.errors import InvalidBlock, JscError, P2PError
+from jsc_node.errors import InvalidBlock, JscError, SyncError
 from jsc_node.p2p.host import P2PHost
 
 log = logging.getLogger("jsc_node.sync")
@@ -61,10 +61,6 @@ _LENGTH = struct.Struct(">I")
 
 def protocol_id(chain_id: int) -> TProtocol:
     return TProtocol(f"/jsc/{chain_id}/sync/1")
-
-
-class SyncError(P2PError):
-    """A sync request that failed: timeout, reset, malformed answer."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from eth_utils.exceptions import ValidationError
 from jsc_node import CLIENT_NAME, __version__
 from jsc_node.chainformat import decode_extra_data
 from jsc_node.config import DEFAULT_RPC_EVM_TIMEOUT_S
-from jsc_node.errors import BlockNotFound, ExecutionReverted, InvalidBlock, InvalidTransaction
+from jsc_node.errors import BlockNotFound, ExecutionReverted, InvalidBlock, InvalidTransaction, UnknownTracer
 from jsc_node.state.chain import ChainReader, effective_gas_price, tx_view
 from jsc_node.state.evm import rules
 from jsc_node.state.evm.executor import ExecutedBlock, Executor
@@ -604,7 +604,7 @@ class NodeBackend:
     ) -> list[tracing.TracedTx]:
         try:
             return tracing.trace_block(self.executor, header, config, index)
-        except tracing.UnknownTracer as exc:
+        except UnknownTracer as exc:
             raise ExecutionFailed(str(exc)) from exc
 
     async def account_proof(self, address: bytes, slots: Sequence[bytes], block: BlockId) -> AccountProofView:
@@ -672,7 +672,7 @@ class NodeBackend:
         rules.validate_intrinsic_gas(gas, rules.intrinsic_gas(tx))
         try:
             return tracing.trace_transaction_on(self.executor, state, header, tx, config)
-        except tracing.UnknownTracer as exc:
+        except UnknownTracer as exc:
             raise ExecutionFailed(str(exc)) from exc
         except ValidationError as exc:
             raise InvalidTransaction(str(exc)) from exc

@@ -10,13 +10,12 @@ import pytest
 import rlp
 import trio
 
-from jsc_node.errors import InvalidBlock, P2PError
+from jsc_node.errors import InvalidBlock, P2PError, SyncError
 from jsc_node.p2p.sync import (
     MAX_BLOCKS_PER_REQUEST,
     PeerStatus,
     SyncClient,
     Syncer,
-    SyncError,
     SyncProgress,
     SyncServer,
     protocol_id,

@@ -23,7 +23,7 @@ import eth.vm.forks  # noqa: F401  (every fork's computation class, patched belo
 from eth.vm.computation import BaseComputation
 from eth.vm.gas_meter import GasMeter
 
-from jsc_node.errors import ExecutionFailed
+from jsc_node.errors import CallTimedOut
 from jsc_node.pins import check_targets, patch_path
 
 REPLACES = (
@@ -38,10 +38,6 @@ CHECK_EVERY = 1024
 """Gas charges between two looks at the clock (~1 ms of EVM work)."""
 
 _local = threading.local()
-
-
-class CallTimedOut(ExecutionFailed):
-    """The call ran past the RPC EVM time limit (geth's words)."""
 
 
 class DeadlineGasMeter(GasMeter):  # type: ignore[misc]

@@ -48,7 +48,7 @@ from eth.vm.logic.invalid import InvalidOpcode
 from eth.vm.opcode_values import STOP
 
 from jsc_node.abi import decode_revert_reason
-from jsc_node.errors import BlockNotFound
+from jsc_node.errors import BlockNotFound, UnknownTracer
 from jsc_node.state.evm.forks import Fork, fork_of_vm
 from jsc_node.state.storage.leveldb import Overlay
 from jsc_node.views import (
@@ -66,10 +66,6 @@ STRUCT_LOGGER: Final = None
 # py-evm mnemonic -> geth's name, where they differ (core/vm/opcodes.go).
 _GETH_NAMES: Final = {"SHA3": "KECCAK256"}
 _CALL_OPS: Final = frozenset({"CALL", "CALLCODE", "DELEGATECALL", "STATICCALL", "CREATE", "CREATE2"})
-
-
-class UnknownTracer(ValueError):
-    """A ``tracer`` name this node does not implement."""
 
 
 _NEEDED_GAS: Final = re.compile(r"Needed (\d+)")
@@ -611,7 +607,6 @@ __all__ = [
     "StructLogger",
     "TracedTx",
     "Tracer",
-    "UnknownTracer",
     "make_tracer",
     "trace_block",
     "trace_transaction_on",
