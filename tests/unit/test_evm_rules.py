@@ -304,3 +304,16 @@ def test_checks_pass_at_the_bound_and_refuse_past_it(check: Any, ok: int, refuse
 def test_checks_raise_the_callers_error_class() -> None:
     with pytest.raises(SimIntrinsicGas, match=r"^intrinsic gas too low: have 1, want 21000$"):
         rules.validate_intrinsic_gas(1, 21_000, SimIntrinsicGas)
+
+
+def test_the_genesis_documents_write_the_blob_schedule_the_rules_apply() -> None:
+    # jsc_node/devtools.py writes EIP-7840's blobSchedule into generated genesis files without
+    # importing py-evm (genesis new, devnet); it must say what state/evm/rules.py executes.
+    from jsc_node.devtools import _BLOB_SCHEDULE
+
+    for fork, schedule in (("cancun", rules.CANCUN_BLOB_SCHEDULE), ("prague", rules.PRAGUE_BLOB_SCHEDULE)):
+        assert _BLOB_SCHEDULE[fork] == {
+            "target": schedule.target_blobs_per_block,
+            "max": schedule.max_blobs_per_block,
+            "baseFeeUpdateFraction": schedule.base_fee_update_fraction,
+        }
