@@ -7,7 +7,7 @@ tries) and turns py-evm objects into jsc_node.views dataclasses, so the RPC laye
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import rlp
@@ -109,10 +109,10 @@ class ChainReader:
         uncles = (
             self.chaindb.get_block_uncles(header.uncles_hash) if header.uncles_hash != _EMPTY_UNCLES else ()
         )
-        fields: list[Any] = [header, list(self.transactions(header)), list(uncles)]
-        if fork_of_vm(vm_class) >= Fork.SHANGHAI:
-            fields.append(list(self._withdrawals(header)))
-        return len(rlp.encode(vm_class.get_block_class()(*fields)))
+        withdrawals = self._withdrawals(header) if fork_of_vm(vm_class) >= Fork.SHANGHAI else None
+        return encoded_block_size(
+            vm_class.get_block_class(), header, self.transactions(header), uncles, withdrawals
+        )
 
     def _withdrawals(self, header: BlockHeaderAPI) -> tuple[Any, ...]:
         """The withdrawals (EIP-4895) of a Shanghai or later block."""
@@ -136,33 +136,12 @@ class ChainReader:
                 WithdrawalView(w.index, w.validator_index, bytes(w.address), w.amount)
                 for w in self._withdrawals(header)
             )
-        return BlockView(
-            number=header.block_number,
-            hash=bytes(header.hash),
-            parent_hash=bytes(header.parent_hash),
-            nonce=bytes(header.nonce),
-            mix_hash=bytes(header.mix_hash),
-            sha3_uncles=bytes(header.uncles_hash),
-            logs_bloom=header.bloom.to_bytes(256, "big"),
-            transactions_root=bytes(header.transaction_root),
-            state_root=bytes(header.state_root),
-            receipts_root=bytes(header.receipt_root),
-            miner=bytes(header.coinbase),
-            difficulty=header.difficulty,
-            extra_data=bytes(header.extra_data),
-            gas_limit=header.gas_limit,
-            gas_used=header.gas_used,
-            timestamp=header.timestamp,
+        return block_view(
+            header,
             size=self.block_size(header),
             transactions=transactions,
             uncles=uncles,
-            base_fee_per_gas=getattr(header, "base_fee_per_gas", None),
-            withdrawals_root=_opt_bytes(getattr(header, "withdrawals_root", None)),
             withdrawals=withdrawals,
-            blob_gas_used=getattr(header, "blob_gas_used", None),
-            excess_blob_gas=getattr(header, "excess_blob_gas", None),
-            parent_beacon_block_root=_opt_bytes(getattr(header, "parent_beacon_block_root", None)),
-            requests_hash=_opt_bytes(getattr(header, "requests_hash", None)),
         )
 
     def tx_view(
@@ -275,6 +254,63 @@ def _put(cache: OrderedDict[bytes, Any], key: bytes, value: Any) -> None:
     cache[key] = value
     if len(cache) > BLOCK_CACHE_SIZE:
         cache.popitem(last=False)
+
+
+def block_view(
+    header: BlockHeaderAPI,
+    *,
+    size: int,
+    transactions: tuple[bytes, ...] | tuple[TxView, ...],
+    uncles: tuple[bytes, ...],
+    withdrawals: tuple[WithdrawalView, ...] | None,
+) -> BlockView:
+    """A block as the RPC layer sees it: every header field, and the fields later forks added
+    (base fee, withdrawals root, blob gas, beacon root, requests hash) where the header has them.
+    The one mapping for committed blocks (``ChainReader.block_view``) and simulated ones
+    (serve/simulate.py)."""
+    return BlockView(
+        number=int(header.block_number),
+        hash=bytes(header.hash),
+        parent_hash=bytes(header.parent_hash),
+        nonce=bytes(header.nonce),
+        mix_hash=bytes(header.mix_hash),
+        sha3_uncles=bytes(header.uncles_hash),
+        logs_bloom=int(header.bloom).to_bytes(256, "big"),
+        transactions_root=bytes(header.transaction_root),
+        state_root=bytes(header.state_root),
+        receipts_root=bytes(header.receipt_root),
+        miner=bytes(header.coinbase),
+        difficulty=int(header.difficulty),
+        extra_data=bytes(header.extra_data),
+        gas_limit=int(header.gas_limit),
+        gas_used=int(header.gas_used),
+        timestamp=int(header.timestamp),
+        size=size,
+        transactions=transactions,
+        uncles=uncles,
+        base_fee_per_gas=getattr(header, "base_fee_per_gas", None),
+        withdrawals_root=_opt_bytes(getattr(header, "withdrawals_root", None)),
+        withdrawals=withdrawals,
+        blob_gas_used=getattr(header, "blob_gas_used", None),
+        excess_blob_gas=getattr(header, "excess_blob_gas", None),
+        parent_beacon_block_root=_opt_bytes(getattr(header, "parent_beacon_block_root", None)),
+        requests_hash=_opt_bytes(getattr(header, "requests_hash", None)),
+    )
+
+
+def encoded_block_size(
+    block_class: Any,
+    header: BlockHeaderAPI,
+    txs: Sequence[Any],
+    uncles: Sequence[Any],
+    withdrawals: Sequence[Any] | None,
+) -> int:
+    """``size`` of a block: the length of its RLP through the fork's own block class, whose sedes
+    encodes typed transactions (EIP-2718) as the network does; withdrawals from Shanghai on."""
+    fields: list[Any] = [header, list(txs), list(uncles)]
+    if withdrawals is not None:
+        fields.append(list(withdrawals))
+    return len(rlp.encode(block_class(*fields)))
 
 
 def _opt_bytes(value: Any) -> bytes | None:

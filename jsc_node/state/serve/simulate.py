@@ -56,7 +56,7 @@ from jsc_node.errors import (
     SimTipAboveFeeCap,
     SimulationError,
 )
-from jsc_node.state.chain import tx_view
+from jsc_node.state.chain import block_view, encoded_block_size, tx_view
 from jsc_node.state.evm import rules
 from jsc_node.state.evm.executor import Executor
 from jsc_node.state.evm.forks import Fork, fork_of_vm
@@ -733,51 +733,19 @@ def _block_view(block: Any, txs: Sequence[Any], full_txs: bool, fork: Fork) -> B
     else:
         transactions = tuple(bytes(tx.hash) for tx in txs)
     withdrawals = None
+    block_withdrawals = None
     if fork >= Fork.SHANGHAI:
+        block_withdrawals = tuple(getattr(block, "withdrawals", ()) or ())
         withdrawals = tuple(
-            WithdrawalView(w.index, w.validator_index, bytes(w.address), w.amount)
-            for w in getattr(block, "withdrawals", ()) or ()
+            WithdrawalView(w.index, w.validator_index, bytes(w.address), w.amount) for w in block_withdrawals
         )
-    return BlockView(
-        number=int(header.block_number),
-        hash=bytes(header.hash),
-        parent_hash=bytes(header.parent_hash),
-        nonce=bytes(header.nonce),
-        mix_hash=bytes(header.mix_hash),
-        sha3_uncles=bytes(header.uncles_hash),
-        logs_bloom=int(header.bloom).to_bytes(256, "big"),
-        transactions_root=bytes(header.transaction_root),
-        state_root=bytes(header.state_root),
-        receipts_root=bytes(header.receipt_root),
-        miner=bytes(header.coinbase),
-        difficulty=int(header.difficulty),
-        extra_data=bytes(header.extra_data),
-        gas_limit=int(header.gas_limit),
-        gas_used=int(header.gas_used),
-        timestamp=int(header.timestamp),
-        size=_block_size(block, fork),
+    return block_view(
+        header,
+        size=encoded_block_size(type(block), header, block.transactions, block.uncles, block_withdrawals),
         transactions=transactions,
         uncles=(),
-        base_fee_per_gas=getattr(header, "base_fee_per_gas", None),
-        withdrawals_root=_opt_bytes(getattr(header, "withdrawals_root", None)),
         withdrawals=withdrawals,
-        blob_gas_used=getattr(header, "blob_gas_used", None),
-        excess_blob_gas=getattr(header, "excess_blob_gas", None),
-        parent_beacon_block_root=_opt_bytes(getattr(header, "parent_beacon_block_root", None)),
-        requests_hash=_opt_bytes(getattr(header, "requests_hash", None)),
     )
-
-
-def _block_size(block: Any, fork: Fork) -> int:
-    # As ChainReader.block_size: the block class's own sedes encodes typed transactions.
-    fields: list[Any] = [block.header, list(block.transactions), list(block.uncles)]
-    if fork >= Fork.SHANGHAI:
-        fields.append(list(getattr(block, "withdrawals", ()) or ()))
-    return len(rlp.encode(type(block)(*fields)))
-
-
-def _opt_bytes(value: Any) -> bytes | None:
-    return None if value is None else bytes(value)
 
 
 __all__ = ["MAX_SIMULATE_BLOCKS", "LogTracer", "Simulator", "simulate"]
