@@ -340,7 +340,17 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
     service.events = seam
     Path(seam_path).unlink(missing_ok=True)
     await seam.start()
+    stop = asyncio.Event()
     relay = asyncio.create_task(service.relay_local_txs())
+
+    def relay_ended(task: asyncio.Task[None]) -> None:
+        # Without the relay, transactions accepted over RPC would never be gossiped while the node
+        # looked healthy: stop the node instead (the supervisor reports the exit).
+        if not task.cancelled() and task.exception() is not None:
+            log.error("relay of RPC transactions to the consensus process failed: %r", task.exception())
+            stop.set()  # then serve() raises it: exit status 1, which the supervisor reports
+
+    relay.add_done_callback(relay_ended)
 
     app = create_app(backend, config, hub)
     # uvicorn runs inside this process's uvloop loop (loop="none"), next to the seam server.
@@ -353,7 +363,6 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
     servers = [
         uvicorn.Server(uvicorn.Config(app, host=host, port=port, **options)) for host, port in listeners
     ]
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -377,7 +386,9 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
         await seam.close()
         pool.close()
         db.close()
-        log.info("execution process stopped cleanly")
+    if relay.done() and not relay.cancelled() and (failure := relay.exception()) is not None:
+        raise SeamError("relay of RPC transactions to the consensus process failed") from failure
+    log.info("execution process stopped cleanly")
 
 
 def main(config: NodeConfig, seam_path: str) -> None:
