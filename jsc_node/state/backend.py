@@ -335,6 +335,13 @@ class NodeBackend:
             balance = state.get_balance(request.sender or ZERO_ADDRESS)
             if request.value > balance:
                 raise InvalidTransaction(rules.ERR_INSUFFICIENT_FUNDS_FOR_TRANSFER)
+        # EIP-7623 (Prague): a transaction pays at least its calldata floor, and one whose gas limit
+        # is below the floor is refused, so no limit under it is an answer (geth's estimator fails
+        # every such limit in the state transition's pre-check).
+        floor = 0
+        if self.executor.schedule.fork_of_header(header) >= Fork.PRAGUE:
+            floor = rules.floor_data_gas(request.input or b"")
+            rules.validate_floor_data_gas(hi, request.input or b"")
         top = self._run(state, header, request, hi)
         if top.is_error:
             if _is_revert(top):
@@ -352,7 +359,7 @@ class NodeBackend:
             request.input or b"",
             access_list=_access_list(request),
         )
-        lo = rules.intrinsic_gas(probe) - 1
+        lo = max(rules.intrinsic_gas(probe), floor) - 1
         used = hi - top.get_gas_remaining()
         # geth's first guess: what it used plus refunds and a call stipend, scaled for EIP-150
         # (a call forwards at most 63/64 of its gas).
