@@ -6,12 +6,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= $(HOME)/.local/share/jsc-node/dev
 SEEDS ?= 2000
+TXS ?= 500
 PYTEST_ARGS ?=
 # The dev node serves every JSON-RPC namespace (Foundry/Hardhat trace with debug_*); a plain
 # `jsc-node run` serves ETH,NET,WEB3 only.
 RPC_APIS ?= ETH,NET,WEB3,TXPOOL,QBFT,ADMIN,DEBUG,TESTING
 
-.PHONY: install run test lint bench conformance sim contracts clean
+.PHONY: install run test lint bench conformance sim probe contracts clean
 
 install: $(STAMP)
 
@@ -42,6 +43,11 @@ conformance: install
 
 sim: install
 	$(BIN)/python -m tests.sim.run --seeds $(SEEDS)
+
+# The read-your-writes probe (tests/integration/ryw_probe.py) over TXS transactions on a fresh node;
+# `make test` runs it over 25.
+probe: install
+	RYW_PROBE_TXS=$(TXS) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/test_read_your_writes.py
 
 # Regenerates contracts/build/*.json from contracts/*.sol with solc-js (offline, bundled wasm).
 contracts:

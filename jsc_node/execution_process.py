@@ -180,7 +180,7 @@ class ExecutionService:
         async with self._block_lane:
             if request.parent != self.executor.head.hash:
                 raise SeamError(f"build_block: parent 0x{request.parent.hex()} is not the head")
-            candidates = self.pool.pending_for_block(self.backend.next_base_fee())
+            candidates = self.pool.pending_for_block(self.backend.next_base_fee(self.executor.head))
             executed = await self._in_worker(
                 self.executor.build_block,
                 request.parent,
@@ -210,10 +210,13 @@ class ExecutionService:
             txs = executed.block.transactions
             self.pool.on_new_head(
                 head.gas_limit,
-                self.backend.next_base_fee(),
+                self.backend.next_base_fee(head),
                 [bytes(tx.hash) for tx in txs],
                 {bytes(tx.sender) for tx in txs},
             )
+            # Only now may RPC show the block: its receipts were readable since the worker wrote
+            # them, but "latest" and the pending nonces are right only from here (read-your-writes).
+            self.backend.publish_head()
         log.info(
             "committed block %d 0x%s txs=%d gas=%d exec=%.0fms",
             head.block_number,
@@ -313,7 +316,7 @@ def open_node_state(config: NodeConfig, spec: GenesisSpec) -> tuple[LevelDB, Exe
         evm_timeout_s=config.rpc_evm_timeout,
     )
     backend.head_state = head_state  # one head state for the pool and RPC reads
-    pool.set_head(executor.head.gas_limit, backend.next_base_fee())
+    pool.set_head(executor.head.gas_limit, backend.next_base_fee(executor.head))
     restored = pool.load_journal()
     if restored:
         log.info("restored %d transactions from the pool journal", restored)

@@ -176,10 +176,12 @@ class Dispatcher:
         return None if answer is None else orjson.dumps(answer)
 
     async def handle_payload(self, payload: Any, connection: Connection | None = None) -> Any:
-        """Answer decoded JSON: a response object, a list of them, or ``None``."""
-        if isinstance(payload, list):
-            return await self._handle_batch(payload, connection)
-        return await self.handle_message(payload, connection)
+        """Answer decoded JSON: a response object, a list of them, or ``None``. A batch is
+        answered from one head, as one request is (RpcBackend.read_snapshot)."""
+        with self._backend.read_snapshot():
+            if isinstance(payload, list):
+                return await self._handle_batch(payload, connection)
+            return await self.handle_message(payload, connection)
 
     async def _handle_batch(self, batch: list[Any], connection: Connection | None) -> Any:
         if not batch:

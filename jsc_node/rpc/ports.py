@@ -12,6 +12,7 @@ and tests/unit/test_rpc_fake.py gives an in-memory one. The values exchanged are
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from jsc_node.views import (
@@ -54,6 +55,13 @@ class ChainReads(Protocol):
     anything else -> -32603 internal error (logged, message hidden).
     "Not found" for blocks/transactions/receipts is ``None``, not an error.
     """
+
+    def read_snapshot(self) -> AbstractContextManager[None]:
+        """Inside it, every read answers from one head (the dispatcher wraps each request and each
+        batch in one). That head never moves back between requests, and no receipt, log,
+        transaction or block above it is shown: once an answer has shown block B, later
+        ``latest`` reads are at height >= B and ``pending`` nonces count B (read-your-writes)."""
+        ...
 
     # -- chain facts --------------------------------------------------------
 

@@ -8,11 +8,13 @@ built, validated and committed by ExecutionService (one at a time, in its own wo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import platform
 import sys
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import rlp
@@ -68,26 +70,38 @@ ZERO_ADDRESS = b"\x00" * 20
 DEFAULT_PRIORITY_FEE_WEI = 1_000_000_000
 MAX_LOG_RESULTS = 10_000
 LOCAL_TX_OUTBOX = 20_000
+HEAD_STATES_KEPT = 2
+"""Head states cached: the published head's (RPC reads) and, while a commit is being published,
+the new head's (the pool's re-checks)."""
+
+_PINNED_HEAD: ContextVar[BlockHeaderAPI | None] = ContextVar("jsc_node_pinned_head", default=None)
+"""The head one JSON-RPC request, or one whole batch, is answered from (NodeBackend.read_snapshot).
+A context variable: the batch's members (asyncio tasks) and their worker threads inherit it."""
 
 
 class HeadState:
-    """The py-evm state of the head, kept until the head moves: most reads (RPC at "latest", the
-    pool's nonce and balance checks) are at the head, and building a state costs LevelDB reads.
-    Used from the event loop thread only."""
+    """The py-evm states of the latest heads, kept until the head moves: most reads (RPC at
+    "latest", the pool's nonce and balance checks) are at the head, and building a state costs
+    LevelDB reads. Used from the event loop thread only."""
 
     def __init__(self, executor: Executor) -> None:
         self._executor = executor
-        self._state: Any = None
-        self._hash: bytes | None = None
+        self._states: dict[bytes, Any] = {}
 
-    def get(self) -> Any:
-        head = self._executor.head
-        if self._hash != head.hash:
-            self._state = self._executor.state_at(head)
-            self._hash = head.hash
-        return self._state
+    def get(self, header: BlockHeaderAPI | None = None) -> Any:
+        """The state after ``header``, by default the executor's head (the newest committed)."""
+        if header is None:
+            header = self._executor.head
+        state = self._states.get(header.hash)
+        if state is None:
+            state = self._executor.state_at(header)
+            self._states[header.hash] = state
+            while len(self._states) > HEAD_STATES_KEPT:
+                del self._states[next(iter(self._states))]
+        return state
 
-    # The pool's AccountReader.
+    # The pool's AccountReader: the pool follows the executor's head, ahead of what RPC shows
+    # while a commit is being published (NodeBackend.publish_head).
     def nonce(self, address: bytes) -> int:
         return int(self.get().get_nonce(address))
 
@@ -129,12 +143,46 @@ class NodeBackend:
         self.on_vote: Callable[[bytes, bool | None], None] = lambda address, add: None
         """Called with (address, add) when a vote is proposed, (address, None) when discarded."""
         self.head_state = HeadState(executor)
+        self._published: BlockHeaderAPI = executor.head
 
-    # -- helpers -----------------------------------------------------------------------
+    # -- the head RPC reads see --------------------------------------------------------
+    #
+    # Read-your-writes, as geth's users rely on it: once any answer has shown block B (a receipt,
+    # a log, a block, a notification), every later "latest" read is at height >= B, and a
+    # sender's "pending" nonce counts B. The executor's head moves in the block worker thread
+    # right after the block's LevelDB batch is written (receipts and the tx index readable from
+    # then on); the pool catches up on the event loop after that. So RPC reads follow a separate
+    # published head, which ExecutionService moves only once the pool has taken the block in, and
+    # nothing above it is shown (``_shown``). One request, or one batch, reads one head.
 
     @property
     def head(self) -> BlockHeaderAPI:
-        return self.executor.head
+        """The head RPC reads are answered from: the request's pinned head, else the published one."""
+        pinned = _PINNED_HEAD.get()
+        return pinned if pinned is not None else self._published
+
+    def publish_head(self) -> None:
+        """Show the executor's head to RPC reads (called once the pool has taken the block in)."""
+        self._published = self.executor.head
+
+    @contextlib.contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """Answer everything inside from the head published now (one request, or one batch)."""
+        if _PINNED_HEAD.get() is not None:
+            yield
+            return
+        token = _PINNED_HEAD.set(self._published)
+        try:
+            yield
+        finally:
+            _PINNED_HEAD.reset(token)
+
+    def _shown(self, header: BlockHeaderAPI) -> bool:
+        """Whether a block found in the database may be shown: not above the head RPC reads see.
+        (QBFT blocks are final, so the height alone decides; the tx index is canonical.)"""
+        return bool(header.block_number <= self.head.block_number)
+
+    # -- helpers -----------------------------------------------------------------------
 
     def _header(self, block: BlockId) -> BlockHeaderAPI:
         if block.tag is not None:
@@ -150,7 +198,7 @@ class NodeBackend:
             return header
         assert block.hash is not None
         header = self.reader.header_by_hash(block.hash)
-        if header is None:
+        if header is None or not self._shown(header):
             raise BlockNotFound("header not found")
         if block.require_canonical and not self.reader.is_canonical(header):
             raise BlockNotFound("hash is not currently canonical")
@@ -160,11 +208,13 @@ class NodeBackend:
         """A read-only py-evm state after ``block``."""
         header = self._header(block)
         if header.hash == self.head.hash:
-            return self.head_state.get()
+            return self.head_state.get(header)
         return self.executor.state_at(header)
 
-    def next_base_fee(self) -> int | None:
-        head = self.head
+    def next_base_fee(self, head: BlockHeaderAPI | None = None) -> int | None:
+        """The base fee of the block after ``head`` (default: the head RPC reads see)."""
+        if head is None:
+            head = self.head
         if self.executor.schedule.fork_of_header(head) < Fork.LONDON:
             return None
         if self.executor.spec.zero_base_fee:
@@ -209,7 +259,9 @@ class NodeBackend:
 
     async def block_by_hash(self, block_hash: bytes, full_txs: bool) -> BlockView | None:
         header = self.reader.header_by_hash(block_hash)
-        return None if header is None else self.reader.block_view(header, full_txs)
+        if header is None or not self._shown(header):
+            return None
+        return self.reader.block_view(header, full_txs)
 
     async def block_transaction_count(self, number: int) -> int | None:
         if number > self.head.block_number:
@@ -217,8 +269,15 @@ class NodeBackend:
         header = self.reader.header_by_number(number)
         return None if header is None else len(self.reader.tx_hashes(header))
 
-    async def transaction_by_hash(self, tx_hash: bytes) -> TxView | None:
+    def _tx_location(self, tx_hash: bytes) -> tuple[BlockHeaderAPI, int] | None:
+        """Where a mined transaction is, if its block is shown (``_shown``)."""
         found = self.reader.tx_location(tx_hash)
+        if found is None or not self._shown(found[0]):
+            return None
+        return found
+
+    async def transaction_by_hash(self, tx_hash: bytes) -> TxView | None:
+        found = self._tx_location(tx_hash)
         if found is not None:
             header, index = found
             return tx_view(self.reader.transactions(header)[index], header, index)
@@ -239,7 +298,7 @@ class NodeBackend:
         return tx_view(txs[index], header, index)
 
     async def receipt(self, tx_hash: bytes) -> ReceiptView | None:
-        found = self.reader.tx_location(tx_hash)
+        found = self._tx_location(tx_hash)
         if found is None:
             return None
         header, index = found
@@ -582,7 +641,7 @@ class NodeBackend:
         return None if header is None else [bytes(r.encode()) for r in self.reader.receipts(header)]
 
     async def raw_transaction(self, tx_hash: bytes) -> bytes | None:
-        found = self.reader.tx_location(tx_hash)
+        found = self._tx_location(tx_hash)
         if found is not None:
             header, index = found
             return bytes(self.reader.transactions(header)[index].encode())
@@ -590,7 +649,7 @@ class NodeBackend:
         return None if pooled is None else bytes(pooled.tx.encode())
 
     async def trace_transaction(self, tx_hash: bytes, config: TraceConfig) -> TraceView | None:
-        found = self.reader.tx_location(tx_hash)
+        found = self._tx_location(tx_hash)
         if found is None:
             return None
         header, index = found

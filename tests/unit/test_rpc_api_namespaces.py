@@ -59,7 +59,9 @@ class RecordingBackend:
         self.touched: list[str] = []
 
     def __getattr__(self, name: str) -> Any:
-        self.touched.append(name)
+        # Every request is framed in one read snapshot (it pins the head; it reads nothing).
+        if name != "read_snapshot":
+            self.touched.append(name)
         return getattr(self.fake, name)
 
 

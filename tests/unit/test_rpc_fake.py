@@ -6,6 +6,7 @@ No tests live here; the other ``test_rpc_*`` modules import from it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -301,6 +302,10 @@ class FakeBackend:
 
     def add_block(self, block: BlockView) -> None:
         self.blocks[block.number] = block
+
+    def read_snapshot(self) -> contextlib.AbstractContextManager[None]:
+        # One head for the whole fake: nothing moves while a request is answered.
+        return contextlib.nullcontext()
 
     async def chain_id(self) -> int:
         return self.chain

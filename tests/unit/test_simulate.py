@@ -4,6 +4,7 @@ execution-apis rpc-compat fixtures replayed against the real simulator on the im
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,6 +157,9 @@ def test_call_errors_are_revert_or_vm_error() -> None:
 
 
 class _NoBackend:
+    def read_snapshot(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
     async def simulate_v1(self, request: SimulateRequest, block: Any) -> Any:
         raise AssertionError("not reached")
 
