@@ -166,6 +166,15 @@ def run(
             help="Seconds before eth_call, eth_estimateGas and kin are aborted; 0: never. [default: 5]",
         ),
     ] = None,
+    rpc_allow_unprotected_txs: Annotated[
+        bool | None,
+        typer.Option(
+            "--rpc-allow-unprotected-txs",
+            help="Accept pre-EIP-155 (no chain id) legacy transactions over RPC, as geth's "
+            "--rpc.allow-unprotected-txs. [default: off]",
+            show_default=False,
+        ),
+    ] = None,
     log_level: LogLevelOpt = None,
     config_file: ConfigFileOpt = None,
 ) -> None:
@@ -191,6 +200,7 @@ def run(
             min_gas_price=min_gas_price,
             rpc_gas_cap=rpc_gas_cap,
             rpc_evm_timeout=rpc_evm_timeout,
+            rpc_allow_unprotected_txs=rpc_allow_unprotected_txs,
             log_level=log_level,
         )
         # Imported here: the node pulls in py-evm, libp2p and uvicorn, which the other commands never need.
