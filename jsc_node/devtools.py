@@ -151,6 +151,8 @@ def make_genesis(
         raise DevToolsInputError(f"chain id must be positive, got {chain_id}")
     if block_period_s <= 0:
         raise DevToolsInputError(f"block period must be at least 1 second, got {block_period_s}")
+    if empty_block_period_s < 0:
+        raise DevToolsInputError(f"empty block period must not be negative, got {empty_block_period_s}")
     addresses = sorted({parse_address(v) for v in validators})
     if len(addresses) != len(validators):
         raise DevToolsInputError("validator addresses must be distinct")
@@ -213,7 +215,13 @@ def new_validator_keys(count: int) -> list[ValidatorKey]:
 
 
 def write_devnet(
-    out: Path, validators: int, chain_id: int, block_period_s: int, *, timestamp: int = 0
+    out: Path,
+    validators: int,
+    chain_id: int,
+    block_period_s: int,
+    *,
+    timestamp: int = 0,
+    empty_block_period_s: int = QBFT_EMPTY_BLOCK_PERIOD_S,
 ) -> list[ValidatorKey]:
     """Write ``out/validator-<i>/{key,address}``, ``out/genesis.json`` and ``out/README.md``.
 
@@ -225,7 +233,11 @@ def write_devnet(
 
     keys = new_validator_keys(validators)
     genesis = make_genesis(
-        [k.address for k in keys], chain_id=chain_id, block_period_s=block_period_s, timestamp=timestamp
+        [k.address for k in keys],
+        chain_id=chain_id,
+        block_period_s=block_period_s,
+        timestamp=timestamp,
+        empty_block_period_s=empty_block_period_s,
     )
     out.mkdir(parents=True, exist_ok=True)
     for key in keys:

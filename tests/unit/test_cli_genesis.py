@@ -154,3 +154,19 @@ def test_make_genesis_is_deterministic_and_sorts_validators() -> None:
 def test_make_genesis_rejects(validators: list[str], chain_id: int, period: int, message: str) -> None:
     with pytest.raises(DevToolsInputError, match=message):
         make_genesis(validators, chain_id=chain_id, block_period_s=period)
+
+
+def test_genesis_new_empty_block_period(tmp_path: Path) -> None:
+    # Production files keep 60 s (the default, checked above); a developer's network can ask for
+    # a block every period, as the embedded dev genesis has.
+    out = tmp_path / "devnet"
+    result = run_cli("genesis", "new", "--validators", "1", "--out", str(out), "--empty-block-period", "1")
+    assert result.returncode == 0, result.stderr
+    spec = load_genesis(out / "genesis.json")
+    assert spec.qbft is not None
+    assert spec.qbft.empty_block_period_s == 1
+    refused = run_cli(
+        "genesis", "new", "--validators", "1", "--out", str(tmp_path / "x"), "--empty-block-period", "-1"
+    )
+    assert refused.returncode == 2
+    assert not (tmp_path / "x").exists()
