@@ -169,7 +169,8 @@ def make_genesis(
     config["zeroBaseFee"] = False
     accounts = dev_alloc() if alloc is None else alloc
     if predeploys:
-        accounts = {**accounts, **{a: e for a, e in predeploy_alloc().items() if a not in accounts}}
+        taken = {a.lower().removeprefix("0x") for a in accounts}
+        accounts = {**accounts, **{a: e for a, e in predeploy_alloc().items() if a not in taken}}
     return {
         "config": config,
         "nonce": "0x0",

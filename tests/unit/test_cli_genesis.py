@@ -170,3 +170,11 @@ def test_genesis_new_empty_block_period(tmp_path: Path) -> None:
     )
     assert refused.returncode == 2
     assert not (tmp_path / "x").exists()
+
+
+def test_make_genesis_alloc_entry_wins_over_a_predeploy() -> None:
+    own = {"0xCA11BDE05977B3631167028862BE2A173976CA11": {"balance": "0x5"}}
+    alloc = make_genesis(["aa" * 20], alloc=own)["alloc"]
+    assert alloc["0xCA11BDE05977B3631167028862BE2A173976CA11"] == {"balance": "0x5"}
+    assert "ca11bde05977b3631167028862be2a173976ca11" not in alloc
+    assert "4e59b44847b379578588920ca78fbf26c0b4956c" in alloc
