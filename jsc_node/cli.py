@@ -166,6 +166,15 @@ def run(
             help="Seconds before eth_call, eth_estimateGas and kin are aborted; 0: never. [default: 5]",
         ),
     ] = None,
+    rpc_allow_unprotected_txs: Annotated[
+        bool | None,
+        typer.Option(
+            "--rpc-allow-unprotected-txs",
+            help="Accept pre-EIP-155 (no chain id) legacy transactions over RPC, as geth's "
+            "--rpc.allow-unprotected-txs. [default: off]",
+            show_default=False,
+        ),
+    ] = None,
     log_level: LogLevelOpt = None,
     config_file: ConfigFileOpt = None,
 ) -> None:
@@ -191,6 +200,7 @@ def run(
             min_gas_price=min_gas_price,
             rpc_gas_cap=rpc_gas_cap,
             rpc_evm_timeout=rpc_evm_timeout,
+            rpc_allow_unprotected_txs=rpc_allow_unprotected_txs,
             log_level=log_level,
         )
         # Imported here: the node pulls in py-evm, libp2p and uvicorn, which the other commands never need.
@@ -456,12 +466,28 @@ def genesis_new(
     block_period: Annotated[
         int, typer.Option("--block-period", min=1, help="QBFT block period, seconds (blockperiodseconds).")
     ] = 2,
+    empty_block_period: Annotated[
+        int,
+        typer.Option(
+            "--empty-block-period",
+            min=0,
+            help="Seconds an idle chain waits before an empty block (emptyblockperiodseconds); "
+            "the block period or less: a block every period, as the embedded dev genesis.",
+        ),
+    ] = 60,
 ) -> None:
     """Create validator keys and a QBFT genesis.json funding the ten dev accounts."""
     from jsc_node.devtools import DEV_MNEMONIC, write_devnet
 
     with user_errors():
-        keys = write_devnet(out, validators, chain_id, block_period, timestamp=int(time.time()))
+        keys = write_devnet(
+            out,
+            validators,
+            chain_id,
+            block_period,
+            timestamp=int(time.time()),
+            empty_block_period_s=empty_block_period,
+        )
     for key in keys:
         typer.echo(f"validator-{key.index}: {key.address}  {out / f'validator-{key.index}' / 'key'}")
     typer.echo(f"genesis:     {out / 'genesis.json'} (chain id {chain_id}, {block_period} s blocks)")

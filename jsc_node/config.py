@@ -80,6 +80,12 @@ class NodeConfig(BaseSettings):
     rpc_gas_cap: int = Field(
         default=50_000_000, ge=21_000, description="eth_call / eth_estimateGas gas cap (geth)."
     )
+    rpc_allow_unprotected_txs: bool = Field(
+        default=False,
+        description="Accept pre-EIP-155 legacy transactions (v = 27/28, no chain id) over RPC, "
+        "e.g. the presigned deployments of the CREATE2 deployer or Multicall3 (geth's "
+        "--rpc.allow-unprotected-txs).",
+    )
     rpc_evm_timeout: float = Field(
         default=DEFAULT_RPC_EVM_TIMEOUT_S,
         ge=0,

@@ -20,6 +20,7 @@ from jsc_node.chainformat import (
     genesis_extra_data,
 )
 from jsc_node.errors import DevToolsInputError
+from jsc_node.genesis import DEV_VALIDATOR_KEY, predeploy_alloc
 
 # anvil's and Hardhat's development mnemonic: its first ten accounts are funded in every dev genesis.
 # The keys are public knowledge; anything sent to them on a public chain is taken within seconds.
@@ -36,6 +37,11 @@ DEFAULT_BASE_FEE_WEI = 1_000_000_000
 QBFT_EPOCH_LENGTH = 30_000
 QBFT_REQUEST_TIMEOUT_S = 10
 QBFT_EMPTY_BLOCK_PERIOD_S = 60
+# The embedded dev genesis (`make run`): one block a second, with or without transactions, as
+# `geth --dev --dev.period 1`, so a wallet waiting for confirmations on an idle chain gets one a
+# second instead of one a minute. Files made for a network (`genesis new`, `devnet`) keep 60 s.
+DEV_BLOCK_PERIOD_S = 1
+DEV_EMPTY_BLOCK_PERIOD_S = 1
 
 # Every pre-merge fork at block 0, then the timestamp forks at time 0: a dev chain starts on Prague.
 _BLOCK_FORKS = (
@@ -130,11 +136,14 @@ def make_genesis(
     epoch_length: int = QBFT_EPOCH_LENGTH,
     request_timeout_s: int = QBFT_REQUEST_TIMEOUT_S,
     empty_block_period_s: int = QBFT_EMPTY_BLOCK_PERIOD_S,
+    predeploys: bool = True,
 ) -> dict[str, Any]:
     """A geth/Besu-style QBFT genesis document (a JSON-ready dict).
 
     ``validators`` are addresses (hex, 0x optional); extraData lists them sorted by byte value, as
-    Besu does. ``alloc`` defaults to the ten funded dev accounts (``dev_alloc()``).
+    Besu does. ``alloc`` defaults to the ten funded dev accounts (``dev_alloc()``); with
+    ``predeploys`` the canonical contracts and precompile balances of ``genesis.predeploy_alloc()``
+    are added (an address in ``alloc`` keeps its own entry).
     """
     if not validators:
         raise DevToolsInputError("a QBFT genesis needs at least one validator")
@@ -142,6 +151,8 @@ def make_genesis(
         raise DevToolsInputError(f"chain id must be positive, got {chain_id}")
     if block_period_s <= 0:
         raise DevToolsInputError(f"block period must be at least 1 second, got {block_period_s}")
+    if empty_block_period_s < 0:
+        raise DevToolsInputError(f"empty block period must not be negative, got {empty_block_period_s}")
     addresses = sorted({parse_address(v) for v in validators})
     if len(addresses) != len(validators):
         raise DevToolsInputError("validator addresses must be distinct")
@@ -156,6 +167,10 @@ def make_genesis(
         "emptyblockperiodseconds": empty_block_period_s,
     }
     config["zeroBaseFee"] = False
+    accounts = dev_alloc() if alloc is None else alloc
+    if predeploys:
+        taken = {a.lower().removeprefix("0x") for a in accounts}
+        accounts = {**accounts, **{a: e for a, e in predeploy_alloc().items() if a not in taken}}
     return {
         "config": config,
         "nonce": "0x0",
@@ -166,8 +181,26 @@ def make_genesis(
         "coinbase": "0x" + "00" * ADDRESS_BYTES,
         "baseFeePerGas": hex(base_fee_wei),
         "extraData": "0x" + genesis_extra_data(addresses).hex(),
-        "alloc": dev_alloc() if alloc is None else alloc,
+        "alloc": accounts,
     }
+
+
+def dev_genesis() -> dict[str, Any]:
+    """The embedded development genesis, jsc_node/data/dev.json and genesis/dev.json (a test keeps
+    both equal to this): chain 1337, the dev validator alone, 1 s blocks even when idle."""
+    from eth_account import Account
+
+    return make_genesis(
+        [str(Account.from_key(DEV_VALIDATOR_KEY).address)],
+        chain_id=DEFAULT_CHAIN_ID,
+        block_period_s=DEV_BLOCK_PERIOD_S,
+        empty_block_period_s=DEV_EMPTY_BLOCK_PERIOD_S,
+    )
+
+
+def write_dev_genesis(path: Path) -> None:
+    """Write ``dev_genesis()`` as genesis/dev.json is written (2-space JSON, final newline)."""
+    path.write_text(json.dumps(dev_genesis(), indent=2) + "\n")
 
 
 def new_validator_keys(count: int) -> list[ValidatorKey]:
@@ -183,7 +216,13 @@ def new_validator_keys(count: int) -> list[ValidatorKey]:
 
 
 def write_devnet(
-    out: Path, validators: int, chain_id: int, block_period_s: int, *, timestamp: int = 0
+    out: Path,
+    validators: int,
+    chain_id: int,
+    block_period_s: int,
+    *,
+    timestamp: int = 0,
+    empty_block_period_s: int = QBFT_EMPTY_BLOCK_PERIOD_S,
 ) -> list[ValidatorKey]:
     """Write ``out/validator-<i>/{key,address}``, ``out/genesis.json`` and ``out/README.md``.
 
@@ -195,7 +234,11 @@ def write_devnet(
 
     keys = new_validator_keys(validators)
     genesis = make_genesis(
-        [k.address for k in keys], chain_id=chain_id, block_period_s=block_period_s, timestamp=timestamp
+        [k.address for k in keys],
+        chain_id=chain_id,
+        block_period_s=block_period_s,
+        timestamp=timestamp,
+        empty_block_period_s=empty_block_period_s,
     )
     out.mkdir(parents=True, exist_ok=True)
     for key in keys:

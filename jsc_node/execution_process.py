@@ -305,6 +305,7 @@ def open_node_state(config: NodeConfig, spec: GenesisSpec) -> tuple[LevelDB, Exe
         max_per_sender=config.tx_pool_max_per_sender,
         price_bump_percent=config.tx_pool_price_bump_percent,
         min_gas_price=config.min_gas_price,
+        allow_unprotected_txs=config.rpc_allow_unprotected_txs,
     )
     head_state = HeadState(executor)
     pool = TxPool(spec.chain_id, head_state, limits, journal_path=config.data_path / "txpool.journal")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from jsc_node.chainformat import BFT_MIX_HASH, QbftExtraData, decode_extra_data
 from jsc_node.errors import GenesisError, InvalidBlock
@@ -42,6 +43,18 @@ TIME_FORKS: tuple[tuple[str, str], ...] = (
     ("prague", "pragueTime"),
 )
 UNSUPPORTED_FORKS = ("osakaTime", "bpo1Time", "verkleTime")
+
+# The canonical contracts every genesis jsc-node writes holds (jsc_node/data/predeploys.json says
+# where each code comes from). The first four are Prague's system contracts, which geth's dev genesis
+# allocates (core/genesis.go DeveloperGenesisBlock); py-evm's Prague writes the parent hash into the
+# EIP-2935 contract and the beacon root into the EIP-4788 one before each block when they are there.
+BEACON_ROOTS_ADDRESS: Final = bytes.fromhex("000f3df6d732807ef1319fb7b8bb8522d0beac02")
+HISTORY_STORAGE_ADDRESS: Final = bytes.fromhex("0000f90827f1c53a10cb7a02335b175320002935")
+WITHDRAWAL_QUEUE_ADDRESS: Final = bytes.fromhex("00000961ef480eb55e80d19ad83579a64c007002")
+CONSOLIDATION_QUEUE_ADDRESS: Final = bytes.fromhex("0000bbddc7ce488642fb579f8b00f3a590007251")
+CREATE2_DEPLOYER_ADDRESS: Final = bytes.fromhex("4e59b44847b379578588920ca78fbf26c0b4956c")
+"""Arachnid's deterministic deployment proxy: calldata salt (32 bytes) || init code -> CREATE2."""
+MULTICALL3_ADDRESS: Final = bytes.fromhex("ca11bde05977b3631167028862be2a173976ca11")
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,30 @@ class GenesisSpec:
     @property
     def qbft_extra_data(self) -> QbftExtraData:
         return decode_extra_data(self.extra_data)
+
+
+@cache
+def predeploys() -> dict[str, Any]:
+    """jsc_node/data/predeploys.json: precompile balances and canonical contracts, with sources."""
+    doc: dict[str, Any] = json.loads(resources.files("jsc_node").joinpath("data/predeploys.json").read_text())
+    return doc
+
+
+def predeploy_alloc() -> dict[str, dict[str, str]]:
+    """The predeployed accounts as genesis.json alloc entries (keys lowercase hex without 0x, as
+    genesis/dev.json writes them): geth's dev-genesis Prague allocation plus the CREATE2 deployer
+    and Multicall3, each contract with nonce 1 as on mainnet."""
+    doc = predeploys()
+    alloc: dict[str, dict[str, str]] = {
+        address[2:]: {"balance": doc["precompiles"]["balance"]} for address in doc["precompiles"]["addresses"]
+    }
+    for contract in doc["contracts"]:
+        alloc[contract["address"][2:]] = {
+            "balance": contract["balance"],
+            "nonce": contract["nonce"],
+            "code": contract["code"],
+        }
+    return alloc
 
 
 def load_genesis(path: Path | None) -> GenesisSpec:

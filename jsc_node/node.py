@@ -158,6 +158,23 @@ def load_node_key(config: NodeConfig, spec: GenesisSpec) -> bytes:
     return key
 
 
+def isolation_warning(config: NodeConfig, spec: GenesisSpec, node_key: bytes) -> str | None:
+    """The one line a node that can never see a block prints at start: a QBFT genesis of which
+    it is not a validator, and no peer to dial (it could only be dialled). None otherwise."""
+    if spec.qbft is None or config.bootnodes:
+        return None
+    from eth_keys.datatypes import PrivateKey
+
+    address = bytes(PrivateKey(node_key).public_key.to_canonical_address())
+    if address in spec.validators:
+        return None
+    return (
+        f"this node (0x{address.hex()}) is not a validator of this QBFT genesis and has no bootnodes: "
+        "it will produce and receive no blocks unless a peer dials it; give it a validator's key "
+        "(--node-private-key-file) or peers to dial (--bootnodes)"
+    )
+
+
 def seam_socket_path(data_path: Path) -> str:
     path = str(data_path.resolve() / "seam.sock")
     if len(path) <= UNIX_SOCKET_PATH_MAX:
@@ -275,6 +292,9 @@ def run_node(config: NodeConfig) -> int:
     check_versions(*PINNED_VERSIONS)
     spec = load_genesis(config.genesis_file)
     node_key = load_node_key(config, spec)
+    warning = isolation_warning(config, spec, node_key)
+    if warning is not None:
+        log.warning(warning)
     check_ports_free(config)
     # A bad nodes allowlist refuses the start here (one error line); the consensus process
     # reads it again and watches it.

@@ -28,6 +28,7 @@ from jsc_node.rpc.filters import FilterManager
 from jsc_node.rpc.methods import admin, debug, eth, net, qbft, simulate, testing, txpool, web3
 from jsc_node.rpc.ports import RpcBackend
 from jsc_node.rpc.subscriptions import EventHub
+from jsc_node.rpc.wire import loads_request
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,10 @@ UNSUPPORTED: Final[Mapping[str, str]] = {
 
 def _valid_id(value: Any) -> bool:
     # A tuple, not ``str | int | float``: isinstance with a union is several times slower (hot path).
-    return value is None or (isinstance(value, (str, int, float)) and not isinstance(value, bool))
+    # A Fragment is an integer id beyond 64 bits, kept as received (rpc/wire.py).
+    return value is None or (
+        isinstance(value, (str, int, float, orjson.Fragment)) and not isinstance(value, bool)
+    )
 
 
 # --- the dispatcher ----------------------------------------------------------
@@ -169,7 +173,7 @@ class Dispatcher:
     async def handle_body(self, body: bytes | str, connection: Connection | None = None) -> bytes | None:
         """Answer a raw request body; ``None`` when nothing is owed (only notifications)."""
         try:
-            payload = orjson.loads(body)
+            payload = loads_request(body)
         except orjson.JSONDecodeError:
             return parse_error_response()
         answer = await self.handle_payload(payload, connection)

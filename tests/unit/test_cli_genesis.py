@@ -14,7 +14,7 @@ from eth_account import Account
 
 from jsc_node.chainformat import decode_extra_data
 from jsc_node.devtools import DEV_ACCOUNT_BALANCE_WEI, DevToolsInputError, dev_accounts, make_genesis
-from jsc_node.genesis import load_genesis
+from jsc_node.genesis import load_genesis, predeploy_alloc
 
 REPO = Path(__file__).resolve().parents[2]
 # The ten accounts anvil and Hardhat fund from "test test ... junk" (their documented list).
@@ -86,8 +86,13 @@ def test_genesis_new_writes_keys_and_a_qbft_genesis(tmp_path: Path) -> None:
     assert (extra.vote, extra.round, extra.seals) == (None, 0, ())
 
     alloc = {"0x" + address.lower().removeprefix("0x"): entry for address, entry in genesis["alloc"].items()}
-    assert sorted(alloc) == sorted(a.lower() for a in ANVIL_ACCOUNTS)
-    assert all(int(entry["balance"], 16) == 10_000 * 10**18 for entry in alloc.values())
+    predeployed = {"0x" + address for address in predeploy_alloc()}
+    assert sorted(alloc) == sorted([a.lower() for a in ANVIL_ACCOUNTS] + list(predeployed))
+    assert all(int(alloc[a.lower()]["balance"], 16) == 10_000 * 10**18 for a in ANVIL_ACCOUNTS)
+    # the canonical deployers and Prague's system contracts (geth's dev genesis), with their code
+    assert alloc["0x4e59b44847b379578588920ca78fbf26c0b4956c"]["code"].startswith("0x7fffff")
+    assert alloc["0xca11bde05977b3631167028862be2a173976ca11"]["nonce"] == "0x1"
+    assert "code" in alloc["0x0000f90827f1c53a10cb7a02335b175320002935"]
 
     # The node's own genesis parser accepts it and sees the same chain.
     spec = load_genesis(out / "genesis.json")
@@ -95,7 +100,7 @@ def test_genesis_new_writes_keys_and_a_qbft_genesis(tmp_path: Path) -> None:
     assert spec.validators == tuple(sorted(addresses))
     assert spec.qbft is not None
     assert spec.qbft.block_period_s == 5
-    assert len(spec.alloc) == 10
+    assert len(spec.alloc) == 10 + len(predeployed)
 
 
 def test_genesis_new_refuses_to_overwrite(tmp_path: Path) -> None:
@@ -123,8 +128,10 @@ def test_dev_accounts_are_anvils() -> None:
 
 def test_make_genesis_is_deterministic_and_sorts_validators() -> None:
     validators = ["0x" + "bb" * 20, "AA" * 20]
-    genesis = make_genesis(validators, chain_id=7, block_period_s=1, alloc={})
-    assert genesis == make_genesis(list(reversed(validators)), chain_id=7, block_period_s=1, alloc={})
+    genesis = make_genesis(validators, chain_id=7, block_period_s=1, alloc={}, predeploys=False)
+    assert genesis == make_genesis(
+        list(reversed(validators)), chain_id=7, block_period_s=1, alloc={}, predeploys=False
+    )
     extra = decode_extra_data(bytes.fromhex(genesis["extraData"][2:]))
     assert extra.validators == (b"\xaa" * 20, b"\xbb" * 20)
     assert genesis["alloc"] == {}
@@ -147,3 +154,27 @@ def test_make_genesis_is_deterministic_and_sorts_validators() -> None:
 def test_make_genesis_rejects(validators: list[str], chain_id: int, period: int, message: str) -> None:
     with pytest.raises(DevToolsInputError, match=message):
         make_genesis(validators, chain_id=chain_id, block_period_s=period)
+
+
+def test_genesis_new_empty_block_period(tmp_path: Path) -> None:
+    # Production files keep 60 s (the default, checked above); a developer's network can ask for
+    # a block every period, as the embedded dev genesis has.
+    out = tmp_path / "devnet"
+    result = run_cli("genesis", "new", "--validators", "1", "--out", str(out), "--empty-block-period", "1")
+    assert result.returncode == 0, result.stderr
+    spec = load_genesis(out / "genesis.json")
+    assert spec.qbft is not None
+    assert spec.qbft.empty_block_period_s == 1
+    refused = run_cli(
+        "genesis", "new", "--validators", "1", "--out", str(tmp_path / "x"), "--empty-block-period", "-1"
+    )
+    assert refused.returncode == 2
+    assert not (tmp_path / "x").exists()
+
+
+def test_make_genesis_alloc_entry_wins_over_a_predeploy() -> None:
+    own = {"0xCA11BDE05977B3631167028862BE2A173976CA11": {"balance": "0x5"}}
+    alloc = make_genesis(["aa" * 20], alloc=own)["alloc"]
+    assert alloc["0xCA11BDE05977B3631167028862BE2A173976CA11"] == {"balance": "0x5"}
+    assert "ca11bde05977b3631167028862be2a173976ca11" not in alloc
+    assert "4e59b44847b379578588920ca78fbf26c0b4956c" in alloc

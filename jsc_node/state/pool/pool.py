@@ -240,7 +240,7 @@ class TxPool:
 
     def add(self, raw: bytes) -> bytes:
         """Validate and pool one raw tx; journaled and fsynced before returning its hash."""
-        ptx, promoted = self._admit(raw)
+        ptx, promoted = self._admit(raw, allow_unprotected=self.limits.allow_unprotected_txs)
         self._journal_append_or_rollback([ptx])
         self._notify(promoted)
         return ptx.hash
@@ -253,7 +253,7 @@ class TxPool:
         tx is then out of the pool again). Validation runs on the loop, at once, so
         refusals are immediate and admission order is call order.
         """
-        ptx, promoted = self._admit(raw)
+        ptx, promoted = self._admit(raw, allow_unprotected=self.limits.allow_unprotected_txs)
         if self._journal is None:
             self._notify(promoted)
             return ptx.hash
@@ -294,7 +294,8 @@ class TxPool:
         promoted: list[PooledTx] = []
         for raw in raws:
             try:
-                ptx, newly = self._admit(raw)
+                # From peers: pre-EIP-155 txs are valid in blocks, and geth's pool takes them.
+                ptx, newly = self._admit(raw, allow_unprotected=True)
             except InvalidTransaction as exc:
                 results.append(exc)
                 continue
@@ -305,7 +306,7 @@ class TxPool:
         self._notify([p for p in promoted if self._by_hash.get(p.hash) is p])
         return results
 
-    def _admit(self, raw: bytes) -> tuple[PooledTx, list[PooledTx]]:
+    def _admit(self, raw: bytes, *, allow_unprotected: bool) -> tuple[PooledTx, list[PooledTx]]:
         """Validate ``raw`` (state/pool/rules.py) and insert it; returns it and the txs it made
         pending.
 
@@ -327,6 +328,7 @@ class TxPool:
             block_gas_limit=self._block_gas_limit,
             base_fee=self._base_fee,
             arrival=self._seq,
+            allow_unprotected=allow_unprotected,
         )
         sender = ptx.sender
 
@@ -570,7 +572,7 @@ class TxPool:
         dropped = 0
         for raw in self._journal.load():
             try:
-                ptx, newly = self._admit(raw)
+                ptx, newly = self._admit(raw, allow_unprotected=True)  # admitted once already
             except InvalidTransaction as exc:
                 dropped += 1
                 logger.debug("journaled tx dropped: %s", exc)

@@ -84,6 +84,9 @@ class PoolLimits:
     """Largest encoded tx accepted (geth's txMaxSize, 4 slots of 32 KiB)."""
     reject_below_base_fee: bool = True
     """Refuse txs whose fee cap is under the current base fee (Besu does; geth keeps them)."""
+    allow_unprotected_txs: bool = False
+    """Admit pre-EIP-155 legacy txs (v = 27/28) sent over RPC (``--rpc-allow-unprotected-txs``,
+    geth's ``--rpc.allow-unprotected-txs``); from peers they are always admitted, as in geth."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -175,10 +178,13 @@ def validate_transaction(
     block_gas_limit: int | None,
     base_fee: int | None,
     arrival: Iterator[int],
+    allow_unprotected: bool = False,
 ) -> PooledTx:
     """geth's ValidateTransaction: fields, chain id, fees, gas, signature, in geth's order. Returns
     the PooledTx with the recovered sender and the next ``arrival`` number; ``block_gas_limit``
-    and ``base_fee`` are the head's (None: not checked)."""
+    and ``base_fee`` are the head's (None: not checked). ``allow_unprotected`` admits pre-EIP-155
+    legacy txs, which geth refuses only over RPC (internal/ethapi SubmitTransaction) unless
+    ``--rpc.allow-unprotected-txs``."""
     type_id = int(getattr(tx, "type_id", None) or LEGACY_TX_TYPE)
     nonce = int(tx.nonce)
     gas = int(tx.gas)
@@ -194,11 +200,16 @@ def validate_transaction(
     if type_id == LEGACY_TX_TYPE:
         v = int(tx.v)
         if v in UNPROTECTED_V_VALUES:
-            raise InvalidTransaction("only replay-protected (EIP-155) transactions allowed over RPC")
-        if v < EIP155_V_OFFSET:
-            raise InvalidTransaction(f"{ERR_INVALID_SENDER}: invalid transaction v, r, s values")
-        tx_chain_id = (v - EIP155_V_OFFSET) // 2
-        y_parity = (v - EIP155_V_OFFSET) % 2
+            if not allow_unprotected:
+                raise InvalidTransaction("only replay-protected (EIP-155) transactions allowed over RPC")
+            # Homestead signer: no chain id in the signature, valid on every chain.
+            tx_chain_id = chain_id
+            y_parity = v - UNPROTECTED_V_VALUES[0]
+        else:
+            if v < EIP155_V_OFFSET:
+                raise InvalidTransaction(f"{ERR_INVALID_SENDER}: invalid transaction v, r, s values")
+            tx_chain_id = (v - EIP155_V_OFFSET) // 2
+            y_parity = (v - EIP155_V_OFFSET) % 2
     else:
         tx_chain_id = int(tx.chain_id)
         y_parity = int(tx.y_parity)
