@@ -9,6 +9,7 @@ import pytest
 
 from jsc_node.rpc.dispatch import Dispatcher
 from jsc_node.rpc.wire import loads_request
+from tests.unit.test_rpc_fake import FakeBackend
 
 
 @pytest.mark.parametrize(
@@ -17,14 +18,14 @@ from jsc_node.rpc.wire import loads_request
 )
 def test_ids_round_trip_exactly(raw_id: str) -> None:
     body = f'{{"jsonrpc":"2.0","id":{raw_id},"method":"rpc_modules"}}'
-    answer = asyncio.run(Dispatcher(object()).handle_body(body))  # type: ignore[arg-type]
+    answer = asyncio.run(Dispatcher(FakeBackend()).handle_body(body))
     assert answer is not None
     assert answer.startswith(f'{{"jsonrpc":"2.0","id":{raw_id},"result":'.encode())
 
 
 def test_batch_and_error_answers_keep_big_ids() -> None:
     body = b'[{"jsonrpc":"2.0","id":18446744073709551617,"method":"nope"},{"jsonrpc":"2.0","id":2.5,"method":"nope"}]'
-    answer = asyncio.run(Dispatcher(object()).handle_body(body))  # type: ignore[arg-type]
+    answer = asyncio.run(Dispatcher(FakeBackend()).handle_body(body))
     assert answer is not None
     assert answer.startswith(b'[{"jsonrpc":"2.0","id":18446744073709551617,"error":{"code":-32601')
     assert b'"id":2.5,' in answer
