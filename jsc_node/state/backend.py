@@ -29,7 +29,7 @@ from jsc_node.state.evm import rules
 from jsc_node.state.evm.executor import ExecutedBlock, Executor
 from jsc_node.state.evm.forks import Fork
 from jsc_node.state.pool.pool import PooledTx, TxPool
-from jsc_node.state.serve import blobs, callenv, deadline, payload, proofs, tracing
+from jsc_node.state.serve import blobs, callenv, calltx, deadline, payload, proofs, tracing
 from jsc_node.state.serve.overrides import apply_state_overrides
 from jsc_node.state.serve.simulate import simulate
 from jsc_node.views import (
@@ -296,21 +296,8 @@ class NodeBackend:
         return bytes(computation.output)
 
     def _run(self, state: Any, header: BlockHeaderAPI, request: CallRequest, gas: int) -> Any:
-        sender = request.sender or ZERO_ADDRESS
-        value = request.value or 0
         _validate_call_funds(state, request, gas)
-        tx = self.executor.spoof_transaction(
-            state,
-            header,
-            sender,
-            request.to,
-            gas,
-            value,
-            request.input or b"",
-            gas_price=callenv.call_gas_price(request, header),
-            access_list=_access_list(request),
-        )
-        rules.validate_intrinsic_gas(gas, rules.intrinsic_gas(tx))
+        tx = callenv.call_transaction(self.executor, state, header, request, gas).tx
         snapshot = state.snapshot()
         try:
             return state.apply_transaction(tx)
@@ -335,6 +322,7 @@ class NodeBackend:
             balance = state.get_balance(request.sender or ZERO_ADDRESS)
             if request.value > balance:
                 raise InvalidTransaction(rules.ERR_INSUFFICIENT_FUNDS_FOR_TRANSFER)
+        hi = min(hi, self._gas_allowance(state, header, request))
         # EIP-7623 (Prague): a transaction pays at least its calldata floor, and one whose gas limit
         # is below the floor is refused, so no limit under it is an answer (geth's estimator fails
         # every such limit in the state transition's pre-check).
@@ -349,17 +337,8 @@ class NodeBackend:
             if _is_out_of_gas(top):
                 raise InvalidTransaction(f"gas required exceeds allowance ({hi})")
             _raise_if_error(top)
-        probe = self.executor.spoof_transaction(
-            state,
-            header,
-            request.sender or ZERO_ADDRESS,
-            request.to,
-            hi,
-            0,
-            request.input or b"",
-            access_list=_access_list(request),
-        )
-        lo = max(rules.intrinsic_gas(probe), floor) - 1
+        intrinsic = callenv.call_transaction(self.executor, state, header, request, hi).intrinsic_gas
+        lo = max(intrinsic, floor) - 1
         used = hi - top.get_gas_remaining()
         # geth's first guess: what it used plus refunds and a call stipend, scaled for EIP-150
         # (a call forwards at most 63/64 of its gas).
@@ -375,6 +354,19 @@ class NodeBackend:
             else:
                 hi = mid
         return hi
+
+    def _gas_allowance(self, state: Any, header: BlockHeaderAPI, request: CallRequest) -> int:
+        """geth's estimator caps the gas limit at what the sender can pay at the fee cap it names
+        (eth/gasestimator ``Estimate``): (balance - value) // fee cap; no cap without a fee."""
+        fee_cap = calltx.message_fees(request, getattr(header, "base_fee_per_gas", None)).fee_cap
+        if not fee_cap:
+            return self.gas_cap if self.gas_cap > 0 else 2**64 - 1
+        available = int(state.get_balance(request.sender or ZERO_ADDRESS))
+        if request.value:
+            if request.value >= available:
+                raise InvalidTransaction(rules.ERR_INSUFFICIENT_FUNDS_FOR_TRANSFER)
+            available -= request.value
+        return available // fee_cap
 
     async def simulate_v1(self, request: SimulateRequest, block: BlockId) -> list[SimulatedBlock]:
         header = self._header(block)
@@ -634,7 +626,7 @@ class NodeBackend:
         apply_state_overrides(state, overrides, InvalidTransaction)
         gas = min(request.gas if request.gas is not None else self.gas_cap, self.gas_cap)
         _validate_call_funds(state, request, gas)
-        return callenv.create_access_list(self.executor, state, header, request, gas, price)
+        return callenv.create_access_list(self.executor, state, header, request, gas)
 
     async def build_payload(
         self,
@@ -734,8 +726,3 @@ def _validate_call_funds(state: Any, request: CallRequest, gas: int) -> None:
     price = request.gas_price or request.max_fee_per_gas or 0
     cost = gas * price + (request.value or 0)
     rules.validate_funds(sender, int(state.get_balance(sender)), cost)
-
-
-def _access_list(request: CallRequest) -> list[tuple[bytes, tuple[bytes, ...]]]:
-    """The request's EIP-2930 access list as ``Executor.spoof_transaction`` takes it."""
-    return [(entry.address, entry.storage_keys) for entry in request.access_list or ()]

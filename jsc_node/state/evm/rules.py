@@ -49,6 +49,9 @@ FLOOR_GAS_PER_TOKEN: Final = 10
 """EIP-7623 (Prague) TOTAL_COST_FLOOR_PER_TOKEN: the calldata floor, gas per token."""
 TOKENS_PER_NONZERO_BYTE: Final = 4
 """EIP-7623 STANDARD_TOKEN_COST: a non-zero calldata byte is 4 tokens, a zero byte 1."""
+PER_EMPTY_ACCOUNT_GAS: Final = 25_000
+"""EIP-7702 PER_EMPTY_ACCOUNT_COST: intrinsic gas per authorization, applied or not (geth's
+core.IntrinsicGas charges params.CallNewAccountGas per entry)."""
 
 # --- blobs (EIP-4844, EIP-7691) --------------------------------------------------------------
 
@@ -188,6 +191,8 @@ ERR_INSUFFICIENT_FUNDS: Final = "insufficient funds for gas * price + value"
 ERR_INTRINSIC_GAS: Final = "intrinsic gas too low"
 ERR_FLOOR_DATA_GAS: Final = "insufficient gas for floor data gas cost"
 ERR_TX_TYPE_NOT_SUPPORTED: Final = "transaction type not supported"
+ERR_SET_CODE_TX_CREATE: Final = "EIP-7702 transaction cannot be used to create contract"
+ERR_EMPTY_AUTH_LIST: Final = "EIP-7702 transaction with empty auth list"
 ERR_TIP_ABOVE_FEE_CAP: Final = "max priority fee per gas higher than max fee per gas"
 ERR_TIP_VERY_HIGH: Final = "max priority fee per gas higher than 2^256-1"
 ERR_FEE_CAP_VERY_HIGH: Final = "max fee per gas higher than 2^256-1"
@@ -284,6 +289,7 @@ __all__ = [
     "MAX_CODE_SIZE_BYTES",
     "MAX_INITCODE_SIZE_BYTES",
     "MIN_BASE_FEE_PER_BLOB_GAS",
+    "PER_EMPTY_ACCOUNT_GAS",
     "PRAGUE_BLOB_SCHEDULE",
     "SET_CODE_TX_TYPE",
     "TOKENS_PER_NONZERO_BYTE",
