@@ -739,13 +739,9 @@ class NodeBackend:
         state = callenv.call_state(self.executor, header, price)
         apply_state_overrides(state, overrides, InvalidTransaction)
         gas = min(request.gas if request.gas is not None else self.gas_cap, self.gas_cap)
-        sender = request.sender or ZERO_ADDRESS
-        value = request.value or 0
         _validate_call_funds(state, request, gas)
-        tx = self.executor.spoof_transaction(
-            state, header, sender, request.to, gas, value, request.input or b"", gas_price=price
-        )
-        rules.validate_intrinsic_gas(gas, rules.intrinsic_gas(tx))
+        # The transaction eth_call runs (geth's TraceCall executes the same ToMessage).
+        tx = callenv.call_transaction(self.executor, state, header, request, gas).tx
         try:
             return tracing.trace_transaction_on(self.executor, state, header, tx, config)
         except UnknownTracer as exc:

@@ -36,7 +36,9 @@ from jsc_node.views import (
     AccountOverride,
     AuthorizationView,
     BlockId,
+    CallFrameView,
     CallRequest,
+    TraceConfig,
 )
 
 LATEST = BlockId(tag="latest")
@@ -170,10 +172,13 @@ def test_the_access_list_of_a_delegated_call_lists_what_the_delegate_touches(nod
     request = CallRequest(sender=DEV0, to=authority, authorization_list=(_signed(eoa.key),))
     result = asyncio.run(node.create_access_list(request, LATEST, OVERRIDES))
     assert result.error is None
-    # geth's access list tracer: the slots of the running account (the EOA) and the accounts read.
-    assert result.access_list == (
-        AccessListEntry(authority, (SLOT.to_bytes(32, "big"),)),
-        AccessListEntry(PROBED, ()),
+    # geth's access list tracer: the slots of the running account (the EOA) and the accounts read,
+    # by address.
+    assert result.access_list == tuple(
+        sorted(
+            (AccessListEntry(authority, (SLOT.to_bytes(32, "big"),)), AccessListEntry(PROBED, ())),
+            key=lambda entry: entry.address,
+        )
     )
     assert result.gas_used > 46_000
 
@@ -192,6 +197,17 @@ def test_the_access_list_leaves_out_the_authorities(node: Any) -> None:
     assert asyncio.run(node.create_access_list(without, LATEST, overrides)).access_list == (
         AccessListEntry(authority, ()),
     )
+
+
+def test_debug_trace_call_traces_the_delegates_code(node: Any) -> None:
+    # geth's TraceCall executes the same message as eth_call, authorizations included.
+    eoa = Account.create()
+    authority = bytes.fromhex(eoa.address[2:])
+    request = CallRequest(sender=DEV0, to=authority, authorization_list=(_signed(eoa.key),))
+    frame = asyncio.run(node.trace_call(request, LATEST, OVERRIDES, TraceConfig(tracer="callTracer")))
+    assert isinstance(frame, CallFrameView)
+    assert frame.output == authority.rjust(32, b"\x00")
+    assert frame.gas_used > 46_000
 
 
 def test_a_set_code_request_without_a_recipient_is_refused_with_geths_words(node: Any) -> None:
