@@ -291,7 +291,7 @@ class NodeBackend:
         self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverride | None
     ) -> bytes:
         # geth runs eth_call in the requested block's own context (state/serve/callenv.py).
-        state = callenv.call_state(self.executor, header, callenv.call_gas_price(request, header))
+        state = callenv.request_state(self.executor, header, request)
         apply_state_overrides(state, overrides, InvalidTransaction)
         gas = min(request.gas if request.gas is not None else self.gas_cap, self.gas_cap)
         computation = self._run(state, header, request, gas)
@@ -318,7 +318,7 @@ class NodeBackend:
     def _estimate_sync(
         self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverride | None
     ) -> int:
-        state = callenv.call_state(self.executor, header, callenv.call_gas_price(request, header))
+        state = callenv.request_state(self.executor, header, request)
         apply_state_overrides(state, overrides, InvalidTransaction)
         hi = min(request.gas if request.gas is not None else header.gas_limit, self.gas_cap)
         if request.value and not (request.gas_price or request.max_fee_per_gas):
@@ -369,6 +369,11 @@ class NodeBackend:
             if request.value >= available:
                 raise InvalidTransaction(rules.ERR_INSUFFICIENT_FUNDS_FOR_TRANSFER)
             available -= request.value
+        if request.blob_versioned_hashes:
+            blob_cost = _blob_cost(request)
+            if blob_cost >= available:
+                raise InvalidTransaction(rules.ERR_INSUFFICIENT_FUNDS)
+            available -= blob_cost
         return available // fee_cap
 
     async def fill_transaction(self, request: CallRequest) -> tuple[bytes, TxView]:
@@ -698,8 +703,7 @@ class NodeBackend:
     def _access_list_sync(
         self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverride | None
     ) -> AccessListResultView:
-        price = callenv.call_gas_price(request, header)
-        state = callenv.call_state(self.executor, header, price)
+        state = callenv.request_state(self.executor, header, request)
         apply_state_overrides(state, overrides, InvalidTransaction)
         gas = min(request.gas if request.gas is not None else self.gas_cap, self.gas_cap)
         _validate_call_funds(state, request, gas)
@@ -735,8 +739,7 @@ class NodeBackend:
         overrides: StateOverride | None,
         config: TraceConfig,
     ) -> TraceView:
-        price = callenv.call_gas_price(request, header)
-        state = callenv.call_state(self.executor, header, price)
+        state = callenv.request_state(self.executor, header, request)
         apply_state_overrides(state, overrides, InvalidTransaction)
         gas = min(request.gas if request.gas is not None else self.gas_cap, self.gas_cap)
         _validate_call_funds(state, request, gas)
@@ -794,11 +797,18 @@ def _raise_if_error(computation: Any) -> None:
 
 
 def _validate_call_funds(state: Any, request: CallRequest, gas: int) -> None:
-    """geth ``buyGas`` for eth_call and kin: the sender covers gas x the price it names + value."""
+    """geth ``buyGas`` for eth_call and kin: the sender covers gas x the price it names + value
+    + its blobs' gas x the blob fee cap it names."""
     sender = request.sender or ZERO_ADDRESS
     price = request.gas_price or request.max_fee_per_gas or 0
-    cost = gas * price + (request.value or 0)
+    cost = gas * price + (request.value or 0) + _blob_cost(request)
     rules.validate_funds(sender, int(state.get_balance(sender)), cost)
+
+
+def _blob_cost(request: CallRequest) -> int:
+    """The most a request's blobs can cost: their blob gas x its blob fee cap."""
+    blobs = len(request.blob_versioned_hashes or ())
+    return blobs * rules.GAS_PER_BLOB * (request.max_fee_per_blob_gas or 0)
 
 
 def _validate_fee_order(fee_cap: int, tip: int) -> None:

@@ -291,3 +291,44 @@ def test_the_estimate_is_capped_at_what_the_sender_can_pay(node: Any) -> None:
     broke = {poor: AccountOverride(balance=20_000 * fee_cap)}
     with pytest.raises(InvalidTransaction, match=r"have 20000, want 21000$"):
         asyncio.run(node.estimate_gas(request, LATEST, broke))
+
+
+# --- blobs: EIP-4844 --------------------------------------------------------------------------
+
+BLOB_HASH = bytes([rules.VERSIONED_HASH_VERSION_KZG]) + b"\x11" * 31
+BLOB_READER = b"\xb1" * 20
+# PUSH1 0 BLOBHASH; BLOBBASEFEE; return both words.
+BLOB_READER_CODE = bytes.fromhex("600049600052" + "4a602052" + "60406000f3")
+BLOB_OVERRIDES = {BLOB_READER: AccountOverride(code=BLOB_READER_CODE)}
+
+
+def test_a_calls_blob_hashes_reach_blobhash_and_price_blob_gas_at_zero(node: Any) -> None:
+    # geth: CallDefaults gives blob hashes without a fee cap a cap of 0, and applyMessage then
+    # runs the call with blob base fee 0.
+    request = CallRequest(sender=DEV0, to=BLOB_READER, blob_versioned_hashes=(BLOB_HASH,))
+    output = asyncio.run(node.call(request, LATEST, BLOB_OVERRIDES))
+    assert output == BLOB_HASH + (0).to_bytes(32, "big")
+    assert asyncio.run(node.estimate_gas(request, LATEST, BLOB_OVERRIDES)) > 21_000
+    # With a fee cap, the block's own blob base fee (at least 1 wei).
+    capped = CallRequest(
+        sender=DEV0, to=BLOB_READER, blob_versioned_hashes=(BLOB_HASH,), max_fee_per_blob_gas=10
+    )
+    output = asyncio.run(node.call(capped, LATEST, BLOB_OVERRIDES))
+    assert output[:32] == BLOB_HASH
+    assert int.from_bytes(output[32:], "big") >= rules.MIN_BASE_FEE_PER_BLOB_GAS
+
+
+@pytest.mark.parametrize(
+    ("hashes", "to", "words"),
+    [
+        ((), BLOB_READER, r"^blob transaction missing blob hashes$"),
+        ((BLOB_HASH, b"\x02" + BLOB_HASH[1:]), BLOB_READER, r"^blob 1 has invalid hash version$"),
+        ((BLOB_HASH,), None, r'^missing "to" in blob transaction$'),
+    ],
+)
+def test_a_blob_request_no_blob_transaction_can_carry_is_refused(
+    node: Any, hashes: tuple[bytes, ...], to: bytes | None, words: str
+) -> None:
+    request = CallRequest(sender=DEV0, to=to, input=b"\x00", blob_versioned_hashes=hashes)
+    with pytest.raises(InvalidTransaction, match=words):
+        asyncio.run(node.call(request, LATEST, BLOB_OVERRIDES))

@@ -10,6 +10,7 @@ so a free call passes the EIP-1559 fee check and BASEFEE reads 0.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any, Final
 
 from eth.db.chain import ChainDB
@@ -41,16 +42,42 @@ def call_gas_price(request: CallRequest, header: Any) -> int:
     return calltx.message_fees(request, getattr(header, "base_fee_per_gas", None)).gas_price
 
 
-def call_state(executor: Any, header: Any, gas_price: int) -> Any:
+def call_state(executor: Any, header: Any, gas_price: int, *, free_blob_gas: bool = False) -> Any:
     """A scratch py-evm state after ``header``, executing in ``header``'s own block context
-    (base fee 0 when ``gas_price`` is 0). Writes go to a throwaway overlay."""
+    (base fee 0 when ``gas_price`` is 0; blob base fee 0 with ``free_blob_gas``, from Cancun).
+    Writes go to a throwaway overlay."""
     vm_class = executor.schedule.vm_class_for_header(header)
+    if free_blob_gas and fork_of_vm(vm_class) >= Fork.CANCUN:
+        vm_class = _free_blob_gas_vm(vm_class)
     atomic = Overlay(executor.db).atomic()
     context_header = header
     if gas_price == 0 and getattr(header, "base_fee_per_gas", None):
         context_header = header.copy(base_fee_per_gas=0)
     prev_hashes = vm_class.get_prev_hashes(header.parent_hash, ChainDB(atomic))
     return vm_class.build_state(atomic, context_header, executor.chain_context, prev_hashes)
+
+
+def request_state(executor: Any, header: Any, request: CallRequest) -> Any:
+    """``call_state`` for ``request``, as geth's ``applyMessage`` sets the block context: base
+    fee 0 when the message's gas price is 0, blob base fee 0 when its blob fee cap is 0
+    (``CallDefaults`` makes it 0 for blob hashes without one)."""
+    blob_fee_cap = request.max_fee_per_blob_gas
+    free_blob_gas = blob_fee_cap == 0 or (blob_fee_cap is None and request.blob_versioned_hashes is not None)
+    return call_state(executor, header, call_gas_price(request, header), free_blob_gas=free_blob_gas)
+
+
+@cache
+def _free_blob_gas_vm(vm_class: Any) -> Any:
+    """``vm_class`` whose state prices blob gas at 0 (BLOBBASEFEE reads 0, blobs cost nothing)."""
+    state_class = vm_class.get_state_class()
+    free_state = type(
+        f"FreeBlobGas{state_class.__name__}", (state_class,), {"blob_base_fee": property(_zero)}
+    )
+    return type(f"FreeBlobGas{vm_class.__name__}", (vm_class,), {"_state_class": free_state})
+
+
+def _zero(state: Any) -> int:
+    return 0
 
 
 def call_transaction(executor: Any, state: Any, header: Any, request: CallRequest, gas: int) -> CallTx:
@@ -70,9 +97,6 @@ def call_transaction(executor: Any, state: Any, header: Any, request: CallReques
         nonce=int(state.get_nonce(sender)),
         gas=gas,
         base_fee=base_fee,
-        # py-evm's call state cannot price blob gas at 0 as geth's NoBaseFee call does, so a
-        # call's blob hashes are not executed (BLOBHASH reads 0).
-        with_blobs=False,
     )
     fees = built.fees
     if base_fee is not None and (fees.fee_cap or fees.tip):
@@ -154,4 +178,11 @@ def _entries(accessed: dict[bytes, set[bytes]]) -> tuple[AccessListEntry, ...]:
     )
 
 
-__all__ = ["CallTx", "call_gas_price", "call_state", "call_transaction", "create_access_list"]
+__all__ = [
+    "CallTx",
+    "call_gas_price",
+    "call_state",
+    "call_transaction",
+    "create_access_list",
+    "request_state",
+]

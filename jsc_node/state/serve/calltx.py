@@ -11,7 +11,7 @@ messages, so the type chosen here is ``ToTransaction``'s that keeps every field 
   as geth's state transition does; one with a wrong chain id, a wrong nonce or a signature that
   does not recover is skipped, as in a block. It costs PER_EMPTY_ACCOUNT_GAS of intrinsic gas
   whether it applies or not (core.IntrinsicGas).
-- blob versioned hashes: type 3 (EIP-4844), where the caller can price blob gas (``with_blobs``).
+- blob versioned hashes: type 3 (EIP-4844).
 - a block with a base fee and no ``gasPrice``: type 2; ``CallDefaults`` fills zero EIP-1559 fees
   and ``ToTransaction(DynamicFeeTxType)`` makes a dynamic-fee transaction of them.
 - an access list: type 1 (EIP-2930), from Berlin on.
@@ -76,13 +76,11 @@ def message_fees(request: CallRequest, base_fee: int | None) -> MessageFees:
     return MessageFees(cap, tip, price)
 
 
-def transaction_type(
-    request: CallRequest, fork: Fork, base_fee: int | None, *, with_blobs: bool = True
-) -> int:
+def transaction_type(request: CallRequest, fork: Fork, base_fee: int | None) -> int:
     """The transaction type that carries ``request`` (module docstring)."""
     if request.authorization_list is not None:
         return rules.SET_CODE_TX_TYPE
-    if with_blobs and request.blob_versioned_hashes is not None:
+    if request.blob_versioned_hashes is not None:
         return rules.BLOB_TX_TYPE
     if base_fee is not None and request.gas_price is None:
         return rules.DYNAMIC_FEE_TX_TYPE
@@ -108,6 +106,12 @@ def validate_request(
             raise error(rules.ERR_TX_TYPE_NOT_SUPPORTED)
         if request.to is None:
             raise error('missing "to" in blob transaction')
+        hashes = request.blob_versioned_hashes or ()
+        if not hashes:
+            raise error(rules.ERR_MISSING_BLOB_HASHES)
+        for index, versioned_hash in enumerate(hashes):
+            if versioned_hash[:1] != bytes([rules.VERSIONED_HASH_VERSION_KZG]):
+                raise error(f"blob {index} has invalid hash version")
 
 
 def request_transaction(
@@ -119,13 +123,12 @@ def request_transaction(
     nonce: int,
     gas: int,
     base_fee: int | None,
-    with_blobs: bool = True,
     error: rules.ErrorClass = InvalidTransaction,
 ) -> RequestTx:
     """``request`` as an unsigned transaction of ``vm_class``'s fork (module docstring); raises
     ``error`` with geth's words for a request no transaction can carry."""
     fork = fork_of_vm(vm_class)
-    kind = transaction_type(request, fork, base_fee, with_blobs=with_blobs)
+    kind = transaction_type(request, fork, base_fee)
     validate_request(request, kind, sender, fork, error)
     fees = message_fees(request, base_fee)
     builder: Any = vm_class.get_transaction_builder()
