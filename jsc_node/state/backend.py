@@ -320,12 +320,18 @@ class NodeBackend:
     ) -> int:
         state = callenv.request_state(self.executor, header, request)
         apply_state_overrides(state, overrides, InvalidTransaction)
-        hi = min(request.gas if request.gas is not None else header.gas_limit, self.gas_cap)
+        # geth's estimator ignores a limit under 21,000 and starts from the block's gas limit.
+        given = request.gas if request.gas is not None and request.gas >= rules.TX_BASE_GAS else None
+        hi = min(given if given is not None else header.gas_limit, self.gas_cap)
         if request.value and not (request.gas_price or request.max_fee_per_gas):
             balance = state.get_balance(request.sender or ZERO_ADDRESS)
             if request.value > balance:
                 raise InvalidTransaction(rules.ERR_INSUFFICIENT_FUNDS_FOR_TRANSFER)
         hi = min(hi, self._gas_allowance(state, header, request))
+        # geth's estimator takes a limit under the intrinsic gas for one too low, not an error.
+        intrinsic = callenv.call_transaction(self.executor, state, header, request, hi, check_gas=False)
+        if hi < intrinsic.intrinsic_gas:
+            raise InvalidTransaction(f"gas required exceeds allowance ({hi})")
         # EIP-7623 (Prague): a transaction pays at least its calldata floor, and one whose gas limit
         # is below the floor is refused, so no limit under it is an answer (geth's estimator fails
         # every such limit in the state transition's pre-check).
@@ -340,8 +346,7 @@ class NodeBackend:
             if _is_out_of_gas(top):
                 raise InvalidTransaction(f"gas required exceeds allowance ({hi})")
             _raise_if_error(top)
-        intrinsic = callenv.call_transaction(self.executor, state, header, request, hi).intrinsic_gas
-        lo = max(intrinsic, floor) - 1
+        lo = max(intrinsic.intrinsic_gas, floor) - 1
         used = hi - top.get_gas_remaining()
         # geth's first guess: what it used plus refunds and a call stipend, scaled for EIP-150
         # (a call forwards at most 63/64 of its gas).

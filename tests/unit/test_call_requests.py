@@ -289,8 +289,15 @@ def test_the_estimate_is_capped_at_what_the_sender_can_pay(node: Any) -> None:
     request = CallRequest(sender=poor, to=DEV1, max_fee_per_gas=fee_cap, max_priority_fee_per_gas=0)
     assert asyncio.run(node.estimate_gas(request, LATEST, overrides)) == 21_000
     broke = {poor: AccountOverride(balance=20_000 * fee_cap)}
-    with pytest.raises(InvalidTransaction, match=r"have 20000, want 21000$"):
+    # geth: an allowance under the intrinsic gas fails every limit it could try.
+    with pytest.raises(InvalidTransaction, match=r"^gas required exceeds allowance \(20000\)$"):
         asyncio.run(node.estimate_gas(request, LATEST, broke))
+
+
+def test_an_estimate_capped_under_the_authorizations_gas_exceeds_the_allowance(node: Any) -> None:
+    request = CallRequest(sender=DEV0, to=DEV1, gas=45_999, authorization_list=(ARBITRARY,))
+    with pytest.raises(InvalidTransaction, match=r"^gas required exceeds allowance \(45999\)$"):
+        asyncio.run(node.estimate_gas(request, LATEST, None))
 
 
 # --- blobs: EIP-4844 --------------------------------------------------------------------------
@@ -332,3 +339,8 @@ def test_a_blob_request_no_blob_transaction_can_carry_is_refused(
     request = CallRequest(sender=DEV0, to=to, input=b"\x00", blob_versioned_hashes=hashes)
     with pytest.raises(InvalidTransaction, match=words):
         asyncio.run(node.call(request, LATEST, BLOB_OVERRIDES))
+
+
+def test_an_estimate_ignores_a_gas_limit_under_21000(node: Any) -> None:
+    # geth's estimator: a limit under params.TxGas is no upper bound; the block's limit is.
+    assert asyncio.run(node.estimate_gas(CallRequest(sender=DEV0, to=DEV1, gas=1), LATEST, None)) == 21_000

@@ -80,11 +80,14 @@ def _zero(state: Any) -> int:
     return 0
 
 
-def call_transaction(executor: Any, state: Any, header: Any, request: CallRequest, gas: int) -> CallTx:
+def call_transaction(
+    executor: Any, state: Any, header: Any, request: CallRequest, gas: int, *, check_gas: bool = True
+) -> CallTx:
     """``request`` as the transaction a call executes on ``state`` (state/serve/calltx.py), after
     geth's ``preCheck`` and intrinsic-gas checks of a call: fee caps (unless both are zero, when
-    the call runs without a base fee), the EIP-7702 and EIP-3860 refusals, the intrinsic gas
-    (a creation's init code words included from Shanghai, as core.IntrinsicGas counts them)."""
+    the call runs without a base fee), the EIP-7702 and EIP-3860 refusals, and with ``check_gas``
+    that ``gas`` covers the intrinsic gas (a creation's init code words included from Shanghai, as
+    core.IntrinsicGas counts them)."""
     vm_class = executor.schedule.vm_class_for_header(header)
     fork = fork_of_vm(vm_class)
     sender = request.sender or ZERO_ADDRESS
@@ -106,7 +109,8 @@ def call_transaction(executor: Any, state: Any, header: Any, request: CallReques
         rules.validate_initcode_size(request.input or b"")
     tx = calltx.call_transaction(built, sender)
     intrinsic = rules.intrinsic_gas(tx, with_initcode=fork >= Fork.SHANGHAI)
-    rules.validate_intrinsic_gas(gas, intrinsic)
+    if check_gas:
+        rules.validate_intrinsic_gas(gas, intrinsic)
     return CallTx(tx, intrinsic)
 
 
