@@ -160,7 +160,7 @@ async def fill_transaction(backend: RpcBackend, params: Params) -> dict[str, Any
     viem's prepareTransactionRequest asks for it first on every send and reads ``tx``'s fee, gas,
     nonce, chain id and type fields, so ``tx`` is geth's ``types.Transaction`` JSON."""
     check_arity(params, 1)
-    if isinstance(params[0], dict) and params[0].get("blobs") is not None:
+    if params and isinstance(params[0], dict) and params[0].get("blobs") is not None:
         # geth builds the sidecar (commitments, proofs) from "blobs"; this node takes blob
         # transactions signed with their sidecar (eth_sendRawTransaction) only.
         raise InvalidParams('"blobs" is not supported for this RPC method')
