@@ -15,6 +15,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import rlp
@@ -31,7 +32,7 @@ from jsc_node.state.evm import rules
 from jsc_node.state.evm.executor import ExecutedBlock, Executor
 from jsc_node.state.evm.forks import Fork
 from jsc_node.state.pool.pool import PooledTx, TxPool
-from jsc_node.state.serve import blobs, callenv, deadline, payload, proofs, tracing
+from jsc_node.state.serve import blobs, callenv, calltx, deadline, payload, proofs, tracing
 from jsc_node.state.serve.overrides import apply_state_overrides
 from jsc_node.state.serve.simulate import simulate
 from jsc_node.views import (
@@ -347,7 +348,7 @@ class NodeBackend:
         self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverride | None
     ) -> bytes:
         # geth runs eth_call in the requested block's own context (state/serve/callenv.py).
-        state = callenv.call_state(self.executor, header, callenv.call_gas_price(request, header))
+        state = callenv.request_state(self.executor, header, request)
         apply_state_overrides(state, overrides, InvalidTransaction)
         gas = min(request.gas if request.gas is not None else self.gas_cap, self.gas_cap)
         computation = self._run(state, header, request, gas)
@@ -355,21 +356,8 @@ class NodeBackend:
         return bytes(computation.output)
 
     def _run(self, state: Any, header: BlockHeaderAPI, request: CallRequest, gas: int) -> Any:
-        sender = request.sender or ZERO_ADDRESS
-        value = request.value or 0
         _validate_call_funds(state, request, gas)
-        tx = self.executor.spoof_transaction(
-            state,
-            header,
-            sender,
-            request.to,
-            gas,
-            value,
-            request.input or b"",
-            gas_price=callenv.call_gas_price(request, header),
-            access_list=_access_list(request),
-        )
-        rules.validate_intrinsic_gas(gas, rules.intrinsic_gas(tx))
+        tx = callenv.call_transaction(self.executor, state, header, request, gas).tx
         snapshot = state.snapshot()
         try:
             return state.apply_transaction(tx)
@@ -387,13 +375,20 @@ class NodeBackend:
     def _estimate_sync(
         self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverride | None
     ) -> int:
-        state = callenv.call_state(self.executor, header, callenv.call_gas_price(request, header))
+        state = callenv.request_state(self.executor, header, request)
         apply_state_overrides(state, overrides, InvalidTransaction)
-        hi = min(request.gas if request.gas is not None else header.gas_limit, self.gas_cap)
+        # geth's estimator ignores a limit under 21,000 and starts from the block's gas limit.
+        given = request.gas if request.gas is not None and request.gas >= rules.TX_BASE_GAS else None
+        hi = min(given if given is not None else header.gas_limit, self.gas_cap)
         if request.value and not (request.gas_price or request.max_fee_per_gas):
             balance = state.get_balance(request.sender or ZERO_ADDRESS)
             if request.value > balance:
                 raise InvalidTransaction(rules.ERR_INSUFFICIENT_FUNDS_FOR_TRANSFER)
+        hi = min(hi, self._gas_allowance(state, header, request))
+        # geth's estimator takes a limit under the intrinsic gas for one too low, not an error.
+        intrinsic = callenv.call_transaction(self.executor, state, header, request, hi, check_gas=False)
+        if hi < intrinsic.intrinsic_gas:
+            raise InvalidTransaction(f"gas required exceeds allowance ({hi})")
         # EIP-7623 (Prague): a transaction pays at least its calldata floor, and one whose gas limit
         # is below the floor is refused, so no limit under it is an answer (geth's estimator fails
         # every such limit in the state transition's pre-check).
@@ -408,17 +403,7 @@ class NodeBackend:
             if _is_out_of_gas(top):
                 raise InvalidTransaction(f"gas required exceeds allowance ({hi})")
             _raise_if_error(top)
-        probe = self.executor.spoof_transaction(
-            state,
-            header,
-            request.sender or ZERO_ADDRESS,
-            request.to,
-            hi,
-            0,
-            request.input or b"",
-            access_list=_access_list(request),
-        )
-        lo = max(rules.intrinsic_gas(probe), floor) - 1
+        lo = max(intrinsic.intrinsic_gas, floor) - 1
         used = hi - top.get_gas_remaining()
         # geth's first guess: what it used plus refunds and a call stipend, scaled for EIP-150
         # (a call forwards at most 63/64 of its gas).
@@ -434,6 +419,98 @@ class NodeBackend:
             else:
                 hi = mid
         return hi
+
+    def _gas_allowance(self, state: Any, header: BlockHeaderAPI, request: CallRequest) -> int:
+        """geth's estimator caps the gas limit at what the sender can pay at the fee cap it names
+        (eth/gasestimator ``Estimate``): (balance - value) // fee cap; no cap without a fee."""
+        fee_cap = calltx.message_fees(request, getattr(header, "base_fee_per_gas", None)).fee_cap
+        if not fee_cap:
+            return self.gas_cap if self.gas_cap > 0 else 2**64 - 1
+        available = int(state.get_balance(request.sender or ZERO_ADDRESS))
+        if request.value:
+            if request.value >= available:
+                raise InvalidTransaction(rules.ERR_INSUFFICIENT_FUNDS_FOR_TRANSFER)
+            available -= request.value
+        if request.blob_versioned_hashes:
+            blob_cost = _blob_cost(request)
+            if blob_cost >= available:
+                raise InvalidTransaction(rules.ERR_INSUFFICIENT_FUNDS)
+            available -= blob_cost
+        return available // fee_cap
+
+    async def fill_transaction(self, request: CallRequest) -> tuple[bytes, TxView]:
+        """geth ``FillTransaction``: ``setDefaults`` on the head (fees, pending nonce, value,
+        the estimate as gas, chain id), then ``ToTransaction(DynamicFeeTxType)``, unsigned."""
+        head = self.head
+        sender = request.sender or ZERO_ADDRESS
+        filled = await self._fee_defaults(request, head)
+        if filled.value is None:
+            filled = replace(filled, value=0)
+        if filled.nonce is None:
+            filled = replace(filled, nonce=await self.nonce(sender, BlockId(tag="pending")))
+        _validate_fill_shape(filled)
+        if filled.gas is None:
+            # geth estimates at "latest" with the filled fees, no nonce and no overrides.
+            estimate_request = replace(filled, nonce=None)
+            gas = await self._time_limited(self._estimate_sync, estimate_request, head, None)
+            filled = replace(filled, gas=gas)
+        chain_id = self.executor.spec.chain_id
+        if filled.chain_id is not None and filled.chain_id != chain_id:
+            raise InvalidTransaction(
+                f"chainId does not match node's (have={filled.chain_id}, want={chain_id})"
+            )
+        vm_class = self.executor.schedule.vm_class_for_header(head)
+        assert filled.nonce is not None
+        assert filled.gas is not None
+        built = calltx.request_transaction(
+            vm_class,
+            chain_id,
+            filled,
+            sender=sender,
+            nonce=filled.nonce,
+            gas=filled.gas,
+            base_fee=getattr(head, "base_fee_per_gas", None),
+        )
+        tx = calltx.unsigned_signed_form(vm_class, built, sender)
+        return calltx.encode_unsigned(built), tx_view(tx, None, None)
+
+    async def _fee_defaults(self, request: CallRequest, head: BlockHeaderAPI) -> CallRequest:
+        """geth ``setFeeDefaults`` on the head: ``request`` with its fees filled, or a refusal in
+        geth's words."""
+        if request.max_fee_per_blob_gas == 0:
+            raise InvalidTransaction("maxFeePerBlobGas, if specified, must be non-zero")
+        fork = self.executor.schedule.fork_of_header(head)
+        blob_fee_cap = request.max_fee_per_blob_gas
+        if fork >= Fork.CANCUN and request.blob_versioned_hashes is not None and blob_fee_cap is None:
+            # Twice the head's blob base fee: slack for a rising fee.
+            blob_fee_cap = 2 * (rules.blob_base_fee(head, fork) or 0)
+        request = replace(request, max_fee_per_blob_gas=blob_fee_cap)
+        if request.gas_price is not None and request.authorization_list is not None:
+            raise InvalidTransaction("both gasPrice and authorizationList specified")
+        fee_cap, tip = request.max_fee_per_gas, request.max_priority_fee_per_gas
+        if request.gas_price is None and fee_cap is not None and tip is not None:
+            if fee_cap == 0:
+                raise InvalidTransaction("maxFeePerGas must be non-zero")
+            _validate_fee_order(fee_cap, tip)
+            return request
+        is_london = fork >= Fork.LONDON
+        if request.gas_price is not None:
+            if request.gas_price == 0 and is_london:
+                raise InvalidTransaction("gasPrice must be non-zero after london fork")
+            return request
+        if not is_london:
+            if fee_cap is not None or tip is not None:
+                raise InvalidTransaction(
+                    "maxFeePerGas and maxPriorityFeePerGas are not valid before London is active"
+                )
+            return replace(request, gas_price=await self.gas_price())
+        if tip is None:
+            tip = await self.max_priority_fee()
+        if fee_cap is None:
+            # Twice the head's base fee plus the tip: slack for a rising base fee.
+            fee_cap = tip + 2 * int(getattr(head, "base_fee_per_gas", 0) or 0)
+        _validate_fee_order(fee_cap, tip)
+        return replace(request, max_fee_per_gas=fee_cap, max_priority_fee_per_gas=tip)
 
     async def simulate_v1(self, request: SimulateRequest, block: BlockId) -> list[SimulatedBlock]:
         header = self._header(block)
@@ -688,12 +765,11 @@ class NodeBackend:
     def _access_list_sync(
         self, request: CallRequest, header: BlockHeaderAPI, overrides: StateOverride | None
     ) -> AccessListResultView:
-        price = callenv.call_gas_price(request, header)
-        state = callenv.call_state(self.executor, header, price)
+        state = callenv.request_state(self.executor, header, request)
         apply_state_overrides(state, overrides, InvalidTransaction)
         gas = min(request.gas if request.gas is not None else self.gas_cap, self.gas_cap)
         _validate_call_funds(state, request, gas)
-        return callenv.create_access_list(self.executor, state, header, request, gas, price)
+        return callenv.create_access_list(self.executor, state, header, request, gas)
 
     async def build_payload(
         self,
@@ -725,17 +801,12 @@ class NodeBackend:
         overrides: StateOverride | None,
         config: TraceConfig,
     ) -> TraceView:
-        price = callenv.call_gas_price(request, header)
-        state = callenv.call_state(self.executor, header, price)
+        state = callenv.request_state(self.executor, header, request)
         apply_state_overrides(state, overrides, InvalidTransaction)
         gas = min(request.gas if request.gas is not None else self.gas_cap, self.gas_cap)
-        sender = request.sender or ZERO_ADDRESS
-        value = request.value or 0
         _validate_call_funds(state, request, gas)
-        tx = self.executor.spoof_transaction(
-            state, header, sender, request.to, gas, value, request.input or b"", gas_price=price
-        )
-        rules.validate_intrinsic_gas(gas, rules.intrinsic_gas(tx))
+        # The transaction eth_call runs (geth's TraceCall executes the same ToMessage).
+        tx = callenv.call_transaction(self.executor, state, header, request, gas).tx
         try:
             return tracing.trace_transaction_on(self.executor, state, header, tx, config)
         except UnknownTracer as exc:
@@ -788,13 +859,41 @@ def _raise_if_error(computation: Any) -> None:
 
 
 def _validate_call_funds(state: Any, request: CallRequest, gas: int) -> None:
-    """geth ``buyGas`` for eth_call and kin: the sender covers gas x the price it names + value."""
+    """geth ``buyGas`` for eth_call and kin: the sender covers gas x the price it names + value
+    + its blobs' gas x the blob fee cap it names."""
     sender = request.sender or ZERO_ADDRESS
     price = request.gas_price or request.max_fee_per_gas or 0
-    cost = gas * price + (request.value or 0)
+    cost = gas * price + (request.value or 0) + _blob_cost(request)
     rules.validate_funds(sender, int(state.get_balance(sender)), cost)
 
 
-def _access_list(request: CallRequest) -> list[tuple[bytes, tuple[bytes, ...]]]:
-    """The request's EIP-2930 access list as ``Executor.spoof_transaction`` takes it."""
-    return [(entry.address, entry.storage_keys) for entry in request.access_list or ()]
+def _blob_cost(request: CallRequest) -> int:
+    """The most a request's blobs can cost: their blob gas x its blob fee cap."""
+    blobs = len(request.blob_versioned_hashes or ())
+    return blobs * rules.GAS_PER_BLOB * (request.max_fee_per_blob_gas or 0)
+
+
+def _validate_fee_order(fee_cap: int, tip: int) -> None:
+    """geth ``setFeeDefaults``: the fee cap is at least the tip (hexutil's 0x form in the words)."""
+    if fee_cap < tip:
+        raise InvalidTransaction(f"maxFeePerGas ({hex(fee_cap)}) < maxPriorityFeePerGas ({hex(tip)})")
+
+
+def _validate_fill_shape(request: CallRequest) -> None:
+    """geth ``setDefaults``: the blob count and what a creation may carry."""
+    hashes = request.blob_versioned_hashes
+    if hashes is not None and not hashes:
+        raise InvalidTransaction("need at least 1 blob for a blob transaction")
+    if hashes is not None and len(hashes) > rules.BLOB_TX_MAX_BLOBS:
+        raise InvalidTransaction(
+            f"too many blobs in transaction (have={len(hashes)}, max={rules.BLOB_TX_MAX_BLOBS})"
+        )
+    if request.to is None:
+        if hashes is not None:
+            raise InvalidTransaction('missing "to" in blob transaction')
+        if not request.input:
+            raise InvalidTransaction("contract creation without any data provided")
+        if request.authorization_list:
+            raise InvalidTransaction(
+                'authorizationList provided for contract creation, but "to" field is missing'
+            )

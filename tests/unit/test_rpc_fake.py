@@ -422,6 +422,11 @@ class FakeBackend:
         self.call_handler(request)
         return self.gas_estimate
 
+    async def fill_transaction(self, request: CallRequest) -> tuple[bytes, TxView]:
+        self.calls.append(("fill_transaction", (request,)))
+        self.call_handler(request)
+        return b"\x02\xc0", make_tx(0, gas=self.gas_estimate, v=0, r=0, s=0)
+
     async def gas_price(self) -> int:
         return 1_000_000_007
 

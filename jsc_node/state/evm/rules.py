@@ -49,6 +49,9 @@ FLOOR_GAS_PER_TOKEN: Final = 10
 """EIP-7623 (Prague) TOTAL_COST_FLOOR_PER_TOKEN: the calldata floor, gas per token."""
 TOKENS_PER_NONZERO_BYTE: Final = 4
 """EIP-7623 STANDARD_TOKEN_COST: a non-zero calldata byte is 4 tokens, a zero byte 1."""
+PER_EMPTY_ACCOUNT_GAS: Final = 25_000
+"""EIP-7702 PER_EMPTY_ACCOUNT_COST: intrinsic gas per authorization, applied or not (geth's
+core.IntrinsicGas charges params.CallNewAccountGas per entry)."""
 
 # --- blobs (EIP-4844, EIP-7691) --------------------------------------------------------------
 
@@ -80,6 +83,9 @@ class BlobSchedule:
 
 CANCUN_BLOB_SCHEDULE: Final = BlobSchedule(3, 6, 3_338_477)  # EIP-4844
 PRAGUE_BLOB_SCHEDULE: Final = BlobSchedule(6, 9, 5_007_716)  # EIP-7691
+BLOB_TX_MAX_BLOBS: Final = 6
+"""geth params.BlobTxMaxBlobs: the blobs eth_fillTransaction lets one request carry (the pool bounds
+a transaction by its fork's block maximum instead, as geth's pool does)."""
 
 
 def blob_schedule(fork: Fork) -> BlobSchedule | None:
@@ -188,6 +194,9 @@ ERR_INSUFFICIENT_FUNDS: Final = "insufficient funds for gas * price + value"
 ERR_INTRINSIC_GAS: Final = "intrinsic gas too low"
 ERR_FLOOR_DATA_GAS: Final = "insufficient gas for floor data gas cost"
 ERR_TX_TYPE_NOT_SUPPORTED: Final = "transaction type not supported"
+ERR_SET_CODE_TX_CREATE: Final = "EIP-7702 transaction cannot be used to create contract"
+ERR_EMPTY_AUTH_LIST: Final = "EIP-7702 transaction with empty auth list"
+ERR_MISSING_BLOB_HASHES: Final = "blob transaction missing blob hashes"
 ERR_TIP_ABOVE_FEE_CAP: Final = "max priority fee per gas higher than max fee per gas"
 ERR_TIP_VERY_HIGH: Final = "max priority fee per gas higher than 2^256-1"
 ERR_FEE_CAP_VERY_HIGH: Final = "max fee per gas higher than 2^256-1"
@@ -273,6 +282,7 @@ def validate_initcode_size(data: bytes, error: ErrorClass = InvalidTransaction) 
 
 __all__ = [
     "ACCESS_LIST_TX_TYPE",
+    "BLOB_TX_MAX_BLOBS",
     "BLOB_TX_TYPE",
     "CALL_STIPEND_GAS",
     "CANCUN_BLOB_SCHEDULE",
@@ -284,6 +294,7 @@ __all__ = [
     "MAX_CODE_SIZE_BYTES",
     "MAX_INITCODE_SIZE_BYTES",
     "MIN_BASE_FEE_PER_BLOB_GAS",
+    "PER_EMPTY_ACCOUNT_GAS",
     "PRAGUE_BLOB_SCHEDULE",
     "SET_CODE_TX_TYPE",
     "TOKENS_PER_NONZERO_BYTE",

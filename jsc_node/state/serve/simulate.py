@@ -11,7 +11,8 @@ geth's semantics (go-ethereum ``internal/ethapi/simulate.go``, ``transaction_arg
   EIP-2935/EIP-4788 pre-block system updates, the calls in order, EIP-7685 requests, withdrawals,
   then the real roots, bloom and hash of the block.
 - Each call becomes an *unsigned* transaction (v = r = s = 0) of type 2 unless it gives
-  ``gasPrice`` (legacy), blob hashes (3) or an authorization list (4): its hash is geth's.
+  ``gasPrice`` (legacy), blob hashes (3) or an authorization list (4): its hash is geth's
+  (state/serve/calltx.py, shared with eth_call and kin).
   Default gas: what is left of the block, capped by the RPC gas cap that the whole simulation
   shares. geth's pre-checks run before py-evm executes the message (nonce only with validation;
   base fee skipped without validation when both fee fields are zero).
@@ -29,7 +30,7 @@ from typing import Any
 import rlp
 from eth.abc import BlockHeaderAPI
 from eth.consensus.context import ConsensusContext
-from eth.constants import BLANK_ROOT_HASH, CREATE_CONTRACT_ADDRESS
+from eth.constants import BLANK_ROOT_HASH
 from eth.db.chain import ChainDB
 from eth.exceptions import Halt, OutOfGas, Revert
 from eth.vm.base import VM
@@ -60,6 +61,7 @@ from jsc_node.state.chain import block_view, encoded_block_size, tx_view
 from jsc_node.state.evm import rules
 from jsc_node.state.evm.executor import Executor
 from jsc_node.state.evm.forks import Fork, fork_of_vm
+from jsc_node.state.serve import calltx
 from jsc_node.state.serve.overrides import apply_state_overrides
 from jsc_node.state.storage.leveldb import Overlay
 from jsc_node.views import (
@@ -520,13 +522,34 @@ class Simulator:
         value = call.value or 0
         data = call.input or b""
         base_fee: int | None = getattr(header, "base_fee_per_gas", None)
-        tx, fee_cap, tip, gas_price = self._transaction(vm, call, nonce, gas, value, data, base_fee)
-        # An unsigned transaction (v = r = s = 0) whose sender is given: py-evm's ``sender`` is a
-        # cached property, so it is filled in instead of recovered.
-        tx.__dict__["sender"] = sender
+        # geth ``ToTransaction(DynamicFeeTxType)``, unsigned (v = r = s = 0), its sender given.
+        built = calltx.request_transaction(
+            type(vm),
+            self.chain_id,
+            call,
+            sender=sender,
+            nonce=nonce,
+            gas=gas,
+            base_fee=base_fee,
+            error=SimInvalidParams,
+        )
+        tx = calltx.unsigned_signed_form(type(vm), built, sender)
+        fees = built.fees
         fork = fork_of_vm(vm)
         self._validate(
-            state, fork, tx, sender, nonce, gas, value, data, fee_cap, tip, gas_price, base_fee, call
+            state,
+            fork,
+            tx,
+            sender,
+            nonce,
+            gas,
+            value,
+            data,
+            fees.fee_cap,
+            fees.tip,
+            fees.gas_price,
+            base_fee,
+            call,
         )
         tracer.reset()
         state.lock_changes()
@@ -539,74 +562,6 @@ class Simulator:
         if fork >= Fork.PRAGUE:
             peak = max(peak, rules.floor_data_gas(data))
         return _CallOutcome(tx, computation, peak, tracer.logs())
-
-    def _transaction(
-        self, vm: VM, call: CallRequest, nonce: int, gas: int, value: int, data: bytes, base_fee: int | None
-    ) -> tuple[Any, int, int, int]:
-        """geth ``TransactionArgs.ToTransaction(DynamicFeeTxType)`` (unsigned) and the message's
-        (fee cap, tip, gas price) from ``ToMessage``."""
-        builder: Any = vm.get_transaction_builder()
-        to = call.to if call.to is not None else CREATE_CONTRACT_ADDRESS
-        access_list = [
-            (entry.address, [int.from_bytes(k, "big") for k in entry.storage_keys])
-            for entry in call.access_list or ()
-        ]
-        legacy = call.gas_price is not None or (base_fee is None and call.max_fee_per_gas is None)
-        if legacy and call.authorization_list is None and call.blob_versioned_hashes is None:
-            price = call.gas_price or 0
-            tx = builder.new_transaction(nonce, price, gas, to, value, data, 0, 0, 0)
-            return tx, price, price, price
-        fee_cap = call.max_fee_per_gas or 0
-        tip = call.max_priority_fee_per_gas or 0
-        gas_price = 0
-        if fee_cap or tip:
-            gas_price = min(tip + (base_fee or 0), fee_cap)
-        if call.authorization_list is not None:
-            if call.to is None:
-                raise SimInvalidParams('missing "to" in set-code transaction')
-            auths = [
-                {
-                    "chain_id": a.chain_id,
-                    "address": a.address,
-                    "nonce": a.nonce,
-                    "y_parity": a.y_parity,
-                    "r": a.r,
-                    "s": a.s,
-                }
-                for a in call.authorization_list
-            ]
-            tx = builder.new_set_code_transaction(
-                self.chain_id, nonce, tip, fee_cap, gas, to, value, data, access_list, auths, 0, 0, 0
-            )
-        elif call.blob_versioned_hashes is not None:
-            if call.to is None:
-                raise SimInvalidParams('missing "to" in blob transaction')
-            tx = builder.new_blob_transaction(
-                self.chain_id,
-                nonce,
-                tip,
-                fee_cap,
-                gas,
-                to,
-                value,
-                data,
-                access_list,
-                call.max_fee_per_blob_gas or 0,
-                list(call.blob_versioned_hashes),
-                0,
-                0,
-                0,
-            )
-        else:
-            tx = builder.new_dynamic_fee_transaction(
-                self.chain_id, nonce, tip, fee_cap, gas, to, value, data, access_list, 0, 0, 0
-            )
-        typed_class = getattr(builder, "typed_transaction", None)
-        if typed_class is not None and not isinstance(tx, typed_class):
-            # The London/Cancun builders wrap in their own fork's typed class; the block's
-            # transaction sedes serializes only this fork's.
-            tx = typed_class(tx.type_id, tx._inner)
-        return tx, fee_cap, tip, gas_price
 
     def _validate(
         self,
@@ -644,7 +599,9 @@ class Simulator:
         want = gas * (fee_cap if base_fee is not None else gas_price) + value + blob_fee
         balance = int(state.get_balance(sender))
         rules.validate_funds(sender, balance, want, SimInsufficientFunds)
-        rules.validate_intrinsic_gas(gas, rules.intrinsic_gas(tx), SimIntrinsicGas)
+        rules.validate_intrinsic_gas(
+            gas, rules.intrinsic_gas(tx, with_initcode=fork >= Fork.SHANGHAI), SimIntrinsicGas
+        )
         if fork >= Fork.PRAGUE:
             rules.validate_floor_data_gas(gas, data, SimInvalidTransaction)
         if value and balance - gas * gas_price < value:
