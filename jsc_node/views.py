@@ -278,6 +278,9 @@ class BlockView:
     """Prague and later (EIP-7685)."""
     total_difficulty: int | None = None
     """Leave ``None``: geth stopped reporting it after the merge; set only to show it."""
+    pending: bool = False
+    """The ``pending`` block (not committed): ``hash``, ``nonce`` and ``miner`` print as null, as
+    geth prints its pending block."""
 
 
 # --- fees, sync, pool --------------------------------------------------------

@@ -45,7 +45,7 @@ def call_state(executor: Any, header: Any, gas_price: int) -> Any:
     """A scratch py-evm state after ``header``, executing in ``header``'s own block context
     (base fee 0 when ``gas_price`` is 0). Writes go to a throwaway overlay."""
     vm_class = executor.schedule.vm_class_for_header(header)
-    atomic = Overlay(executor.db).atomic()
+    atomic = Overlay(executor.state_db(header)).atomic()
     context_header = header
     if gas_price == 0 and getattr(header, "base_fee_per_gas", None):
         context_header = header.copy(base_fee_per_gas=0)

@@ -880,7 +880,8 @@ def _vm_at_block_start(executor: Any, header: BlockHeaderAPI) -> tuple[Any, Bloc
     atomic = overlay.atomic()
     chaindb = ChainDB(atomic)
     vm_class = executor.schedule.vm_class_for_header(header)
-    block = vm_class.get_block_class().from_header(header, executor.chaindb)
+    # The pending block's body is in the overlay it was built in (state/serve/pending.py).
+    block = vm_class.get_block_class().from_header(header, ChainDB(executor.state_db(header)))
     parent = executor.header_by_hash(header.parent_hash)
     template = vm_class.create_header_from_parent(parent)
     vm = vm_class(template, chaindb, executor.chain_context, ConsensusContext(atomic))
