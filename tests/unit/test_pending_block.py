@@ -188,3 +188,62 @@ def test_a_queued_transaction_is_not_in_the_pending_block(node: Node) -> None:
     assert node.rpc("eth_getBlockByNumber", "pending", False)["transactions"] == []
     filled = node.send(0, to=RECIPIENT, value=VALUE, gas=21_000)  # the gap at nonce 0 only
     assert node.rpc("eth_getBlockByNumber", "pending", False)["transactions"] == [filled]
+
+
+class Ticks:
+    """A monotonic clock the test moves; a pending build takes ``build_s`` of it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.build_s = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _blocks(node: Node, ticks: Ticks) -> Any:
+    from jsc_node.state.serve.pending import PendingBlocks
+
+    pool = node.pool
+
+    def candidates() -> Any:
+        ticks.now += ticks.build_s  # asked for once per build, between its start and its end
+        return (p.tx for p in pool.pending_for_block(node.backend.next_base_fee()))
+
+    return PendingBlocks(node.executor, candidates, lambda: pool.version, monotonic=ticks)
+
+
+def test_a_cheap_pending_block_follows_every_pool_change(node: Node) -> None:
+    ticks = Ticks()
+    ticks.build_s = 0.001
+    blocks = _blocks(node, ticks)
+    assert len(blocks.get().block.transactions) == 0
+    node.send(0, to=RECIPIENT, value=VALUE, gas=21_000)
+    ticks.now += 0.0001  # at once
+    assert len(blocks.get().block.transactions) == 1
+    assert blocks.builds == 2
+
+
+def test_a_slow_pending_block_is_reused_for_a_few_build_times(node: Node) -> None:
+    ticks = Ticks()
+    ticks.build_s = 0.2  # reused for 4 x 0.2 s on the same head
+    blocks = _blocks(node, ticks)
+    first = blocks.get()
+    node.send(0, to=RECIPIENT, value=VALUE, gas=21_000)
+    ticks.now += 0.5
+    assert blocks.get() is first  # the pool moved, but 0.5 s < 0.8 s
+    ticks.now += 0.5
+    assert len(blocks.get().block.transactions) == 1  # 1.0 s: rebuilt
+    assert blocks.builds == 2
+
+    ticks.build_s = 1.0  # 4 x 1 s, capped at geth's 2 s
+    node.send(1, to=RECIPIENT, value=VALUE, gas=21_000)
+    ticks.now += 1.0  # past the last build's 0.8 s
+    slow = blocks.get()
+    assert len(slow.block.transactions) == 2
+    node.send(2, to=RECIPIENT, value=VALUE, gas=21_000)
+    ticks.now += 1.9
+    assert blocks.get() is slow
+    ticks.now += 0.2
+    assert len(blocks.get().block.transactions) == 3
+    assert blocks.builds == 4

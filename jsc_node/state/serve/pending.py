@@ -12,7 +12,8 @@ QBFT the extra data holds the head's validators, no vote, round 0, no seals.
 
 Everything is written to an overlay over LevelDB that is never flushed: the chain is unchanged.
 :class:`PendingBlocks` keeps the last one per (head hash, pool version), so a burst of reads builds
-it once, and registers its state root with the executor (``Executor.side_states``) so that
+it once (a pool big enough to make the build slow is followed at most every few build times, as
+geth's miner reuses its pending block for up to 2 s), and registers its state root with the executor (``Executor.side_states``) so that
 ``eth_call`` and kin, which build their state from a header, find its trie nodes.
 """
 
@@ -38,6 +39,15 @@ from jsc_node.views import BlockView, ReceiptView, TxView
 PENDING_FEE_RECIPIENT: Final = b"\x00" * 20
 """geth's default ``--miner.pending.feeRecipient``."""
 ZERO_HASH: Final = b"\x00" * 32
+CHEAP_BUILD_S: Final = 0.05
+"""A pending block built faster than this is rebuilt on every pool change."""
+PENDING_TTL_S: Final = 2.0
+"""geth's ``pendingTTL`` (miner/pending.go): the longest a pending block is reused on an unchanged
+head while the pool moves."""
+REUSE_PER_BUILD_S: Final = 4
+"""A slower pending block is reused for this many times its build time (at most
+``PENDING_TTL_S``): under a stream of transactions and pending reads, building takes at most a
+fifth of the event loop."""
 SIDE_STATES_KEPT: Final = 4
 """Pending states whose trie nodes stay reachable: a call that took the previous pending header
 still finds its state while a newer pending block replaces it."""
@@ -130,7 +140,9 @@ class PendingBlocks:
     """The pending block of the current (head hash, pool version), built on first use.
 
     Used from the event loop thread only (the pool is read there); the build is bounded by the
-    block's gas limit and the pool's own size limits, as a proposal is."""
+    block's gas limit and the pool's own size limits, as a proposal is. A build that took longer
+    than ``CHEAP_BUILD_S`` is reused on the same head for ``REUSE_PER_BUILD_S`` times its length
+    (at most ``PENDING_TTL_S``) even if the pool moved meanwhile."""
 
     def __init__(
         self,
@@ -138,12 +150,16 @@ class PendingBlocks:
         candidates: Callable[[], Iterable[Any]],
         pool_version: Callable[[], int],
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._executor = executor
         self._candidates = candidates
         self._pool_version = pool_version
         self._clock = clock
+        self._monotonic = monotonic
         self._current: PendingBlock | None = None
+        self._built_at = 0.0
+        self._build_s = 0.0
         self.builds = 0
         """How many pending blocks were built (a burst of reads builds one)."""
 
@@ -151,9 +167,17 @@ class PendingBlocks:
         head = self._executor.head  # read once: a commit in the worker thread may move it
         version = self._pool_version()
         current = self._current
-        if current is not None and current.key == (bytes(head.hash), version):
-            return current
+        if current is not None and current.key[0] == bytes(head.hash):
+            if current.key[1] == version:
+                return current
+            if self._build_s > CHEAP_BUILD_S:
+                reuse_s = min(PENDING_TTL_S, REUSE_PER_BUILD_S * self._build_s)
+                if self._monotonic() - self._built_at < reuse_s:
+                    return current
+        started = self._monotonic()
         built = build_pending_block(self._executor, head, self._candidates(), version, self._clock())
+        self._built_at = self._monotonic()
+        self._build_s = self._built_at - started
         self.builds += 1
         self._current = built
         side = self._executor.side_states
