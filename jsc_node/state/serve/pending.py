@@ -13,8 +13,9 @@ QBFT the extra data holds the head's validators, no vote, round 0, no seals.
 Everything is written to an overlay over LevelDB that is never flushed: the chain is unchanged.
 :class:`PendingBlocks` keeps the last one per (head hash, pool version), so a burst of reads builds
 it once (a pool big enough to make the build slow is followed at most every few build times, as
-geth's miner reuses its pending block for up to 2 s), and registers its state root with the executor (``Executor.side_states``) so that
-``eth_call`` and kin, which build their state from a header, find its trie nodes.
+geth's miner reuses its pending block for up to 2 s), and registers its state root with the
+executor (``Executor.side_states``) so that ``eth_call`` and kin, which build their state from a
+header, find its trie nodes.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from jsc_node.state.chain import ChainReader
 from jsc_node.state.evm.executor import Executor, apply_transactions
 from jsc_node.state.evm.forks import Fork, fork_of_vm
 from jsc_node.state.storage.leveldb import Overlay
-from jsc_node.views import BlockView, ReceiptView, TxView
+from jsc_node.views import BlockView, ReceiptView
 
 PENDING_FEE_RECIPIENT: Final = b"\x00" * 20
 """geth's default ``--miner.pending.feeRecipient``."""
@@ -77,10 +78,6 @@ class PendingBlock:
         """geth's pending block: ``hash``, ``nonce`` and ``miner`` print as null (internal/ethapi
         ``GetBlockByNumber``); transactions carry the block's computed hash, as geth's do."""
         return replace(self.reader.block_view(self.header, full_txs), pending=True)
-
-    def transactions(self) -> tuple[TxView, ...]:
-        txs = self.reader.transactions(self.header)
-        return tuple(self.reader.tx_view(tx, self.header, i) for i, tx in enumerate(txs))
 
     def receipts(self) -> list[ReceiptView]:
         return self.reader.receipt_views(self.header)

@@ -477,7 +477,7 @@ def _authority(auth: Any) -> bytes | None:
     digest = keccak(b"\x05" + encode([int(auth.chain_id), bytes(auth.address), int(auth.nonce)]))
     try:
         public_key = Signature(vrs=(y_parity, r, s)).recover_public_key_from_msg_hash(digest)
-    except Exception:
+    except Exception:  # any recovery failure: no authority, as geth's Authority() errs
         return None
     return bytes(public_key.to_canonical_address())
 
