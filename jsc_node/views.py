@@ -278,6 +278,9 @@ class BlockView:
     """Prague and later (EIP-7685)."""
     total_difficulty: int | None = None
     """Leave ``None``: geth stopped reporting it after the merge; set only to show it."""
+    pending: bool = False
+    """The ``pending`` block (not committed): ``hash``, ``nonce`` and ``miner`` print as null, as
+    geth prints its pending block."""
 
 
 # --- fees, sync, pool --------------------------------------------------------
@@ -434,7 +437,8 @@ class TraceConfig:
     """geth's ``TraceConfig`` (``debug_trace*``): the struct logger's switches, or a named tracer."""
 
     tracer: str | None = None
-    """``None``: the struct logger (opcode steps); ``"callTracer"``: the call tree."""
+    """``None``: the struct logger (opcode steps); ``"callTracer"``: the call tree;
+    ``"prestateTracer"``: the accounts a transaction touches."""
     disable_stack: bool = False
     disable_storage: bool = False
     enable_memory: bool = False
@@ -443,6 +447,14 @@ class TraceConfig:
     """callTracer: leave out sub-calls."""
     with_log: bool = False
     """callTracer: attach each frame's logs."""
+    diff_mode: bool = False
+    """prestateTracer: ``{"pre", "post"}`` of what changed instead of the touched accounts."""
+    disable_code: bool = False
+    """prestateTracer: leave code out (the code hash stays)."""
+    prestate_disable_storage: bool = False
+    """prestateTracer's own ``disableStorage`` (``tracerConfig``; the struct logger's is apart)."""
+    include_empty: bool = False
+    """prestateTracer: keep accounts that were empty before the transaction."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,7 +527,32 @@ class CallFrameView:
     logs: tuple[CallLogView, ...] | None = None
 
 
-TraceView = StructTraceView | CallFrameView
+@dataclass(frozen=True, slots=True)
+class PrestateAccountView:
+    """One account in a prestateTracer result (geth eth/tracers/native/prestate.go ``account``);
+    ``None`` members are left out of the JSON."""
+
+    balance: int | None
+    code: bytes | None
+    """``None``: no code, or left out; ``b""`` (post only): the code was cleared."""
+    code_hash: bytes | None
+    nonce: int
+    """Left out of the JSON when 0."""
+    storage: Mapping[bytes, bytes] | None
+    """32-byte slot -> 32-byte value; left out when empty or disabled."""
+
+
+@dataclass(frozen=True, slots=True)
+class PrestateTraceView:
+    """geth's prestateTracer result: the accounts before the transaction, and with ``diffMode``
+    what changed after it."""
+
+    pre: Mapping[bytes, PrestateAccountView]
+    post: Mapping[bytes, PrestateAccountView] | None
+    """``None`` unless ``diffMode``."""
+
+
+TraceView = StructTraceView | CallFrameView | PrestateTraceView
 
 
 @dataclass(frozen=True, slots=True)
@@ -712,6 +749,8 @@ __all__ = [
     "NewLogsEvent",
     "NewPendingTxsEvent",
     "PayloadAttributes",
+    "PrestateAccountView",
+    "PrestateTraceView",
     "ReceiptView",
     "SimBlockCalls",
     "SimBlockOverrides",

@@ -57,3 +57,26 @@ def _address(value: str | bytes) -> bytes:
     if len(raw) != 20:
         raise ValueError(f"address must be 20 bytes, got {len(raw)}")
     return raw.rjust(32, b"\x00")
+
+
+# A storage contract, assembled by hand (no compiler): its runtime code stores the first
+# calldata word in slot 0 (PUSH1 0 CALLDATALOAD PUSH1 0 SSTORE STOP).
+STORAGE_RUNTIME = bytes.fromhex("60003560005500")
+
+
+def storage_contract_init(initial: int) -> bytes:
+    """Init code of the storage contract: SSTORE(0, initial) (initial < 256), then return
+    :data:`STORAGE_RUNTIME` (CODECOPY of the bytes after this 17-byte prefix)."""
+    if not 0 <= initial < 256:
+        raise ValueError("initial must fit PUSH1")
+    size = len(STORAGE_RUNTIME)
+    prefix = bytes([0x60, initial, 0x60, 0x00, 0x55])  # SSTORE(0, initial)
+    prefix += bytes([0x60, size, 0x60, 17, 0x60, 0x00, 0x39])  # CODECOPY(0, 17, size)
+    prefix += bytes([0x60, size, 0x60, 0x00, 0xF3])  # RETURN(0, size)
+    assert len(prefix) == 17
+    return prefix + STORAGE_RUNTIME
+
+
+def storage_set_data(value: int) -> bytes:
+    """Call data of the storage contract: the word it stores in slot 0."""
+    return _uint256(value)

@@ -556,11 +556,12 @@ def format_block(block: BlockView) -> dict[str, Any]:
     out["extraData"] = "0x" + block.extra_data.hex()
     out["gasLimit"] = hex(block.gas_limit)
     out["gasUsed"] = hex(block.gas_used)
-    out["hash"] = "0x" + block.hash.hex()
+    # geth nulls these for its pending block (internal/ethapi GetBlockByNumber, GetHeaderByNumber).
+    out["hash"] = None if block.pending else "0x" + block.hash.hex()
     out["logsBloom"] = "0x" + block.logs_bloom.hex()
-    out["miner"] = "0x" + block.miner.hex()
+    out["miner"] = None if block.pending else "0x" + block.miner.hex()
     out["mixHash"] = "0x" + block.mix_hash.hex()
-    out["nonce"] = "0x" + block.nonce.hex()
+    out["nonce"] = None if block.pending else "0x" + block.nonce.hex()
     out["number"] = hex(block.number)
     if block.parent_beacon_block_root is not None:
         out["parentBeaconBlockRoot"] = "0x" + block.parent_beacon_block_root.hex()

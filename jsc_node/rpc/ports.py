@@ -80,7 +80,8 @@ class ChainReads(Protocol):
     async def resolve_block(self, block: BlockId) -> int | None:
         """The canonical block number ``block`` names, or ``None`` if there is no such block.
 
-        ``latest``/``pending``/``safe``/``finalized`` -> head; ``earliest`` -> 0; a number -> itself
+        ``latest``/``pending``/``safe``/``finalized`` -> head (a number names a committed block;
+        the pending block itself is ``pending_block``); ``earliest`` -> 0; a number -> itself
         if ``<= head``; a hash -> its number if the block is known (and canonical when
         ``require_canonical``; under QBFT every known block is canonical).
         """
@@ -109,6 +110,16 @@ class ChainReads(Protocol):
 
     async def block_by_hash(self, block_hash: bytes, full_txs: bool) -> BlockView | None:
         """The block with this 32-byte hash, or ``None``."""
+        ...
+
+    async def pending_block(self, full_txs: bool) -> BlockView:
+        """The block this node would build next from its pool (the ``pending`` tag): number
+        head + 1, parent the head, the pool's executable transactions in inclusion order; its
+        view has ``pending`` set. State reads at ``pending`` answer from its post-state."""
+        ...
+
+    async def pending_receipts(self) -> list[ReceiptView]:
+        """The receipts of ``pending_block``'s transactions, in order."""
         ...
 
     async def block_transaction_count(self, number: int) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import platform
 import sys
@@ -32,7 +33,7 @@ from jsc_node.state.evm import rules
 from jsc_node.state.evm.executor import ExecutedBlock, Executor
 from jsc_node.state.evm.forks import Fork
 from jsc_node.state.pool.pool import PooledTx, TxPool
-from jsc_node.state.serve import blobs, callenv, calltx, deadline, payload, proofs, tracing
+from jsc_node.state.serve import blobs, callenv, calltx, deadline, payload, pending, proofs, tracing
 from jsc_node.state.serve.overrides import apply_state_overrides
 from jsc_node.state.serve.simulate import simulate
 from jsc_node.views import (
@@ -185,10 +186,24 @@ class NodeBackend:
 
     # -- helpers -----------------------------------------------------------------------
 
+    @functools.cached_property
+    def pending_blocks(self) -> pending.PendingBlocks:
+        """The ``pending`` block, rebuilt when the head or the pool changes (state/serve/pending.py)."""
+        pool = self.pool
+        return pending.PendingBlocks(
+            self.executor,
+            lambda: (pooled.tx for pooled in pool.pending_for_block(self.next_base_fee())),
+            lambda: pool.version,
+        )
+
     def _header(self, block: BlockId) -> BlockHeaderAPI:
         if block.tag is not None:
             if block.tag == "earliest":
                 return self.executor.genesis
+            if block.tag == "pending":
+                # geth: state and calls at "pending" run on the pending block's post-state, in
+                # its context (eth/api_backend.go StateAndHeaderByNumber).
+                return self.pending_blocks.get(self.head).header
             return self.head
         if block.number is not None:
             header = (
@@ -236,6 +251,9 @@ class NodeBackend:
         return int(self.head.block_number)
 
     async def resolve_block(self, block: BlockId) -> int | None:
+        if block.tag == "pending":
+            # A number is a committed block; readers of the pending block ask pending_block.
+            return int(self.head.block_number)
         try:
             return int(self._header(block).block_number)
         except BlockNotFound:
@@ -257,6 +275,12 @@ class NodeBackend:
             return None
         header = self.reader.header_by_number(number)
         return None if header is None else self.reader.block_view(header, full_txs)
+
+    async def pending_block(self, full_txs: bool) -> BlockView:
+        return self.pending_blocks.get(self.head).view(full_txs)
+
+    async def pending_receipts(self) -> list[ReceiptView]:
+        return self.pending_blocks.get(self.head).receipts()
 
     async def block_by_hash(self, block_hash: bytes, full_txs: bool) -> BlockView | None:
         header = self.reader.header_by_hash(block_hash)
@@ -753,7 +777,7 @@ class NodeBackend:
     async def account_proof(self, address: bytes, slots: Sequence[bytes], block: BlockId) -> AccountProofView:
         header = self._header(block)
         return await asyncio.to_thread(
-            proofs.account_proof, self.executor.db, header.state_root, address, slots
+            proofs.account_proof, self.executor.state_db(header), header.state_root, address, slots
         )
 
     async def create_access_list(

@@ -355,6 +355,21 @@ class FakeBackend:
                 return self._shape(block, full_txs)
         return None
 
+    async def pending_block(self, full_txs: bool) -> BlockView:
+        """The next block on the head holding the pool's transactions (NodeBackend builds it)."""
+        head = self.head()
+        txs = [
+            replace(tx, block_hash=b"\xbb" * 32, block_number=head + 1, transaction_index=i)
+            for i, tx in enumerate(self.pool_txs.values())
+        ]
+        block = make_block(
+            head + 1, txs, hash=b"\xbb" * 32, parent_hash=head.to_bytes(32, "big"), pending=True
+        )
+        return self._shape(block, full_txs)
+
+    async def pending_receipts(self) -> list[ReceiptView]:
+        return []
+
     async def block_transaction_count(self, number: int) -> int | None:
         block = self.blocks.get(number)
         return None if block is None else len(block.transactions)

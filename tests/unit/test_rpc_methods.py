@@ -93,10 +93,32 @@ def test_syncing(backend: FakeBackend) -> None:
 
 @pytest.mark.parametrize(
     ("tag", "number"),
-    [("latest", HEAD), ("pending", HEAD), ("safe", HEAD), ("finalized", HEAD), ("earliest", 0)],
+    [("latest", HEAD), ("safe", HEAD), ("finalized", HEAD), ("earliest", 0)],
 )
 def test_block_tags(backend: FakeBackend, tag: str, number: int) -> None:
     assert result(backend, "eth_getBlockByNumber", tag, False)["number"] == hex(number)
+
+
+def test_pending_tag_is_the_next_block_with_geths_null_fields(backend: FakeBackend) -> None:
+    """geth (internal/ethapi GetBlockByNumber, GetHeaderByNumber): the pending block is head + 1,
+    its hash, nonce and miner null; its transactions count and index like a block's."""
+    block = result(backend, "eth_getBlockByNumber", "pending", False)
+    assert block["number"] == hex(HEAD + 1)
+    assert (block["hash"], block["nonce"], block["miner"]) == (None, None, None)
+    header = result(backend, "eth_getHeaderByNumber", "pending")
+    assert (header["hash"], header["nonce"], header["miner"], header["number"]) == (
+        None,
+        None,
+        None,
+        hex(HEAD + 1),
+    )
+    count = len(block["transactions"])
+    assert result(backend, "eth_getBlockTransactionCountByNumber", "pending") == hex(count)
+    assert result(backend, "eth_getTransactionByBlockNumberAndIndex", "pending", hex(count)) is None
+    assert result(backend, "eth_getBlockReceipts", "pending") == []
+    assert result(backend, "eth_getUncleCountByBlockNumber", "pending") == "0x0"
+    # A number past the head is no block, pending or not.
+    assert result(backend, "eth_getBlockByNumber", hex(HEAD + 1), False) is None
 
 
 def test_block_by_number_hashes_or_full(backend: FakeBackend) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import pytest
 from eth.vm.spoof import SpoofTransaction
+from eth_hash.auto import keccak
 
 from jsc_node.genesis import load_genesis
 from jsc_node.importer import ChainImporter, read_block_files
@@ -324,3 +325,81 @@ def test_trace_call_runs_a_call_like_eth_call(executor: Executor) -> None:
     frame = trace_transaction_on(executor, state, header, tx, TraceConfig(tracer="callTracer"))
     assert isinstance(frame, CallFrameView)
     assert frame.gas_used == trace.gas
+
+
+# --- prestateTracer on purpose-made contracts ---------------------------------------------
+
+OTHER = bytes.fromhex("00000000000000000000000000000000000c0de3")
+TARGET = bytes.fromhex("00000000000000000000000000000000000c0de4")
+
+
+def _prestate(
+    executor: Executor, setup: dict[bytes, tuple[bytes, int]], to: bytes, gas: int, **flags: bool
+) -> Any:
+    """Run a call from SENDER to ``to`` on the head state with ``setup`` (address -> code, balance)
+    under the prestateTracer, as debug_traceCall does; the formatted result."""
+    from jsc_node.state.evm.forks import fork_of_vm
+    from jsc_node.state.serve.tracing import PrestateTracer
+
+    header = executor.head
+    state = callenv.call_state(executor, header, 0)
+    for address, (code, balance) in setup.items():
+        state.set_code(address, code)
+        state.set_balance(address, balance)
+    state.lock_changes()
+    vm_class = executor.schedule.vm_class_for_header(header)
+    tracer = PrestateTracer(TraceConfig(tracer="prestateTracer", **flags), fork_of_vm(vm_class))
+    state.computation_class = traced_computation_class(type(state).computation_class, tracer)
+    unsigned = vm_class.create_unsigned_transaction(
+        nonce=state.get_nonce(SENDER), gas_price=0, gas=gas, to=to, value=0, data=b""
+    )
+    tx = SpoofTransaction(unsigned, from_=SENDER)
+    tracer.tx_start(state, tx)
+    state.apply_transaction(tx)
+    tracer.tx_end(state)
+    return format_trace(tracer.result())
+
+
+def _call_code(address: bytes) -> bytes:
+    """CALL(gas 0, address, value 0, no data, no return data); STOP."""
+    return bytes.fromhex("6000600060006000600073") + address + bytes.fromhex("6000f100")
+
+
+def test_prestate_skips_a_call_that_runs_out_of_gas_before_it_runs(executor: Executor) -> None:
+    setup = {CALLER: (_call_code(OTHER), 0), OTHER: (b"", 5)}
+    # 21,000 + 7 pushes: the cold CALL (2,600) cannot be paid. geth hands the error to OnOpcode,
+    # and the prestateTracer looks nothing up for it.
+    starved = _prestate(executor, setup, CALLER, 21_000 + 21 + 100)
+    assert "0x" + OTHER.hex() not in starved
+    assert "0x" + CALLER.hex() in starved
+    fed = _prestate(executor, setup, CALLER, 100_000)
+    assert fed["0x" + OTHER.hex()] == {"balance": "0x5"}
+
+
+def test_prestate_looks_up_an_eip7702_delegation_target(executor: Executor) -> None:
+    setup = {
+        OTHER: (bytes.fromhex("ef0100") + TARGET, 1),  # an EOA delegated to TARGET
+        TARGET: (bytes.fromhex("00"), 0),
+    }
+    result = _prestate(executor, setup, OTHER, 100_000)
+    assert result["0x" + TARGET.hex()] == {
+        "balance": "0x0",
+        "code": "0x00",
+        "codeHash": "0x" + keccak(b"\x00").hex(),
+    }
+    assert result["0x" + OTHER.hex()]["code"] == "0xef0100" + TARGET.hex()
+
+
+def test_prestate_diff_of_an_inner_create(executor: Executor) -> None:
+    # CREATE(value 0, offset 0, size 0): an empty contract at keccak(rlp([CALLER, 0]))[12:].
+    from eth._utils.address import generate_contract_address
+
+    setup = {CALLER: (bytes.fromhex("600060006000f000"), 0)}
+    diff = _prestate(executor, setup, CALLER, 100_000, diff_mode=True)
+    made = "0x" + bytes(generate_contract_address(CALLER, 0)).hex()
+    assert made not in diff["pre"]  # created: absent before
+    assert diff["post"][made] == {"nonce": 1}  # EIP-161: a new contract's nonce is 1
+    assert diff["post"]["0x" + CALLER.hex()] == {"nonce": 1}  # CREATE bumped the creator's nonce
+    caller_before = diff["pre"]["0x" + CALLER.hex()]
+    assert caller_before["balance"] == "0x0"
+    assert "nonce" not in caller_before  # 0: left out

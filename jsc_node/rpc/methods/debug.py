@@ -1,12 +1,14 @@
 """``debug_*`` methods (geth's ``DebugAPI`` and tracers API): raw encodings and transaction traces.
 
 Traces come out in geth's JSON exactly: the struct logger's ``{gas, failed, returnValue,
-structLogs}`` (eth/tracers/logger ``ExecutionResult``, ``structLogLegacy``) and the callTracer's
-frames (eth/tracers/native/call.go ``callFrame``).
+structLogs}`` (eth/tracers/logger ``ExecutionResult``, ``structLogLegacy``), the callTracer's
+frames (eth/tracers/native/call.go ``callFrame``) and the prestateTracer's accounts
+(eth/tracers/native/prestate.go ``account``, ``stateMap``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 from jsc_node.errors import (
@@ -30,6 +32,8 @@ from jsc_node.views import (
     BlockTraceEntry,
     CallFrameView,
     ExecutionFailed,
+    PrestateAccountView,
+    PrestateTraceView,
     StateOverride,
     StructLogView,
     StructTraceView,
@@ -40,7 +44,15 @@ from jsc_node.views import (
 Params = list[Any]
 
 CALL_TRACER: Final = "callTracer"
-SUPPORTED_TRACERS: Final = frozenset({CALL_TRACER})
+PRESTATE_TRACER: Final = "prestateTracer"
+SUPPORTED_TRACERS: Final = frozenset({CALL_TRACER, PRESTATE_TRACER})
+# geth eth/tracers/native/prestate.go ``PrestateTracerConfig``: JSON key -> TraceConfig field.
+_PRESTATE_FLAGS: Final = {
+    "diffMode": "diff_mode",
+    "disableCode": "disable_code",
+    "disableStorage": "prestate_disable_storage",
+    "includeEmpty": "include_empty",
+}
 DEFAULT_TRACE_CONFIG: Final = TraceConfig()
 LATEST: Final = BlockId(tag="latest")
 
@@ -115,7 +127,9 @@ def decode_trace_config(value: Any) -> TraceConfig:
         )
     if tracer == "":
         tracer = None
-    tracer_config = value.get("tracerConfig") or {}
+    raw_config = value.get("tracerConfig")
+    prestate = _decode_prestate_config(raw_config) if tracer == PRESTATE_TRACER else {}
+    tracer_config = raw_config or {}
     if not isinstance(tracer_config, dict):
         raise InvalidParams("json: cannot unmarshal non-object into Go struct field TraceConfig.tracerConfig")
     return TraceConfig(
@@ -126,7 +140,48 @@ def decode_trace_config(value: Any) -> TraceConfig:
         enable_return_data=_flag(value, "enableReturnData"),
         only_top_call=_flag(tracer_config, "onlyTopCall"),
         with_log=_flag(tracer_config, "withLog"),
+        **prestate,
     )
+
+
+def _go_json_kind(value: Any) -> str:
+    """The JSON kind as Go's encoding/json names it in an ``UnmarshalTypeError``."""
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _decode_prestate_config(raw: Any) -> dict[str, bool]:
+    """geth ``newPrestateTracer``: ``json.Unmarshal`` into ``PrestateTracerConfig`` (keys matched
+    case-insensitively, unknown keys and ``null`` ignored, the last of duplicates wins), then
+    ``cannot use diffMode with includeEmpty``. Errors come back as the tracer's (-32000)."""
+    flags: dict[str, bool] = {}
+    if raw is None:
+        return flags
+    if not isinstance(raw, dict):
+        raise ExecutionFailed(
+            f"json: cannot unmarshal {_go_json_kind(raw)} into Go value of type native.PrestateTracerConfig"
+        )
+    by_folded = {key.lower(): key for key in _PRESTATE_FLAGS}
+    for key, item in raw.items():
+        name = key if key in _PRESTATE_FLAGS else by_folded.get(key.lower())
+        if name is None or item is None:
+            continue
+        if not isinstance(item, bool):
+            raise ExecutionFailed(
+                f"json: cannot unmarshal {_go_json_kind(item)} into Go struct field "
+                f"PrestateTracerConfig.{name} of type bool"
+            )
+        flags[_PRESTATE_FLAGS[name]] = item
+    if flags.get("diff_mode") and flags.get("include_empty"):
+        raise ExecutionFailed("cannot use diffMode with includeEmpty")
+    return flags
 
 
 def _check_tracer(config: TraceConfig) -> None:
@@ -194,7 +249,33 @@ def format_call_frame(frame: CallFrameView) -> dict[str, Any]:
     return out
 
 
+def _format_prestate_account(account: PrestateAccountView) -> dict[str, Any]:
+    """geth's ``account`` JSON: its field order, ``omitempty`` members left out; the nonce is a
+    JSON number, not a hex quantity."""
+    out: dict[str, Any] = {}
+    if account.balance is not None:
+        out["balance"] = hex(account.balance)
+    if account.code is not None:
+        out["code"] = "0x" + account.code.hex()
+    if account.code_hash is not None:
+        out["codeHash"] = "0x" + account.code_hash.hex()
+    if account.nonce:
+        out["nonce"] = account.nonce
+    if account.storage:
+        out["storage"] = {"0x" + k.hex(): "0x" + v.hex() for k, v in sorted(account.storage.items())}
+    return out
+
+
+def _format_state_map(accounts: Mapping[bytes, PrestateAccountView]) -> dict[str, Any]:
+    # Go marshals a map with its keys sorted.
+    return {"0x" + a.hex(): _format_prestate_account(accounts[a]) for a in sorted(accounts)}
+
+
 def format_trace(trace: TraceView) -> dict[str, Any]:
+    if isinstance(trace, PrestateTraceView):
+        if trace.post is None:
+            return _format_state_map(trace.pre)
+        return {"post": _format_state_map(trace.post), "pre": _format_state_map(trace.pre)}
     if isinstance(trace, StructTraceView):
         return {
             "gas": trace.gas,

@@ -278,10 +278,18 @@ async def blob_base_fee(backend: RpcBackend, params: Params) -> str:
 # --- blocks and transactions -------------------------------------------------------
 
 
+def _is_pending(block_id: BlockId) -> bool:
+    # geth answers "pending" from the block its miner would build next (eth/api_backend.go
+    # BlockByNumber, internal/ethapi GetBlockReceipts), not from the head.
+    return block_id.tag == "pending"
+
+
 async def get_block_by_number(backend: RpcBackend, params: Params) -> dict[str, Any] | None:
     check_arity(params, 2)
     block_id = required(params, 0, decode_block_number)
     full = required(params, 1, decode_bool)
+    if _is_pending(block_id):
+        return format_block(await backend.pending_block(full))
     number = await backend.resolve_block(block_id)
     if number is None:
         return None
@@ -299,7 +307,10 @@ async def get_block_by_hash(backend: RpcBackend, params: Params) -> dict[str, An
 
 async def get_header_by_number(backend: RpcBackend, params: Params) -> dict[str, Any] | None:
     check_arity(params, 1)
-    number = await backend.resolve_block(required(params, 0, decode_block_number))
+    block_id = required(params, 0, decode_block_number)
+    if _is_pending(block_id):
+        return format_header(await backend.pending_block(False))
+    number = await backend.resolve_block(block_id)
     if number is None:
         return None
     block = await backend.block_by_number(number, False)
@@ -315,6 +326,8 @@ async def get_header_by_hash(backend: RpcBackend, params: Params) -> dict[str, A
 async def get_block_receipts(backend: RpcBackend, params: Params) -> list[dict[str, Any]] | None:
     check_arity(params, 1)
     block_id = required(params, 0, decode_block_id)
+    if _is_pending(block_id):
+        return [format_receipt(r) for r in await backend.pending_receipts()]
     number = await backend.resolve_block(block_id)
     if number is None:
         return None
@@ -323,6 +336,8 @@ async def get_block_receipts(backend: RpcBackend, params: Params) -> list[dict[s
 
 
 async def _transaction_count(backend: RpcBackend, block_id: BlockId) -> str | None:
+    if _is_pending(block_id):
+        return quantity(len((await backend.pending_block(False)).transactions))
     number = await backend.resolve_block(block_id)
     if number is None:
         return None
@@ -341,6 +356,8 @@ async def get_block_transaction_count_by_hash(backend: RpcBackend, params: Param
 
 
 async def _uncle_count(backend: RpcBackend, block_id: BlockId) -> str | None:
+    if _is_pending(block_id):
+        return quantity(len((await backend.pending_block(False)).uncles))
     number = await backend.resolve_block(block_id)
     if number is None:
         return None
@@ -371,6 +388,10 @@ async def get_transaction_receipt(backend: RpcBackend, params: Params) -> dict[s
 
 
 async def _transaction_at(backend: RpcBackend, block_id: BlockId, index: int) -> dict[str, Any] | None:
+    if _is_pending(block_id):
+        txs = (await backend.pending_block(True)).transactions
+        tx = txs[index] if index < len(txs) else None
+        return None if not isinstance(tx, TxView) else format_tx(tx)
     number = await backend.resolve_block(block_id)
     if number is None:
         return None

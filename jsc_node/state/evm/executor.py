@@ -76,6 +76,9 @@ class Executor:
         self.chain_context = ChainContext(spec.chain_id)
         self.chaindb = ChainDB(db)
         self._pending: dict[bytes, ExecutedBlock] = {}
+        self.side_states: dict[bytes, Overlay] = {}
+        """State root -> the overlay holding that state's trie nodes, for blocks built but never
+        committed (state/serve/pending.py keeps the last few); see ``state_db``."""
         # The last block decoded, by its RLP: an importer hands the same bytes to validate_block
         # and commit_block (py-evm blocks are immutable, so sharing the object is safe).
         self._last_decoded: tuple[bytes, BlockAPI] | None = None
@@ -364,10 +367,15 @@ class Executor:
 
     # -- state reads -----------------------------------------------------------------------
 
+    def state_db(self, header: BlockHeaderAPI) -> LevelDB | Overlay:
+        """Where the state after ``header`` lives: LevelDB, or for a block built but never
+        committed (the ``pending`` block, state/serve/pending.py) the overlay it was built in."""
+        return self.side_states.get(bytes(header.state_root), self.db)
+
     def state_at(self, header: BlockHeaderAPI) -> Any:
         """A read-only py-evm state after ``header`` (writes go to a throwaway overlay)."""
         vm_class = self.schedule.vm_class_for_header(header)
-        return vm_class.build_state(Overlay(self.db).atomic(), header, self.chain_context)
+        return vm_class.build_state(Overlay(self.state_db(header)).atomic(), header, self.chain_context)
 
     def call_state(self, header: BlockHeaderAPI) -> tuple[VM, Any]:
         """A VM and a free-gas state on top of ``header`` for eth_call / eth_estimateGas."""

@@ -185,6 +185,8 @@ class TxPool:
         self._base_fee: int | None = None
         self._blocks_since_full_recheck = 0
         self._listeners: list[NewPendingListener] = []
+        self.version = 0
+        """Moves on every change of the txs or their order (the pending block is cached by it)."""
         # Eviction candidates: each sender's highest-nonce tx by (price, -seq), cheapest
         # first. Entries go stale when that tx leaves or stops being the top; they are
         # skipped when met and the heap is rebuilt when it grows too stale.
@@ -193,6 +195,7 @@ class TxPool:
     # --- head ---------------------------------------------------------------------------
 
     def set_head(self, block_gas_limit: int, base_fee: int | None) -> None:
+        self.version += 1
         self._block_gas_limit = block_gas_limit
         if base_fee != self._base_fee:
             self._base_fee = base_fee
@@ -430,6 +433,7 @@ class TxPool:
 
     def _refresh_pending(self, acct: _SenderTxs) -> list[PooledTx]:
         """Recompute the contiguous run; returns txs that became pending."""
+        self.version += 1
         old_end = acct.pending_end
         old_count = max(0, old_end - acct.nonce)
         end = acct.nonce
@@ -441,12 +445,14 @@ class TxPool:
         return [acct.txs[n] for n in range(start, end)]
 
     def _replace(self, acct: _SenderTxs, old: PooledTx, new: PooledTx) -> None:
+        self.version += 1
         del self._by_hash[old.hash]
         acct.txs[new.nonce] = new
         self._by_hash[new.hash] = new
 
     def _remove(self, ptx: PooledTx) -> None:
         """Drop one tx; the sender's later nonces become queued (the run breaks there)."""
+        self.version += 1
         acct = self._senders[ptx.sender]
         del self._by_hash[ptx.hash]
         del acct.txs[ptx.nonce]
@@ -463,6 +469,7 @@ class TxPool:
 
         Returns the txs that became pending (promoted), in nonce order.
         """
+        self.version += 1
         was_pending = set(range(acct.nonce, acct.pending_end))
         self._pending_total -= acct.pending_count
         for n in [n for n in acct.txs if n < nonce]:  # mined, or displaced by a tx we never saw

@@ -49,7 +49,7 @@ def call_state(executor: Any, header: Any, gas_price: int, *, free_blob_gas: boo
     vm_class = executor.schedule.vm_class_for_header(header)
     if free_blob_gas and fork_of_vm(vm_class) >= Fork.CANCUN:
         vm_class = _free_blob_gas_vm(vm_class)
-    atomic = Overlay(executor.db).atomic()
+    atomic = Overlay(executor.state_db(header)).atomic()
     context_header = header
     if gas_price == 0 and getattr(header, "base_fee_per_gas", None):
         context_header = header.copy(base_fee_per_gas=0)

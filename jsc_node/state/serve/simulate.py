@@ -327,7 +327,7 @@ class Simulator:
         self.request = request
         self.validate = request.validation
         self.budget = gas_cap if gas_cap > 0 else UINT64_MAX // 2
-        self.overlay = Overlay(executor.db)
+        self.overlay = Overlay(executor.state_db(base))
         self.chain_id = executor.spec.chain_id
         base_vm = executor.schedule.vm_class_for_header(base)
         self.base_precompiles: dict[bytes, Any] = dict(

@@ -1,4 +1,4 @@
-"""Transaction tracing (``debug_trace*``): geth's struct logger and callTracer on py-evm.
+"""Transaction tracing (``debug_trace*``): geth's struct logger, callTracer and prestateTracer on py-evm.
 
 py-evm has no tracer hooks. The narrowest place to add them is the opcode loop itself,
 ``BaseComputation.apply_computation``: :func:`traced_computation_class` makes a subclass of a
@@ -10,7 +10,8 @@ traced transaction executes exactly as an untraced one.
 
 Replaying a block (:func:`trace_block`) is py-evm's ``VM.import_block`` up to the transactions:
 the parent's state, the block's execution context, the block's system calls (EIP-4788/2935),
-then each transaction in order; the ones asked for run under a tracer.
+then each transaction in order; the ones asked for run under a tracer. The prestateTracer also
+sees the state just before and just after its transaction (geth's ``OnTxStart``/``OnTxEnd``).
 
 geth's conventions followed (eth/tracers/logger, eth/tracers/native/call.go):
 - a step shows the state *before* its opcode ran: pc, gas left, stack, memory;
@@ -27,8 +28,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from eth._utils.address import generate_contract_address, generate_safe_contract_address
 from eth.abc import BlockAPI, BlockHeaderAPI
 from eth.consensus.context import ConsensusContext
+from eth.constants import EMPTY_SHA3 as EMPTY_CODE_HASH
 from eth.db.chain import ChainDB
 from eth.exceptions import (
     FullStack,
@@ -46,14 +49,20 @@ from eth.exceptions import (
 from eth.vm.computation import NO_RESULT
 from eth.vm.logic.invalid import InvalidOpcode
 from eth.vm.opcode_values import STOP
+from eth_hash.auto import keccak
+from eth_keys.datatypes import Signature
 
 from jsc_node.abi import decode_revert_reason
 from jsc_node.errors import BlockNotFound, UnknownTracer
+from jsc_node.rlp_codec import encode
 from jsc_node.state.evm.forks import Fork, fork_of_vm
+from jsc_node.state.evm.rules import SECP256K1_HALF_N, SECP256K1_N
 from jsc_node.state.storage.leveldb import Overlay
 from jsc_node.views import (
     CallFrameView,
     CallLogView,
+    PrestateAccountView,
+    PrestateTraceView,
     StructLogView,
     StructTraceView,
     TraceConfig,
@@ -61,6 +70,7 @@ from jsc_node.views import (
 )
 
 CALL_TRACER: Final = "callTracer"
+PRESTATE_TRACER: Final = "prestateTracer"
 STRUCT_LOGGER: Final = None
 
 # py-evm mnemonic -> geth's name, where they differ (core/vm/opcodes.go).
@@ -418,12 +428,304 @@ class AccessListTracer(Tracer):
             self.accessed.setdefault(address, set())
 
 
-def make_tracer(config: TraceConfig) -> StructLogger | CallTracer:
+# --- prestateTracer ------------------------------------------------------------------
+
+ZERO_HASH: Final = b"\x00" * 32
+# EIP-7702: the code of a delegated account is this prefix and the 20-byte target.
+_DELEGATION_PREFIX: Final = b"\xef\x01\x00"
+# geth (eth/tracers/internal GetMemoryCopyPadded): a CREATE2 init code read past memory is padded
+# with zeros up to this many bytes; beyond, the address is not looked up.
+_MEMORY_PAD_LIMIT: Final = 1024 * 1024
+# Errors a step meets before it runs (geth calls OnOpcode with them, and the prestateTracer then
+# looks nothing up).
+_BEFORE_RUN_ERRORS: Final = (OutOfGas, InsufficientStack, FullStack)
+
+
+@dataclass
+class _Account:
+    balance: int | None
+    """``None`` in post: unchanged."""
+    nonce: int
+    code: bytes | None
+    code_hash: bytes | None
+    storage: dict[bytes, bytes] | None
+    empty: bool
+
+    def view(self) -> PrestateAccountView:
+        return PrestateAccountView(
+            balance=self.balance,
+            code=self.code,
+            code_hash=self.code_hash,
+            nonce=self.nonce,
+            storage=self.storage,
+        )
+
+
+def _delegation_target(code: bytes) -> bytes | None:
+    """geth ``types.ParseDelegation``."""
+    if len(code) == 23 and code.startswith(_DELEGATION_PREFIX):
+        return code[3:]
+    return None
+
+
+def _authority(auth: Any) -> bytes | None:
+    """The signer of an EIP-7702 authorization, or ``None`` if it has none (geth
+    ``SetCodeAuthorization.Authority``: the signature's own bounds only, not chain id or nonce)."""
+    y_parity, r, s = int(auth.y_parity), int(auth.r), int(auth.s)
+    if y_parity > 1 or not (0 < r < SECP256K1_N) or not (0 < s <= SECP256K1_HALF_N):
+        return None
+    digest = keccak(b"\x05" + encode([int(auth.chain_id), bytes(auth.address), int(auth.nonce)]))
+    try:
+        public_key = Signature(vrs=(y_parity, r, s)).recover_public_key_from_msg_hash(digest)
+    except Exception:  # any recovery failure: no authority, as geth's Authority() errs
+        return None
+    return bytes(public_key.to_canonical_address())
+
+
+def _authorizations(tx: Any) -> Any:
+    """An EIP-7702 transaction's authorization list; empty for any other (py-evm's older
+    transaction classes raise instead of answering)."""
+    try:
+        return tx.authorization_list or ()
+    except (AttributeError, NotImplementedError):
+        return ()
+
+
+class PrestateTracer(Tracer):
+    """geth's prestateTracer (eth/tracers/native/prestate.go): every account the transaction
+    touches as it was when first touched, the storage slots it read or wrote with their values
+    then; with ``diffMode``, ``pre`` and ``post`` of only what changed (``processDiffState``).
+
+    The driver calls :meth:`tx_start` on the state before the transaction (geth ``OnTxStart``:
+    before the nonce and the gas are taken) and :meth:`tx_end` on the state after it (``OnTxEnd``:
+    fees paid, self-destructs and empty accounts gone). What an opcode looks up (geth ``OnOpcode``)
+    is read before it runs but kept only once it is known to run: when its callee starts, or when
+    it ends without a stack or gas error (geth passes those errors to ``OnOpcode``, which then
+    looks nothing up)."""
+
+    def __init__(self, config: TraceConfig, fork: Fork) -> None:
+        self.config = config
+        self.fork = fork
+        self.pre: dict[bytes, _Account] = {}
+        self.post: dict[bytes, _Account] = {}
+        self.created: set[bytes] = set()
+        self.deleted: set[bytes] = set()
+        self._pending: list[tuple[str, bytes, Any]] = []
+
+    # -- lookups -----------------------------------------------------------------------
+
+    def _read(self, state: Any, address: bytes) -> _Account:
+        """geth ``lookupAccount``'s reads."""
+        code = bytes(state.get_code(address))
+        balance = int(state.get_balance(address))
+        nonce = int(state.get_nonce(address))
+        return _Account(
+            balance=balance,
+            nonce=nonce,
+            code=code if code and not self.config.disable_code else None,
+            # geth leaves the empty code hash out; the code hash stays with disableCode.
+            code_hash=bytes(state.get_code_hash(address)) if code else None,
+            storage=None if self.config.prestate_disable_storage else {},
+            # geth ``account.exists`` at lookup time, before any storage was read.
+            empty=not (nonce > 0 or code or balance != 0),
+        )
+
+    def _lookup_account(self, state: Any, address: bytes) -> None:
+        if address not in self.pre:
+            self.pre[address] = self._read(state, address)
+
+    def _want_account(self, state: Any, address: bytes) -> None:
+        """A lookup by an opcode: read now, kept if the opcode runs."""
+        if address not in self.pre:
+            self._pending.append(("account", address, self._read(state, address)))
+
+    def _want_slot(self, state: Any, address: bytes, slot: int) -> None:
+        if self.config.prestate_disable_storage:
+            return
+        key = slot.to_bytes(32, "big")
+        account = self.pre.get(address)
+        if account is not None and account.storage is not None and key in account.storage:
+            return
+        value = int(state.get_storage(address, slot)).to_bytes(32, "big")
+        self._pending.append(("slot", address, (key, value)))
+
+    def _commit(self) -> None:
+        for kind, address, item in self._pending:
+            if kind == "account":
+                self.pre.setdefault(address, item)
+            elif kind == "slot":
+                # The frame's own account was looked up when it was called or created.
+                account = self.pre[address]
+                if account.storage is not None:
+                    account.storage.setdefault(item[0], item[1])
+            elif kind == "created":
+                self.created.add(address)
+            else:
+                self.deleted.add(address)
+        self._pending.clear()
+
+    # -- geth's hooks ------------------------------------------------------------------
+
+    def tx_start(self, state: Any, tx: Any) -> None:
+        """geth ``OnTxStart``: sender, recipient (or the address a create makes), coinbase, and
+        the authorities of an EIP-7702 transaction, before any of them changes."""
+        sender = bytes(tx.sender)
+        if not tx.to:
+            to = bytes(generate_contract_address(sender, state.get_nonce(sender)))
+            self.created.add(to)
+        else:
+            to = bytes(tx.to)
+            if self.fork >= Fork.PRAGUE:
+                target = _delegation_target(bytes(state.get_code(to)))
+                if target is not None:
+                    self._lookup_account(state, target)
+        self._lookup_account(state, sender)
+        self._lookup_account(state, to)
+        self._lookup_account(state, bytes(state.coinbase))
+        for auth in _authorizations(tx):
+            authority = _authority(auth)
+            if authority is not None:
+                self._lookup_account(state, authority)
+
+    def enter(self, computation: Any) -> None:
+        # A call or create started: the opcode that made it ran.
+        self._commit()
+        address = bytes(computation.msg.storage_address)
+        if address not in self.pre:
+            # Every frame's account was looked up by the opcode or transaction that made it;
+            # this only keeps a slot read safe should py-evm start a frame some other way.
+            self._lookup_account(computation.state, address)
+
+    def before_op(self, computation: Any, pc: int, op: str) -> None:
+        values = computation._stack.values
+        count = len(values)
+        state = computation.state
+        caller = bytes(computation.msg.storage_address)
+        if op in ("SLOAD", "SSTORE"):
+            if count >= 1:
+                self._want_slot(state, caller, _as_int(values[-1]))
+        elif op in _ACCOUNT_TOP_OPS:
+            if count >= 1:
+                self._want_account(state, _address_of(values[-1]))
+                if op == "SELFDESTRUCT" and (self.fork < Fork.CANCUN or caller in self.created):
+                    # EIP-6780: from Cancun on only an account created in this transaction goes.
+                    self._pending.append(("deleted", caller, None))
+        elif op in _ACCOUNT_SECOND_OPS:
+            if count >= 5:
+                address = _address_of(values[-2])
+                self._want_account(state, address)
+                if self.fork >= Fork.PRAGUE:
+                    target = _delegation_target(bytes(state.get_code(address)))
+                    if target is not None:
+                        self._want_account(state, target)
+        elif op == "CREATE":
+            address = bytes(generate_contract_address(caller, state.get_nonce(caller)))
+            self._want_account(state, address)
+            self._pending.append(("created", address, None))
+        elif op == "CREATE2" and count >= 4:
+            address_2 = self._create2_address(computation, caller, values)
+            if address_2 is not None:
+                self._want_account(state, address_2)
+                self._pending.append(("created", address_2, None))
+
+    @staticmethod
+    def _create2_address(computation: Any, caller: bytes, values: Any) -> bytes | None:
+        offset, size = _as_int(values[-2]) % 2**64, _as_int(values[-3]) % 2**64
+        memory = computation._memory._bytes
+        if offset + size > len(memory) + _MEMORY_PAD_LIMIT:
+            return None
+        init = bytes(memory[offset : offset + size]).ljust(size, b"\x00")
+        return bytes(generate_safe_contract_address(caller, _as_int(values[-4]), init))
+
+    def after_op(self, computation: Any, error: BaseException | None) -> None:
+        if isinstance(error, _BEFORE_RUN_ERRORS):
+            self._pending.clear()
+        else:
+            self._commit()
+
+    def tx_end(self, state: Any) -> None:
+        """geth ``OnTxEnd``: the diff on the state after the transaction, then accounts that were
+        empty before it leave ``pre`` (unless ``includeEmpty``)."""
+        self._pending.clear()
+        if self.config.diff_mode:
+            self._diff(state)
+        if not self.config.include_empty:
+            for address in [a for a, account in self.pre.items() if account.empty]:
+                del self.pre[address]
+
+    def _diff(self, state: Any) -> None:
+        """geth ``processDiffState``."""
+        config = self.config
+        for address, before in list(self.pre.items()):
+            if address in self.deleted:
+                continue  # a deleted account stays in pre only
+            modified = False
+            after = _Account(balance=None, nonce=0, code=None, code_hash=None, storage={}, empty=False)
+            balance = int(state.get_balance(address))
+            nonce = int(state.get_nonce(address))
+            # geth's GetCodeHash is the zero hash for an account that is not there.
+            code_hash = bytes(state.get_code_hash(address)) if state.account_exists(address) else ZERO_HASH
+            if balance != before.balance:
+                modified = True
+                after.balance = balance
+            if nonce != before.nonce:
+                modified = True
+                after.nonce = nonce
+            if code_hash != (before.code_hash or EMPTY_CODE_HASH):
+                modified = True
+                after.code_hash = code_hash
+            if not config.disable_code:
+                code = bytes(state.get_code(address))
+                if code != (before.code or b""):
+                    modified = True
+                    after.code = code  # b"" when cleared (an EIP-7702 revocation)
+            if not config.prestate_disable_storage and before.storage is not None:
+                assert after.storage is not None
+                for key, value in list(before.storage.items()):
+                    if value == ZERO_HASH:
+                        del before.storage[key]  # an empty slot is not shown in pre
+                    new = int(state.get_storage(address, int.from_bytes(key, "big"))).to_bytes(32, "big")
+                    if new == value:
+                        before.storage.pop(key, None)
+                    else:
+                        modified = True
+                        if new != ZERO_HASH:
+                            after.storage[key] = new
+            if modified:
+                self.post[address] = after
+            else:
+                del self.pre[address]
+
+    def result(self) -> PrestateTraceView:
+        pre = {address: account.view() for address, account in self.pre.items()}
+        if not self.config.diff_mode:
+            return PrestateTraceView(pre=pre, post=None)
+        return PrestateTraceView(pre=pre, post={a: account.view() for a, account in self.post.items()})
+
+
+def _address_of(value: int | bytes) -> bytes:
+    return (_as_int(value) % 2**160).to_bytes(20, "big")
+
+
+AnyTracer = StructLogger | CallTracer | PrestateTracer
+
+
+def make_tracer(config: TraceConfig, fork: Fork) -> AnyTracer:
     if config.tracer is None:
         return StructLogger(config)
     if config.tracer == CALL_TRACER:
         return CallTracer(config)
+    if config.tracer == PRESTATE_TRACER:
+        return PrestateTracer(config, fork)
     raise UnknownTracer(f"tracer not found: {config.tracer}")
+
+
+def _traced_result(tracer: AnyTracer, tx: Any, gas_used: int, computation: Any) -> TraceView:
+    if isinstance(tracer, StructLogger):
+        return tracer.result(gas_used, computation)
+    if isinstance(tracer, CallTracer):
+        return tracer.result(tx, gas_used)
+    return tracer.result()
 
 
 # --- the traced opcode loop ---------------------------------------------------------
@@ -520,8 +822,9 @@ def trace_block(
     the one at ``only_index`` (the ones before it still run, untraced). Nothing is persisted."""
     if header.block_number == 0:
         raise BlockNotFound("genesis is not traceable")
-    make_tracer(config)  # an unknown tracer fails before any work
+    make_tracer(config, Fork.FRONTIER)  # an unknown tracer fails before any work
     vm, block, base_header = _vm_at_block_start(executor, header)
+    fork = fork_of_vm(type(vm))
     state = vm.state
     computation_class = type(state).computation_class
     previous = base_header
@@ -530,19 +833,21 @@ def trace_block(
         if only_index is not None and index > only_index:
             break
         wanted = only_index is None or index == only_index
-        tracer = make_tracer(config) if wanted else None
+        tracer = make_tracer(config, fork) if wanted else None
         if tracer is not None:
             state.computation_class = traced_computation_class(computation_class, tracer)
+            if isinstance(tracer, PrestateTracer):
+                tracer.tx_start(state, tx)
         try:
             receipt, computation = vm.apply_transaction(previous, tx)
         finally:
             state.computation_class = computation_class
         gas_used = int(receipt.gas_used - previous.gas_used)
         previous = vm.increment_blob_gas_used(vm.add_receipt_to_header(previous, receipt), tx)
-        if isinstance(tracer, StructLogger):
-            traced.append(TracedTx(bytes(tx.hash), tracer.result(gas_used, computation)))
-        elif isinstance(tracer, CallTracer):
-            traced.append(TracedTx(bytes(tx.hash), tracer.result(tx, gas_used)))
+        if tracer is not None:
+            if isinstance(tracer, PrestateTracer):
+                tracer.tx_end(vm.state)
+            traced.append(TracedTx(bytes(tx.hash), _traced_result(tracer, tx, gas_used, computation)))
     return traced
 
 
@@ -550,19 +855,22 @@ def trace_transaction_on(
     executor: Any, state: Any, header: BlockHeaderAPI, tx: Any, config: TraceConfig
 ) -> TraceView:
     """Run ``tx`` (signed or spoofed) on ``state`` under a tracer, then undo it (``debug_traceCall``)."""
-    tracer = make_tracer(config)
+    vm_class = executor.schedule.vm_class_for_header(header)
+    tracer = make_tracer(config, fork_of_vm(vm_class))
     computation_class = type(state).computation_class
     snapshot = state.snapshot()
     state.computation_class = traced_computation_class(computation_class, tracer)
     try:
+        if isinstance(tracer, PrestateTracer):
+            tracer.tx_start(state, tx)
         computation = state.apply_transaction(tx)
+        if isinstance(tracer, PrestateTracer):
+            tracer.tx_end(state)
     finally:
         state.computation_class = computation_class
         state.revert(snapshot)
-    gas_used = int(executor.schedule.vm_class_for_header(header).finalize_gas_used(tx, computation))
-    if isinstance(tracer, StructLogger):
-        return tracer.result(gas_used, computation)
-    return tracer.result(tx, gas_used)
+    gas_used = int(vm_class.finalize_gas_used(tx, computation))
+    return _traced_result(tracer, tx, gas_used, computation)
 
 
 def _vm_at_block_start(executor: Any, header: BlockHeaderAPI) -> tuple[Any, BlockAPI, BlockHeaderAPI]:
@@ -572,7 +880,8 @@ def _vm_at_block_start(executor: Any, header: BlockHeaderAPI) -> tuple[Any, Bloc
     atomic = overlay.atomic()
     chaindb = ChainDB(atomic)
     vm_class = executor.schedule.vm_class_for_header(header)
-    block = vm_class.get_block_class().from_header(header, executor.chaindb)
+    # The pending block's body is in the overlay it was built in (state/serve/pending.py).
+    block = vm_class.get_block_class().from_header(header, ChainDB(executor.state_db(header)))
     parent = executor.header_by_hash(header.parent_hash)
     template = vm_class.create_header_from_parent(parent)
     vm = vm_class(template, chaindb, executor.chain_context, ConsensusContext(atomic))
@@ -602,8 +911,10 @@ def _vm_at_block_start(executor: Any, header: BlockHeaderAPI) -> tuple[Any, Bloc
 
 __all__ = [
     "CALL_TRACER",
+    "PRESTATE_TRACER",
     "AccessListTracer",
     "CallTracer",
+    "PrestateTracer",
     "StructLogger",
     "TracedTx",
     "Tracer",
