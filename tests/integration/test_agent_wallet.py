@@ -145,6 +145,8 @@ class World:
     merchant: Contract
     other_merchant: Contract
     """Never on the allowlist."""
+    hostile_agent: Contract
+    """contracts/examples/ReentrantAgent.sol: an agent contract that tries to re-enter."""
     policy: Contract
     """The owner's address seen through AgentPolicy's ABI."""
     delegation: Any
@@ -177,7 +179,7 @@ def world(w3: Web3) -> World:
     aw.use_keys(w3, owner, *agents)
     factories = {
         name: w3.eth.contract(abi=aw.artifact(name)["abi"], bytecode=aw.artifact(name)["bytecode"])
-        for name in ("ERC20Token", "AgentPolicy", "Merchant")
+        for name in ("ERC20Token", "AgentPolicy", "Merchant", "ReentrantAgent")
     }
     receipts = _mined_together(
         w3,
@@ -187,12 +189,14 @@ def world(w3: Web3) -> World:
             (factories["AgentPolicy"].constructor(), {}),
             (factories["Merchant"].constructor(), {}),
             (factories["Merchant"].constructor(), {}),
+            (factories["ReentrantAgent"].constructor(), {}),
             *((None, {"to": agent.address, "value": aw.AGENT_GAS_MONEY}) for agent in agents),
         ],
     )
-    token, policy_code, merchant, other_merchant = (
+    names = ("ERC20Token", "AgentPolicy", "Merchant", "Merchant", "ReentrantAgent")
+    token, policy_code, merchant, other_merchant, hostile_agent = (
         w3.eth.contract(address=r["contractAddress"], abi=aw.artifact(name)["abi"])
-        for r, name in zip(receipts, ("ERC20Token", "AgentPolicy", "Merchant", "Merchant"), strict=False)
+        for r, name in zip(receipts, names, strict=False)
     )
     first_agent = agents.pop()
     receipt = aw.delegate_and_set_policy(
@@ -207,7 +211,18 @@ def world(w3: Web3) -> World:
         int(time.time()) + ONE_DAY_S,
     )
     policy = aw.policy_at(w3, owner.address)
-    return World(owner, token, policy_code, merchant, other_merchant, policy, receipt, first_agent, agents)
+    return World(
+        owner,
+        token,
+        policy_code,
+        merchant,
+        other_merchant,
+        hostile_agent,
+        policy,
+        receipt,
+        first_agent,
+        agents,
+    )
 
 
 def _set_policy(w3: Web3, world: World, agent: str, expiry: int | None = None) -> Any:
@@ -427,6 +442,21 @@ def test_only_the_owner_sets_and_only_the_agent_spends(w3: Web3, world: World, a
     # The policy's code at its own address is inert: nobody is msg.sender == that contract.
     code_itself = world.policy_code.functions.setPolicy(*policy_args)
     assert aw.refusal(lambda: aw.transact(w3, stranger, code_itself)) == only_owner
+
+
+def test_a_payment_cannot_be_reentered(w3: Web3, world: World) -> None:
+    # An agent may be a contract; this one, paid, asks to be paid again from inside the payment.
+    hostile = world.hostile_agent
+    _set_policy(w3, world, hostile.address)
+    owner_before = w3.eth.get_balance(world.owner.address)
+    receipt = aw.transact(w3, world.owner, hostile.functions.attack(world.owner.address, ETHER // 10))
+    assert hostile.functions.innerRefusal().call() == "re-entrant call"
+    assert hostile.functions.received().call() == ETHER // 10  # paid once
+    assert w3.eth.get_balance(hostile.address) == ETHER // 10
+    # The owner sent the attack transaction, so its balance also paid that gas.
+    assert w3.eth.get_balance(world.owner.address) == owner_before - ETHER // 10 - _gas_paid(receipt)
+    (paid,) = world.policy.events.EtherPaid().process_receipt(receipt, errors=DISCARD)
+    assert (paid.args.agent, paid.args.spentToday) == (hostile.address, ETHER // 10)
 
 
 def test_revocation_refuses_the_agent_from_the_next_block(
