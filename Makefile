@@ -43,7 +43,7 @@ conformance: install
 sim: install
 	$(BIN)/python -m tests.sim.run --seeds $(SEEDS)
 
-# Regenerates contracts/build/*.json from contracts/*.sol with solc-js (offline, bundled wasm).
+# Regenerates contracts/build/ from contracts/*.sol and contracts/examples/*.sol with solc-js (offline, bundled wasm).
 contracts:
 	cd contracts && npm install --no-audit --no-fund --silent && node compile.js
 

@@ -59,7 +59,6 @@ def _load_walkthrough() -> ModuleType:
 
 
 aw = _load_walkthrough()
-Refused = aw.Refused
 ETHER = aw.ETHER
 TOKEN = aw.TOKEN
 STORAGE_SLOT = erc7201_slot("jsc.storage.AgentPolicy")
@@ -556,6 +555,11 @@ def test_a_delegated_account_without_a_policy_refuses_everyone_and_undelegating_
         )
         == b""
     )
+
+
+def test_python_walkthrough_without_a_node_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert aw.main(["--rpc", "http://127.0.0.1:9"]) == 1
+    assert capsys.readouterr().err == "error: no node at http://127.0.0.1:9 (start one with `make run`)\n"
 
 
 def test_python_walkthrough(walkthroughs: Walkthroughs) -> None:
