@@ -75,6 +75,7 @@ METHODS: Final[Mapping[str, Handler]] = {
     "eth_call": eth.call,
     "eth_simulateV1": simulate.simulate_v1,
     "eth_estimateGas": eth.estimate_gas,
+    "eth_fillTransaction": eth.fill_transaction,
     "eth_gasPrice": eth.gas_price,
     "eth_maxPriorityFeePerGas": eth.max_priority_fee_per_gas,
     "eth_feeHistory": eth.fee_history,

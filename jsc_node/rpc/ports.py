@@ -175,6 +175,18 @@ class ChainReads(Protocol):
         """
         ...
 
+    async def fill_transaction(self, request: CallRequest) -> tuple[bytes, TxView]:
+        """``eth_fillTransaction`` (geth ``FillTransaction``): ``request`` with its defaults filled
+        on the head (fees as ``eth_maxPriorityFeePerGas`` and twice the head's base fee, the
+        pending nonce, the estimate as gas, the chain id), as an unsigned transaction: its
+        encoding with v = r = s = 0 and its view (``sender`` the request's ``from``).
+
+        Raises ``InvalidTransaction`` in geth's words (``"both gasPrice and authorizationList
+        specified"``, ``"contract creation without any data provided"`` ...) and what
+        ``estimate_gas`` raises.
+        """
+        ...
+
     async def gas_price(self) -> int:
         """Suggested legacy gas price in wei (``eth_gasPrice``): base fee of the next block plus
         ``max_priority_fee()``, and at least the node's ``min_gas_price``."""

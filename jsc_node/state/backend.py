@@ -13,6 +13,7 @@ import platform
 import sys
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import rlp
@@ -68,6 +69,8 @@ ZERO_ADDRESS = b"\x00" * 20
 DEFAULT_PRIORITY_FEE_WEI = 1_000_000_000
 MAX_LOG_RESULTS = 10_000
 LOCAL_TX_OUTBOX = 20_000
+MAX_BLOBS_PER_TX = 6
+"""geth params.BlobTxMaxBlobs: blobs one transaction may carry (eth_fillTransaction's check)."""
 
 
 class HeadState:
@@ -368,6 +371,80 @@ class NodeBackend:
             available -= request.value
         return available // fee_cap
 
+    async def fill_transaction(self, request: CallRequest) -> tuple[bytes, TxView]:
+        """geth ``FillTransaction``: ``setDefaults`` on the head (fees, pending nonce, value,
+        the estimate as gas, chain id), then ``ToTransaction(DynamicFeeTxType)``, unsigned."""
+        head = self.head
+        sender = request.sender or ZERO_ADDRESS
+        filled = await self._fee_defaults(request, head)
+        if filled.value is None:
+            filled = replace(filled, value=0)
+        if filled.nonce is None:
+            filled = replace(filled, nonce=await self.nonce(sender, BlockId(tag="pending")))
+        _validate_fill_shape(filled)
+        if filled.gas is None:
+            # geth estimates at "latest" with the filled fees, no nonce and no overrides.
+            estimate_request = replace(filled, nonce=None)
+            gas = await self._time_limited(self._estimate_sync, estimate_request, head, None)
+            filled = replace(filled, gas=gas)
+        chain_id = self.executor.spec.chain_id
+        if filled.chain_id is not None and filled.chain_id != chain_id:
+            raise InvalidTransaction(
+                f"chainId does not match node's (have={filled.chain_id}, want={chain_id})"
+            )
+        vm_class = self.executor.schedule.vm_class_for_header(head)
+        assert filled.nonce is not None
+        assert filled.gas is not None
+        built = calltx.request_transaction(
+            vm_class,
+            chain_id,
+            filled,
+            sender=sender,
+            nonce=filled.nonce,
+            gas=filled.gas,
+            base_fee=getattr(head, "base_fee_per_gas", None),
+        )
+        tx = calltx.unsigned_signed_form(vm_class, built, sender)
+        return calltx.encode_unsigned(built), tx_view(tx, None, None)
+
+    async def _fee_defaults(self, request: CallRequest, head: BlockHeaderAPI) -> CallRequest:
+        """geth ``setFeeDefaults`` on the head: ``request`` with its fees filled, or a refusal in
+        geth's words."""
+        if request.max_fee_per_blob_gas == 0:
+            raise InvalidTransaction("maxFeePerBlobGas, if specified, must be non-zero")
+        fork = self.executor.schedule.fork_of_header(head)
+        blob_fee_cap = request.max_fee_per_blob_gas
+        if fork >= Fork.CANCUN and request.blob_versioned_hashes is not None and blob_fee_cap is None:
+            # Twice the head's blob base fee: slack for a rising fee.
+            blob_fee_cap = 2 * (rules.blob_base_fee(head, fork) or 0)
+        request = replace(request, max_fee_per_blob_gas=blob_fee_cap)
+        if request.gas_price is not None and request.authorization_list is not None:
+            raise InvalidTransaction("both gasPrice and authorizationList specified")
+        fee_cap, tip = request.max_fee_per_gas, request.max_priority_fee_per_gas
+        if request.gas_price is None and fee_cap is not None and tip is not None:
+            if fee_cap == 0:
+                raise InvalidTransaction("maxFeePerGas must be non-zero")
+            _validate_fee_order(fee_cap, tip)
+            return request
+        is_london = fork >= Fork.LONDON
+        if request.gas_price is not None:
+            if request.gas_price == 0 and is_london:
+                raise InvalidTransaction("gasPrice must be non-zero after london fork")
+            return request
+        if not is_london:
+            if fee_cap is not None or tip is not None:
+                raise InvalidTransaction(
+                    "maxFeePerGas and maxPriorityFeePerGas are not valid before London is active"
+                )
+            return replace(request, gas_price=await self.gas_price())
+        if tip is None:
+            tip = await self.max_priority_fee()
+        if fee_cap is None:
+            # Twice the head's base fee plus the tip: slack for a rising base fee.
+            fee_cap = tip + 2 * int(getattr(head, "base_fee_per_gas", 0) or 0)
+        _validate_fee_order(fee_cap, tip)
+        return replace(request, max_fee_per_gas=fee_cap, max_priority_fee_per_gas=tip)
+
     async def simulate_v1(self, request: SimulateRequest, block: BlockId) -> list[SimulatedBlock]:
         header = self._header(block)
         return await self._time_limited(simulate, self.executor, header, request, self.gas_cap)
@@ -662,13 +739,9 @@ class NodeBackend:
         state = callenv.call_state(self.executor, header, price)
         apply_state_overrides(state, overrides, InvalidTransaction)
         gas = min(request.gas if request.gas is not None else self.gas_cap, self.gas_cap)
-        sender = request.sender or ZERO_ADDRESS
-        value = request.value or 0
         _validate_call_funds(state, request, gas)
-        tx = self.executor.spoof_transaction(
-            state, header, sender, request.to, gas, value, request.input or b"", gas_price=price
-        )
-        rules.validate_intrinsic_gas(gas, rules.intrinsic_gas(tx))
+        # The transaction eth_call runs (geth's TraceCall executes the same ToMessage).
+        tx = callenv.call_transaction(self.executor, state, header, request, gas).tx
         try:
             return tracing.trace_transaction_on(self.executor, state, header, tx, config)
         except UnknownTracer as exc:
@@ -726,3 +799,29 @@ def _validate_call_funds(state: Any, request: CallRequest, gas: int) -> None:
     price = request.gas_price or request.max_fee_per_gas or 0
     cost = gas * price + (request.value or 0)
     rules.validate_funds(sender, int(state.get_balance(sender)), cost)
+
+
+def _validate_fee_order(fee_cap: int, tip: int) -> None:
+    """geth ``setFeeDefaults``: the fee cap is at least the tip (hexutil's 0x form in the words)."""
+    if fee_cap < tip:
+        raise InvalidTransaction(f"maxFeePerGas ({hex(fee_cap)}) < maxPriorityFeePerGas ({hex(tip)})")
+
+
+def _validate_fill_shape(request: CallRequest) -> None:
+    """geth ``setDefaults``: the blob count and what a creation may carry."""
+    hashes = request.blob_versioned_hashes
+    if hashes is not None and not hashes:
+        raise InvalidTransaction("need at least 1 blob for a blob transaction")
+    if hashes is not None and len(hashes) > MAX_BLOBS_PER_TX:
+        raise InvalidTransaction(
+            f"too many blobs in transaction (have={len(hashes)}, max={MAX_BLOBS_PER_TX})"
+        )
+    if request.to is None:
+        if hashes is not None:
+            raise InvalidTransaction('missing "to" in blob transaction')
+        if not request.input:
+            raise InvalidTransaction("contract creation without any data provided")
+        if request.authorization_list:
+            raise InvalidTransaction(
+                'authorizationList provided for contract creation, but "to" field is missing'
+            )

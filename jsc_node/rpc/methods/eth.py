@@ -30,6 +30,7 @@ from jsc_node.rpc.encoding import (
     decode_topics,
     decode_uint64,
     format_access_list,
+    format_authorization,
     format_block,
     format_fee_history,
     format_header,
@@ -47,11 +48,13 @@ from jsc_node.views import (
     BlockId,
     ForkConfigView,
     LogFilter,
+    TxView,
 )
 
 Params = list[Any]
 
 LATEST: Final = BlockId(tag="latest")
+ACCESS_LIST_TX_TYPE: Final = 1  # EIP-2930: the last type with a plain gasPrice
 
 # geth: eth_feeHistory serves at most this many blocks (silently truncated) and percentiles.
 MAX_FEE_HISTORY_BLOCKS: Final = 1024
@@ -150,6 +153,56 @@ async def estimate_gas(backend: RpcBackend, params: Params) -> str:
     overrides = optional(params, 2, decode_state_override, None)
     _reject_block_overrides(params, 3)
     return quantity(await backend.estimate_gas(request, block, overrides))
+
+
+async def fill_transaction(backend: RpcBackend, params: Params) -> dict[str, Any]:
+    """geth ``FillTransaction``: ``{"raw": the unsigned transaction's encoding, "tx": its JSON}``.
+    viem's prepareTransactionRequest asks for it first on every send and reads ``tx``'s fee, gas,
+    nonce, chain id and type fields, so ``tx`` is geth's ``types.Transaction`` JSON."""
+    check_arity(params, 1)
+    if isinstance(params[0], dict) and params[0].get("blobs") is not None:
+        # geth builds the sidecar (commitments, proofs) from "blobs"; this node takes blob
+        # transactions signed with their sidecar (eth_sendRawTransaction) only.
+        raise InvalidParams('"blobs" is not supported for this RPC method')
+    request = required(params, 0, decode_call_request)
+    raw, tx = await backend.fill_transaction(request)
+    return {"raw": "0x" + raw.hex(), "tx": format_transaction_json(tx)}
+
+
+def format_transaction_json(tx: TxView) -> dict[str, Any]:
+    """geth's ``types.Transaction`` JSON (core/types/transaction_marshalling.go ``txJSON``), in
+    its field order: no sender and no block fields; the fee fields a type does not have are null;
+    ``chainId`` only when the transaction carries one (a legacy one only under EIP-155)."""
+    out: dict[str, Any] = {"type": hex(tx.type)}
+    if tx.chain_id is not None:
+        out["chainId"] = hex(tx.chain_id)
+    out["nonce"] = hex(tx.nonce)
+    out["to"] = None if tx.to is None else "0x" + tx.to.hex()
+    out["gas"] = hex(tx.gas)
+    out["gasPrice"] = hex(tx.gas_price) if tx.type <= ACCESS_LIST_TX_TYPE else None
+    out["maxPriorityFeePerGas"] = _optional_hex(tx.max_priority_fee_per_gas)
+    out["maxFeePerGas"] = _optional_hex(tx.max_fee_per_gas)
+    if tx.max_fee_per_blob_gas is not None:
+        out["maxFeePerBlobGas"] = hex(tx.max_fee_per_blob_gas)
+    out["value"] = hex(tx.value)
+    out["input"] = "0x" + tx.input.hex()
+    if tx.access_list is not None:
+        out["accessList"] = format_access_list(tx.access_list)
+    if tx.blob_versioned_hashes:
+        out["blobVersionedHashes"] = ["0x" + h.hex() for h in tx.blob_versioned_hashes]
+    if tx.authorization_list:
+        out["authorizationList"] = [format_authorization(a) for a in tx.authorization_list]
+    out["v"] = hex(tx.v)
+    out["r"] = hex(tx.r)
+    out["s"] = hex(tx.s)
+    if tx.type >= ACCESS_LIST_TX_TYPE:
+        out["yParity"] = hex(tx.v)
+    out["hash"] = "0x" + tx.hash.hex()
+    return out
+
+
+def _optional_hex(number: int | None) -> str | None:
+    return None if number is None else hex(number)
 
 
 async def send_raw_transaction(backend: RpcBackend, params: Params) -> str:
