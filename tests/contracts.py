@@ -34,11 +34,6 @@ def load_agent_policy() -> dict[str, Any]:
     return dict(_load("examples/AgentPolicy"))
 
 
-def load_merchant() -> dict[str, Any]:
-    """contracts/examples/Merchant.sol's artifact: the allowlisted target of the agent-wallet example."""
-    return dict(_load("examples/Merchant"))
-
-
 def erc7201_slot(namespace: str) -> int:
     """ERC-7201's storage slot of a namespace: keccak256(keccak256(id) - 1) with the last byte cleared."""
     inner = int.from_bytes(keccak(namespace.encode()), "big") - 1
