@@ -49,7 +49,7 @@ sim: install
 probe: install
 	RYW_PROBE_TXS=$(TXS) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/test_read_your_writes.py
 
-# Regenerates contracts/build/*.json from contracts/*.sol with solc-js (offline, bundled wasm).
+# Regenerates contracts/build/ from contracts/*.sol and contracts/examples/*.sol with solc-js (offline, bundled wasm).
 contracts:
 	cd contracts && npm install --no-audit --no-fund --silent && node compile.js
 

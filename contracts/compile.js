@@ -1,5 +1,7 @@
-// Compiles every contracts/*.sol with solc-js (bundled wasm, no network) into build/<Name>.json:
-// {abi, bytecode, deployedBytecode, compiler, evmVersion}. Run with `make contracts`.
+// Compiles every contracts/*.sol with solc-js (bundled wasm, no network) into build/<Name>.json, and
+// every contracts/examples/*.sol (the worked examples of README's "Agent wallets") into
+// build/examples/<Name>.json: {abi, bytecode, deployedBytecode, compiler, evmVersion}.
+// Run with `make contracts`.
 //
 // evmVersion is pinned to "prague": solc 0.8.37 defaults to osaka, which py-evm 0.12 cannot run.
 "use strict";
@@ -13,9 +15,14 @@ const OPTIMIZER_RUNS = 200;
 const here = __dirname;
 const buildDir = path.join(here, "build");
 
+// Source names are paths relative to contracts/ ("ERC20Token.sol", "examples/AgentPolicy.sol"); an
+// artifact goes to build/ under its source's folder.
+const SOURCE_DIRS = ["", "examples"];
 const sources = {};
-for (const file of fs.readdirSync(here).filter((f) => f.endsWith(".sol")).sort()) {
-  sources[file] = { content: fs.readFileSync(path.join(here, file), "utf8") };
+for (const dir of SOURCE_DIRS) {
+  for (const file of fs.readdirSync(path.join(here, dir)).filter((f) => f.endsWith(".sol")).sort()) {
+    sources[path.posix.join(dir, file)] = { content: fs.readFileSync(path.join(here, dir, file), "utf8") };
+  }
 }
 
 const input = {
@@ -39,10 +46,12 @@ if (problems.length > 0) {
   process.exit(1);
 }
 
-fs.mkdirSync(buildDir, { recursive: true });
 const compiler = solc.version();
 for (const [file, contracts] of Object.entries(output.contracts)) {
   for (const [name, contract] of Object.entries(contracts)) {
+    if (contract.evm.bytecode.object === "") {
+      continue; // an interface: nothing to deploy
+    }
     const artifact = {
       contractName: name,
       sourceName: file,
@@ -53,7 +62,9 @@ for (const [file, contracts] of Object.entries(output.contracts)) {
       evmVersion: EVM_VERSION,
       optimizer: { enabled: true, runs: OPTIMIZER_RUNS },
     };
-    const out = path.join(buildDir, `${name}.json`);
+    const outDir = path.join(buildDir, path.dirname(file));
+    fs.mkdirSync(outDir, { recursive: true });
+    const out = path.join(outDir, `${name}.json`);
     fs.writeFileSync(out, JSON.stringify(artifact, null, 2) + "\n");
     console.log(`wrote ${path.relative(here, out)} (${contract.evm.deployedBytecode.object.length / 2} bytes deployed)`);
   }

@@ -10,12 +10,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from eth_hash.auto import keccak
+
 BUILD_DIR = Path(__file__).resolve().parent.parent / "contracts" / "build"
 
 
 @cache
 def _load(name: str) -> dict[str, Any]:
-    path = BUILD_DIR / f"{name}.json"
+    path = BUILD_DIR / f"{name}.json"  # name may carry a folder: "examples/AgentPolicy"
     artifact: dict[str, Any] = json.loads(path.read_text())
     return artifact
 
@@ -24,6 +26,18 @@ def load_erc20() -> dict[str, Any]:
     """ERC20Token's artifact: ``abi``, ``bytecode``, ``deployedBytecode`` (0x-hex), ``compiler``,
     ``evmVersion``. Its constructor takes one ``uint256 initialSupply`` minted to the deployer."""
     return dict(_load("ERC20Token"))
+
+
+def load_agent_policy() -> dict[str, Any]:
+    """contracts/examples/AgentPolicy.sol's artifact (README, "Agent wallets"): the policy an EOA
+    delegates to with EIP-7702; no constructor arguments."""
+    return dict(_load("examples/AgentPolicy"))
+
+
+def erc7201_slot(namespace: str) -> int:
+    """ERC-7201's storage slot of a namespace: keccak256(keccak256(id) - 1) with the last byte cleared."""
+    inner = int.from_bytes(keccak(namespace.encode()), "big") - 1
+    return int.from_bytes(keccak(inner.to_bytes(32, "big")), "big") & ~0xFF
 
 
 def erc20_deploy_data(initial_supply: int) -> bytes:
