@@ -18,7 +18,6 @@ const abi = parseAbi([
   'function getChainId() view returns (uint256)',
   'function getBlockNumber() view returns (uint256)',
   'function getEthBalance(address) view returns (uint256)',
-  'function getBasefee() view returns (uint256)',
 ])
 
 const jscDev = defineChain({
@@ -76,7 +75,7 @@ await run(async (stage) => {
       Promise.all([
         batching.readContract({ address: MULTICALL3, abi, functionName: 'getChainId' }),
         batching.readContract({ address: MULTICALL3, abi, functionName: 'getEthBalance', args: [account] }),
-        batching.readContract({ address: MULTICALL3, abi, functionName: 'getBasefee' }),
+        batching.readContract({ address: MULTICALL3, abi, functionName: 'getBlockNumber' }),
       ]),
     ),
   )
