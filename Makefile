@@ -45,7 +45,7 @@ sim: install
 	$(BIN)/python -m tests.sim.run --seeds $(SEEDS)
 
 # The read-your-writes probe (tests/integration/ryw_probe.py) over TXS transactions on a fresh node;
-# `make test` runs it over 25.
+# `make test` runs it over 10.
 probe: install
 	RYW_PROBE_TXS=$(TXS) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/test_read_your_writes.py
 

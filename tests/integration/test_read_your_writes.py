@@ -11,7 +11,7 @@ import os
 from tests.integration.nodeproc import NodeProcess
 from tests.integration.ryw_probe import run_probe
 
-PROBE_TXS = int(os.environ.get("RYW_PROBE_TXS", "25"))
+PROBE_TXS = int(os.environ.get("RYW_PROBE_TXS", "10"))
 
 
 def test_no_stale_latest_read_after_a_receipt(node: NodeProcess) -> None:

@@ -89,10 +89,11 @@ class Node:
         txs = committed.block.transactions
         self.pool.on_new_head(
             self.executor.head.gas_limit,
-            self.backend.next_base_fee(),
+            self.backend.next_base_fee(self.executor.head),
             [bytes(tx.hash) for tx in txs],
             {bytes(tx.sender) for tx in txs},
         )
+        self.backend.publish_head()  # as ExecutionService.commit_block: RPC sees it from now on
 
 
 @pytest.fixture

@@ -228,7 +228,10 @@ def test_a_fault_on_the_execution_side_stops_the_client(execution: Any) -> None:
 
     with pytest.RaisesGroup(pytest.RaisesExc(SeamError, match="closed the seam"), flatten_subgroups=True):
         trio.run(main)
-    assert len(failed) == 1
+    # The pending request fails with the same error, unless the reader's SeamError cancelled the
+    # block first (scheduling decides which comes first; 1 in 25 runs under load).
+    assert len(failed) <= 1
+    assert all(isinstance(exc, SeamError) for exc in failed)
 
 
 def test_the_client_gives_up_when_nobody_listens(tmp_path: Path) -> None:
