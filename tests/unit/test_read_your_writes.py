@@ -9,18 +9,15 @@ tests/integration/ryw_probe.py checks the same invariant from outside, against a
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import rlp
 from eth_account import Account
-from eth_utils import to_checksum_address
 
-from jsc_node.chainformat import QbftExtraData, decode_extra_data, encode_extra_data
+from jsc_node.chainformat import QbftExtraData, encode_extra_data
 from jsc_node.config import NodeConfig
 from jsc_node.execution_process import ExecutionService, open_node_state
 from jsc_node.genesis import load_genesis
@@ -28,33 +25,10 @@ from jsc_node.rpc.dispatch import METHODS, Dispatcher
 from jsc_node.seam.messages import BuildBlockRequest, CommitBlockRequest
 from jsc_node.state.backend import NodeBackend
 
-KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+# The seam test's key, signed transfer and sealing of a built block (one copy of each).
+from tests.unit.test_seam_execution import KEY, _sealed, _transfer
+
 SENDER = Account.from_key(KEY).address
-RECIPIENT = "0x70997970C51812dc3A010C7d01b50e0d17dC79C8"
-
-
-def _transfer(nonce: int) -> bytes:
-    signed = Account.sign_transaction(
-        {
-            "chainId": 1337,
-            "nonce": nonce,
-            "to": to_checksum_address(RECIPIENT),
-            "value": 1,
-            "gas": 21_000,
-            "maxFeePerGas": 10 * 10**9,
-            "maxPriorityFeePerGas": 1,
-            "type": 2,
-        },
-        KEY,
-    )
-    return bytes(signed.raw_transaction)
-
-
-def _sealed(block_rlp: bytes) -> bytes:
-    header, *body = rlp.decode(block_rlp)
-    extra = decode_extra_data(header[12])
-    header[12] = encode_extra_data(dataclasses.replace(extra, seals=(b"\x01" * 65,)))
-    return bytes(rlp.encode([header, *body]))
 
 
 @pytest.fixture
