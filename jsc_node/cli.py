@@ -475,11 +475,23 @@ def genesis_new(
             "the block period or less: a block every period, as the embedded dev genesis.",
         ),
     ] = 60,
+    attestations_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--attestations",
+            help="JSON list, one object per validator in order (validator-0 first): entityName, "
+            "corporateNumber (法人番号, 13 digits), jurisdiction (JP), region (JP-01..JP-47), "
+            "documentHash (SHA-256, 0x-hex); written into the validator registry's genesis storage. "
+            "[default: development attestations, marked as such]",
+        ),
+    ] = None,
 ) -> None:
-    """Create validator keys and a QBFT genesis.json funding the ten dev accounts."""
-    from jsc_node.devtools import DEV_MNEMONIC, write_devnet
+    """Create validator keys and a QBFT genesis.json funding the ten dev accounts, with the validator
+    registry (config.jsc) holding each validator's attestation."""
+    from jsc_node.devtools import DEV_MNEMONIC, load_attestations, write_devnet
 
     with user_errors():
+        attestations = None if attestations_file is None else load_attestations(attestations_file, validators)
         keys = write_devnet(
             out,
             validators,
@@ -487,6 +499,7 @@ def genesis_new(
             block_period,
             timestamp=int(time.time()),
             empty_block_period_s=empty_block_period,
+            attestations=attestations,
         )
     for key in keys:
         typer.echo(f"validator-{key.index}: {key.address}  {out / f'validator-{key.index}' / 'key'}")
