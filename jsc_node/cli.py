@@ -488,7 +488,7 @@ def genesis_new(
 ) -> None:
     """Create validator keys and a QBFT genesis.json funding the ten dev accounts, with the validator
     registry (config.jsc) holding each validator's attestation."""
-    from jsc_node.devtools import DEV_MNEMONIC, load_attestations, write_devnet
+    from jsc_node.devtools import DEV_MNEMONIC, load_attestations, registry_address_hex, write_devnet
 
     with user_errors():
         attestations = None if attestations_file is None else load_attestations(attestations_file, validators)
@@ -504,6 +504,10 @@ def genesis_new(
     for key in keys:
         typer.echo(f"validator-{key.index}: {key.address}  {out / f'validator-{key.index}' / 'key'}")
     typer.echo(f"genesis:     {out / 'genesis.json'} (chain id {chain_id}, {block_period} s blocks)")
+    typer.echo(
+        f"registry:    0x{registry_address_hex()} (config.jsc), "
+        + (f"attestations from {attestations_file}" if attestations_file else "DEVELOPMENT attestations")
+    )
     typer.echo(f"dev accounts funded: the first ten of {DEV_MNEMONIC!r}")
     typer.echo(
         "WARNING: the validator keys are unencrypted files; not for production if you share them.",

@@ -210,6 +210,25 @@ def read_attestation(read: StorageRead, address: bytes) -> Attestation | None:
     )
 
 
+def attestation_problem(read: StorageRead, address: bytes, allowed: Iterable[str]) -> str | None:
+    """Why ``address`` may not be voted in, in words, or None when it holds a Valid attestation in
+    an allowed jurisdiction. One slot when it is fine but for the jurisdiction (two more)."""
+    who = f"0x{address.hex()}"
+    base = attestation_base(address)
+    status = Status(read(base + OFF_STATUS))
+    if status is Status.NONE:
+        return f"{who} has no attestation in the validator registry"
+    if status is Status.PENDING:
+        return f"{who}'s attestation is pending: not yet approved by a quorum of validators"
+    if status is Status.REVOKED:
+        return f"{who}'s attestation was revoked at block {read(base + OFF_REVOKED_AT)}"
+    jurisdiction = decode_string(read, base + OFF_JURISDICTION).decode("ascii", errors="replace")
+    codes = tuple(allowed)
+    if jurisdiction not in codes:
+        return f"{who} is attested in jurisdiction {jurisdiction!r}, not one allowed ({', '.join(codes)})"
+    return None
+
+
 def read_validators(read: StorageRead) -> tuple[bytes, ...]:
     """The validator set the registry counts approvals against (synced by the chain)."""
     return decode_address_array(read, SLOT_VALIDATORS)

@@ -250,6 +250,7 @@ def test_genesis_new_with_attestations(tmp_path: Path) -> None:
             want["region"],
         )
     assert "DEVELOPMENT" not in (out / "README.md").read_text()
+    assert f"registry:    0x{REGISTRY_ADDRESS.hex()} (config.jsc), attestations from" in result.stdout
 
 
 def test_genesis_new_refuses_a_bad_attestation_and_writes_nothing(tmp_path: Path) -> None:

@@ -76,7 +76,8 @@ def as_tuple(a: registry.Attestation) -> tuple[Any, ...]:
 
 def test_packaged_artifact_is_the_build(tmp_path: Path) -> None:
     build = json.loads((REPO / "contracts" / "build" / "ValidatorRegistry.json").read_text())
-    assert registry.artifact() == build
+    # After `make contracts`: cp contracts/build/ValidatorRegistry.json jsc_node/data/
+    assert registry.artifact() == build, "jsc_node/data/ValidatorRegistry.json is not the build"
     # ... and the embedded dev genesis holds exactly that runtime code at the documented address.
     spec = load_genesis(None)
     assert spec.jsc is not None
@@ -197,6 +198,7 @@ def test_submit_then_approvals_make_it_valid_at_quorum(chain: RegistryChain) -> 
     assert pending.status is Status.PENDING
     assert pending.submitted_at == 1
     assert not registry.is_attested(chain.storage(), candidate)
+    assert "attestation is pending" in str(registry.attestation_problem(chain.storage(), candidate, ("JP",)))
 
     # Only a current validator approves, once.
     assert reverted(chain, "approve(address)", candidate, sender=candidate) == error_data(
@@ -231,6 +233,13 @@ def test_submit_then_approvals_make_it_valid_at_quorum(chain: RegistryChain) -> 
     assert registry.is_attested(chain.storage(), candidate)
     assert attestation_via_call(chain, candidate) == as_tuple(valid)
     assert registry.read_subjects(chain.storage())[-1] == candidate
+    assert registry.attestation_problem(chain.storage(), candidate, ("JP",)) is None
+    assert registry.attestation_problem(chain.storage(), candidate, ("US",)) == (
+        f"0x{candidate.hex()} is attested in jurisdiction 'JP', not one allowed (US)"
+    )
+    assert registry.attestation_problem(chain.storage(), chain.address(6), ("JP",)) == (
+        f"0x{chain.address(6).hex()} has no attestation in the validator registry"
+    )
     # A valid attestation is not replaced by its holder: revoke first.
     assert reverted(chain, SUBMIT, "Y", REAL_NUMBERS[0], "JP", "JP-01", DOC, sender=candidate) == error_data(
         "AttestationActive(address)", candidate
@@ -259,6 +268,9 @@ def test_revocation_by_quorum(chain: RegistryChain) -> None:
     assert revoked.revoked_at == chain.executor.head.block_number
     assert not registry.is_attested(chain.storage(), candidate)
     assert chain.view("isAttested(address)", "bool", candidate) is False
+    assert registry.attestation_problem(chain.storage(), candidate, ("JP",)) == (
+        f"0x{candidate.hex()}'s attestation was revoked at block {revoked.revoked_at}"
+    )
     assert reverted(chain, "revoke(address)", candidate, sender=v[2]) == error_data(
         "NotValid(address,uint8)", candidate, int(Status.REVOKED)
     )
