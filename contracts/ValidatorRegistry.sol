@@ -108,6 +108,8 @@ contract ValidatorRegistry {
 
     error NotSystem(address caller);
     error ValidatorsNotAscending(uint256 index);
+    error EmptyValidatorSet();
+    error SelfApproval(address validator);
     error NotValidator(address caller);
     error EntityNameLength(uint256 got, uint256 max);
     error CorporateNumberLength(uint256 got);
@@ -134,6 +136,7 @@ contract ValidatorRegistry {
     /// that seal the block, ascending and distinct. Nothing is written when the set is unchanged.
     function syncValidators(address[] calldata set) external {
         if (msg.sender != SYSTEM_ADDRESS) revert NotSystem(msg.sender);
+        if (set.length == 0) revert EmptyValidatorSet();
         bytes32 h = keccak256(abi.encode(set));
         if (h == validatorSetHash) return;
         for (uint256 i = 0; i < _validators.length; i++) {
@@ -189,7 +192,10 @@ contract ValidatorRegistry {
 
     // --- validators ------------------------------------------------------------------------
 
+    /// A validator's approval of another address's pending attestation (not its own: a revoked
+    /// validator still in the set cannot count itself back in).
     function approve(address validator) external onlyValidator {
+        if (validator == msg.sender) revert SelfApproval(validator);
         Attestation storage a = _attestations[validator];
         if (a.status != Status.Pending) revert NotPending(validator, a.status);
         mapping(address => bool) storage votes = _approvals[validator][a.round];
@@ -221,7 +227,7 @@ contract ValidatorRegistry {
 
     function _settleApproval(address validator, Attestation storage a) internal {
         (uint256 count, address[] memory by) = _count(_approvals[validator][a.round]);
-        if (count < quorum()) return;
+        if (count == 0 || count < quorum()) return;
         a.status = Status.Valid;
         a.approvedAt = block.number;
         a.approvedBy = by;
@@ -230,7 +236,7 @@ contract ValidatorRegistry {
 
     function _settleRevocation(address validator, Attestation storage a) internal {
         (uint256 count, address[] memory by) = _count(_revocations[validator][a.round]);
-        if (count < quorum()) return;
+        if (count == 0 || count < quorum()) return;
         a.status = Status.Revoked;
         a.revokedAt = block.number;
         a.revokedBy = by;

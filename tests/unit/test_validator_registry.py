@@ -288,10 +288,18 @@ def test_revocation_by_quorum(chain: RegistryChain) -> None:
     assert not registry.has_approved(chain.storage(), candidate, v[0])
 
 
-def test_a_genesis_validator_can_be_revoked(chain: RegistryChain) -> None:
+def test_a_revoked_validator_cannot_approve_itself_back(chain: RegistryChain) -> None:
     target = chain.validators[2]
     chain.block([(chain_index(chain, x), calldata("revoke(address)", target)) for x in chain.validators[:3]])
     assert registry.read_status(chain.storage(), target) is Status.REVOKED
+    # Still in the set until voted out, it resubmits; its own approval is refused.
+    chain.send(chain_index(chain, target), SUBMIT, "株式会社テスト", REAL_NUMBERS[2], "JP", "JP-01", DOC)
+    assert reverted(chain, "approve(address)", target, sender=target) == error_data(
+        "SelfApproval(address)", target
+    )
+    # tally with no votes changes nothing
+    chain.send(CANDIDATE, "tally(address)", target)
+    assert registry.read_status(chain.storage(), target) is Status.PENDING
 
 
 def test_the_validator_set_is_synced_only_by_the_system_address(chain: RegistryChain) -> None:
@@ -305,6 +313,8 @@ def test_the_validator_set_is_synced_only_by_the_system_address(chain: RegistryC
     assert reverted(chain, sync, [v[0], v[0]], sender=SYSTEM_ADDRESS) == error_data(
         "ValidatorsNotAscending(uint256)", 1
     )
+    # an empty set would make quorum 0: refused
+    assert reverted(chain, sync, [], sender=SYSTEM_ADDRESS) == error_data("EmptyValidatorSet()")
 
     # Two approvals of 4 are short of quorum; after the set shrinks to 3 they are a quorum (2),
     # and `tally` latches it. Run on one scratch state, as the node's system call would.
