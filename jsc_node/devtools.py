@@ -158,7 +158,7 @@ def make_genesis(
     (contracts/ValidatorRegistry.sol) is at ``governance.registry.REGISTRY_ADDRESS`` with ``config.jsc``
     naming it and ``jurisdictions``; ``attestations[i]`` is the Valid attestation of
     ``validators[i]`` in its storage, by default the marked development attestation
-    ``registry_contract.dev_attestation(i)``.
+    ``governance.registry.dev_attestation(i)``.
     """
     if not validators:
         raise DevToolsInputError("a QBFT genesis needs at least one validator")
