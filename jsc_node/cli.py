@@ -475,11 +475,23 @@ def genesis_new(
             "the block period or less: a block every period, as the embedded dev genesis.",
         ),
     ] = 60,
+    attestations_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--attestations",
+            help="JSON list, one object per validator in order (validator-0 first): entityName, "
+            "corporateNumber (法人番号, 13 digits), jurisdiction (JP), region (JP-01..JP-47), "
+            "documentHash (SHA-256, 0x-hex); written into the validator registry's genesis storage. "
+            "[default: development attestations, marked as such]",
+        ),
+    ] = None,
 ) -> None:
-    """Create validator keys and a QBFT genesis.json funding the ten dev accounts."""
-    from jsc_node.devtools import DEV_MNEMONIC, write_devnet
+    """Create validator keys and a QBFT genesis.json funding the ten dev accounts, with the validator
+    registry (config.jsc) holding each validator's attestation."""
+    from jsc_node.devtools import DEV_MNEMONIC, load_attestations, registry_address_hex, write_devnet
 
     with user_errors():
+        attestations = None if attestations_file is None else load_attestations(attestations_file, validators)
         keys = write_devnet(
             out,
             validators,
@@ -487,10 +499,15 @@ def genesis_new(
             block_period,
             timestamp=int(time.time()),
             empty_block_period_s=empty_block_period,
+            attestations=attestations,
         )
     for key in keys:
         typer.echo(f"validator-{key.index}: {key.address}  {out / f'validator-{key.index}' / 'key'}")
     typer.echo(f"genesis:     {out / 'genesis.json'} (chain id {chain_id}, {block_period} s blocks)")
+    typer.echo(
+        f"registry:    0x{registry_address_hex()} (config.jsc), "
+        + (f"attestations from {attestations_file}" if attestations_file else "DEVELOPMENT attestations")
+    )
     typer.echo(f"dev accounts funded: the first ten of {DEV_MNEMONIC!r}")
     typer.echo(
         "WARNING: the validator keys are unencrypted files; not for production if you share them.",

@@ -7,6 +7,7 @@ three describe a chain the same way (geth/Besu genesis.json with a ``qbft`` sect
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,8 +20,10 @@ from jsc_node.chainformat import (
     decode_extra_data,
     genesis_extra_data,
 )
-from jsc_node.errors import DevToolsInputError
+from jsc_node.errors import AttestationError, DevToolsInputError
 from jsc_node.genesis import DEV_VALIDATOR_KEY, predeploy_alloc
+from jsc_node.governance import registry as registry_contract
+from jsc_node.governance.identity import AttestationFields, attestation_fields
 
 # anvil's and Hardhat's development mnemonic: its first ten accounts are funded in every dev genesis.
 # The keys are public knowledge; anything sent to them on a public chain is taken within seconds.
@@ -42,6 +45,8 @@ QBFT_EMPTY_BLOCK_PERIOD_S = 60
 # second instead of one a minute. Files made for a network (`genesis new`, `devnet`) keep 60 s.
 DEV_BLOCK_PERIOD_S = 1
 DEV_EMPTY_BLOCK_PERIOD_S = 1
+# The genesis policy `config.jsc` every file made here carries: validators run in Japan.
+DEFAULT_JURISDICTIONS: tuple[str, ...] = ("JP",)
 
 # Every pre-merge fork at block 0, then the timestamp forks at time 0: a dev chain starts on Prague.
 _BLOCK_FORKS = (
@@ -81,6 +86,9 @@ For production, generate each validator's key on its own host and collect only t
 genesis.json funds the ten well-known development accounts of the mnemonic
 "{mnemonic}" (anvil/Hardhat), {balance} ETH each.
 Their private keys are public knowledge too.
+
+The validator registry (contracts/ValidatorRegistry.sol, at 0x{registry} as config.jsc says)
+holds {attestations}.
 
 Start validator <i> with:
 
@@ -137,13 +145,20 @@ def make_genesis(
     request_timeout_s: int = QBFT_REQUEST_TIMEOUT_S,
     empty_block_period_s: int = QBFT_EMPTY_BLOCK_PERIOD_S,
     predeploys: bool = True,
+    registry: bool = True,
+    attestations: Sequence[AttestationFields] | None = None,
+    jurisdictions: Sequence[str] = DEFAULT_JURISDICTIONS,
 ) -> dict[str, Any]:
     """A geth/Besu-style QBFT genesis document (a JSON-ready dict).
 
     ``validators`` are addresses (hex, 0x optional); extraData lists them sorted by byte value, as
     Besu does. ``alloc`` defaults to the ten funded dev accounts (``dev_alloc()``); with
     ``predeploys`` the canonical contracts and precompile balances of ``genesis.predeploy_alloc()``
-    are added (an address in ``alloc`` keeps its own entry).
+    are added (an address in ``alloc`` keeps its own entry). With ``registry`` the ValidatorRegistry
+    (contracts/ValidatorRegistry.sol) is at ``governance.registry.REGISTRY_ADDRESS`` with ``config.jsc``
+    naming it and ``jurisdictions``; ``attestations[i]`` is the Valid attestation of
+    ``validators[i]`` in its storage, by default the marked development attestation
+    ``governance.registry.dev_attestation(i)``.
     """
     if not validators:
         raise DevToolsInputError("a QBFT genesis needs at least one validator")
@@ -171,6 +186,34 @@ def make_genesis(
     if predeploys:
         taken = {a.lower().removeprefix("0x") for a in accounts}
         accounts = {**accounts, **{a: e for a, e in predeploy_alloc().items() if a not in taken}}
+    if registry:
+        config["jsc"] = {
+            "registry": "0x" + registry_address_hex(),
+            "jurisdictions": list(jurisdictions),
+        }
+        given = [parse_address(v) for v in validators]
+        fields = (
+            [registry_contract.dev_attestation(i) for i in range(len(given))]
+            if attestations is None
+            else attestations
+        )
+        if len(fields) != len(given):
+            raise DevToolsInputError(f"{len(fields)} attestations for {len(given)} validators")
+        for i, item in enumerate(fields):
+            if item.jurisdiction not in jurisdictions:
+                raise DevToolsInputError(
+                    f"attestation {i}: jurisdiction {item.jurisdiction!r} is not allowed "
+                    f"(allowed: {', '.join(jurisdictions)})"
+                )
+        taken = {a.lower().removeprefix("0x") for a in accounts}
+        if registry_address_hex() in taken:
+            raise DevToolsInputError(f"alloc already holds the registry address 0x{registry_address_hex()}")
+        accounts = {
+            **accounts,
+            registry_address_hex(): registry_contract.genesis_alloc_entry(
+                given, dict(zip(given, fields, strict=True)), jurisdictions
+            ),
+        }
     return {
         "config": config,
         "nonce": "0x0",
@@ -183,6 +226,42 @@ def make_genesis(
         "extraData": "0x" + genesis_extra_data(addresses).hex(),
         "alloc": accounts,
     }
+
+
+def registry_address_hex() -> str:
+    """The registry's alloc key as genesis/dev.json writes keys: lowercase hex, no 0x."""
+    return registry_contract.REGISTRY_ADDRESS.hex()
+
+
+def load_attestations(
+    path: Path, count: int, jurisdictions: Sequence[str] = DEFAULT_JURISDICTIONS
+) -> list[AttestationFields]:
+    """``genesis new --attestations FILE``: a JSON list of ``count`` objects, the i-th for
+    validator-<i>: ``{"entityName", "corporateNumber", "jurisdiction", "region", "documentHash"}``.
+    Every field is checked as the contract checks it; an error names the entry and the field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DevToolsInputError(f"attestations file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DevToolsInputError(f"cannot read attestations file {path}: {exc}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DevToolsInputError(f"attestations file {path} is not valid JSON: {exc}") from None
+    if not isinstance(doc, list):
+        raise DevToolsInputError(
+            f"attestations file {path} must be a JSON list (one object per validator), got {type(doc).__name__}"
+        )
+    if len(doc) != count:
+        raise DevToolsInputError(
+            f"attestations file {path} has {len(doc)} entries for {count} validators (one per validator, in order)"
+        )
+    allowed = tuple(jurisdictions)
+    try:
+        return [attestation_fields(entry, allowed, where=f"attestations[{i}]") for i, entry in enumerate(doc)]
+    except AttestationError as exc:
+        raise DevToolsInputError(f"attestations file {path}: {exc}") from None
 
 
 def dev_genesis() -> dict[str, Any]:
@@ -223,15 +302,20 @@ def write_devnet(
     *,
     timestamp: int = 0,
     empty_block_period_s: int = QBFT_EMPTY_BLOCK_PERIOD_S,
+    attestations: Sequence[AttestationFields] | None = None,
 ) -> list[ValidatorKey]:
     """Write ``out/validator-<i>/{key,address}``, ``out/genesis.json`` and ``out/README.md``.
 
-    Refuses a non-empty ``out`` so it never overwrites keys.
+    ``attestations[i]`` is validator-<i>'s attestation in the registry's genesis storage; without
+    them each gets the marked development attestation. Refuses a non-empty ``out`` so it never
+    overwrites keys.
     """
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise DevToolsInputError(f"{out} exists and is not an empty directory; refusing to overwrite keys")
     from jsc_node.accounts import write_secret
 
+    if attestations is not None and len(attestations) != validators:
+        raise DevToolsInputError(f"{len(attestations)} attestations for {validators} validators")
     keys = new_validator_keys(validators)
     genesis = make_genesis(
         [k.address for k in keys],
@@ -239,6 +323,7 @@ def write_devnet(
         block_period_s=block_period_s,
         timestamp=timestamp,
         empty_block_period_s=empty_block_period_s,
+        attestations=attestations,
     )
     out.mkdir(parents=True, exist_ok=True)
     for key in keys:
@@ -254,6 +339,11 @@ def write_devnet(
             validators=listing,
             mnemonic=DEV_MNEMONIC,
             balance=DEV_ACCOUNT_BALANCE_WEI // 10**18,
+            registry=registry_address_hex(),
+            attestations="the attestations given to `genesis new --attestations`"
+            if attestations is not None
+            else 'DEVELOPMENT attestations ("DEVELOPMENT VALIDATOR <i> (not attested)"): nobody\n'
+            "checked who runs these validators or where",
         )
     )
     return keys

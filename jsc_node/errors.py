@@ -15,6 +15,7 @@
     ├── LogQueryLimitExceeded   eth_getLogs over the node's limits
     ├── SimulationError         eth_simulateV1 refusals (Sim*: nonce, funds, block order ...)
     ├── KeystoreError / DevToolsInputError   CLI tools' bad input
+    ├── AttestationError        a validator attestation field breaks its rule (jsc_node/governance)
     ├── DependencyMismatch      a patched library is not as pinned (jsc_node/pins.py)
     │   ├── PinnedVersionMismatch   another version installed (package, found, expected)
     │   └── PatchTargetMissing      an internal a runtime patch replaces is gone (names it)
@@ -156,6 +157,16 @@ class KeystoreError(JscError):
 
 class DevToolsInputError(JscError):
     """A validator list, extraData or other input to a dev tool is malformed."""
+
+
+class AttestationError(JscError):
+    """A validator attestation field (corporate number, jurisdiction, region, entity name, document
+    hash) breaks the rule the ValidatorRegistry contract applies; the message names the field."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
 
 
 class DependencyMismatch(JscError):

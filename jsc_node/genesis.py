@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from jsc_node.chainformat import BFT_MIX_HASH, QbftExtraData, decode_extra_data
-from jsc_node.errors import GenesisError, InvalidBlock
+from jsc_node.errors import AttestationError, GenesisError, InvalidBlock
+from jsc_node.governance import registry
+from jsc_node.governance.identity import validate_jurisdiction_code
 
 # Insecure by design: the key of the one validator of the embedded development chain. Anyone can
 # sign its blocks. Never use genesis/dev.json, or this key, for a network that holds value.
@@ -79,6 +81,21 @@ class Account:
 
 
 @dataclass(frozen=True)
+class JscPolicy:
+    """``config.jsc``: the chain's sovereignty policy, e.g.
+    ``{"registry": "0x00000000000000000000000000000000004a5343", "jurisdictions": ["JP"]}``."""
+
+    registry: bytes
+    """Address of the ValidatorRegistry system contract (contracts/ValidatorRegistry.sol), which
+    ``alloc`` must hold with code."""
+    jurisdictions: tuple[str, ...]
+    """ISO 3166-1 alpha-2 codes a validator's attestation may name, in the document's order."""
+
+
+JSC_POLICY_KEYS: Final = ("registry", "jurisdictions")
+
+
+@dataclass(frozen=True)
 class GenesisSpec:
     chain_id: int
     block_forks: tuple[tuple[str, int], ...]
@@ -102,6 +119,8 @@ class GenesisSpec:
     parent_beacon_block_root: bytes | None
     raw: dict[str, Any]
     """The parsed document, for eth_config and export."""
+    jsc: JscPolicy | None = None
+    """``config.jsc``; None for a chain without the validator registry."""
 
     @property
     def validators(self) -> tuple[bytes, ...]:
@@ -226,6 +245,11 @@ def parse_genesis(doc: Any) -> GenesisSpec:
     if gas_limit < 5000:
         raise GenesisError("gasLimit", "must be at least 5000")
     beacon_root = doc.get("parentBeaconBlockRoot")
+    alloc = _alloc(doc.get("alloc", {}))
+    jsc = None
+    if "jsc" in config:
+        jsc = _jsc_policy(config["jsc"])
+        _validate_registry_genesis(jsc, alloc)
 
     return GenesisSpec(
         chain_id=chain_id,
@@ -234,7 +258,7 @@ def parse_genesis(doc: Any) -> GenesisSpec:
         terminal_total_difficulty=terminal_total_difficulty,
         qbft=qbft,
         zero_base_fee=zero_base_fee,
-        alloc=_alloc(doc.get("alloc", {})),
+        alloc=alloc,
         gas_limit=gas_limit,
         base_fee=base_fee,
         difficulty=_int(doc.get("difficulty", 0), "difficulty"),
@@ -247,7 +271,52 @@ def parse_genesis(doc: Any) -> GenesisSpec:
         if beacon_root is None
         else _data(beacon_root, "parentBeaconBlockRoot", length=32),
         raw=doc,
+        jsc=jsc,
     )
+
+
+def _jsc_policy(value: Any) -> JscPolicy:
+    if not isinstance(value, dict):
+        raise GenesisError("config.jsc", 'must be an object: {"registry": "0x...", "jurisdictions": ["JP"]}')
+    for key in value:
+        if key not in JSC_POLICY_KEYS:
+            raise GenesisError(f"config.jsc.{key}", f"unknown key (known: {', '.join(JSC_POLICY_KEYS)})")
+    if "registry" not in value:
+        raise GenesisError("config.jsc.registry", "is required (the ValidatorRegistry contract's address)")
+    registry_address = _data(value["registry"], "config.jsc.registry", length=20)
+    codes = value.get("jurisdictions")
+    if not isinstance(codes, list) or not codes:
+        raise GenesisError(
+            "config.jsc.jurisdictions", 'must be a non-empty list of ISO 3166-1 alpha-2 codes, e.g. ["JP"]'
+        )
+    for i, code in enumerate(codes):
+        try:
+            validate_jurisdiction_code(code)
+        except AttestationError as exc:
+            raise GenesisError(f"config.jsc.jurisdictions[{i}]", exc.problem) from None
+        if code in codes[:i]:
+            raise GenesisError(f"config.jsc.jurisdictions[{i}]", f"{code!r} is listed twice")
+    return JscPolicy(registry=registry_address, jurisdictions=tuple(codes))
+
+
+def _validate_registry_genesis(policy: JscPolicy, alloc: dict[bytes, Account]) -> None:
+    """The registry's genesis storage must agree with the policy: the contract is there and allows
+    every jurisdiction the policy names. Whether each genesis validator is attested is not a rule
+    of the genesis document (no vote adds a genesis validator); the registry's own validator list
+    is overwritten by the chain's system call from block 1 on."""
+    where = "0x" + policy.registry.hex()
+    account = alloc.get(policy.registry)
+    if account is None or not account.code:
+        raise GenesisError("config.jsc.registry", f"alloc holds no contract code at {where}")
+
+    def read(slot: int) -> int:
+        return account.storage.get(slot, 0)
+
+    for code in policy.jurisdictions:
+        if not registry.jurisdiction_allowed(read, code):
+            raise GenesisError(
+                f"alloc.{where}.storage", f"the registry does not allow jurisdiction {code!r} of config.jsc"
+            )
 
 
 def _fork_list(

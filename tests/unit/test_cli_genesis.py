@@ -15,6 +15,8 @@ from eth_account import Account
 from jsc_node.chainformat import decode_extra_data
 from jsc_node.devtools import DEV_ACCOUNT_BALANCE_WEI, DevToolsInputError, dev_accounts, make_genesis
 from jsc_node.genesis import load_genesis, predeploy_alloc
+from jsc_node.governance import registry
+from jsc_node.governance.registry import REGISTRY_ADDRESS
 
 REPO = Path(__file__).resolve().parents[2]
 # The ten accounts anvil and Hardhat fund from "test test ... junk" (their documented list).
@@ -87,7 +89,8 @@ def test_genesis_new_writes_keys_and_a_qbft_genesis(tmp_path: Path) -> None:
 
     alloc = {"0x" + address.lower().removeprefix("0x"): entry for address, entry in genesis["alloc"].items()}
     predeployed = {"0x" + address for address in predeploy_alloc()}
-    assert sorted(alloc) == sorted([a.lower() for a in ANVIL_ACCOUNTS] + list(predeployed))
+    registry_at = "0x" + REGISTRY_ADDRESS.hex()
+    assert sorted(alloc) == sorted([a.lower() for a in ANVIL_ACCOUNTS] + [*predeployed, registry_at])
     assert all(int(alloc[a.lower()]["balance"], 16) == 10_000 * 10**18 for a in ANVIL_ACCOUNTS)
     # the canonical deployers and Prague's system contracts (geth's dev genesis), with their code
     assert alloc["0x4e59b44847b379578588920ca78fbf26c0b4956c"]["code"].startswith("0x7fffff")
@@ -100,7 +103,17 @@ def test_genesis_new_writes_keys_and_a_qbft_genesis(tmp_path: Path) -> None:
     assert spec.validators == tuple(sorted(addresses))
     assert spec.qbft is not None
     assert spec.qbft.block_period_s == 5
-    assert len(spec.alloc) == 10 + len(predeployed)
+    assert len(spec.alloc) == 10 + len(predeployed) + 1
+    # ... with the validator registry, each validator holding a marked development attestation.
+    assert spec.jsc is not None
+    assert (spec.jsc.registry, spec.jsc.jurisdictions) == (REGISTRY_ADDRESS, ("JP",))
+    storage = spec.alloc[REGISTRY_ADDRESS].storage
+    for i, address in enumerate(addresses):
+        attestation = registry.read_attestation(lambda slot: storage.get(slot, 0), address)
+        assert attestation is not None
+        assert attestation.valid
+        assert attestation.entity_name == f"DEVELOPMENT VALIDATOR {i} (not attested)"
+    assert "DEVELOPMENT attestations" in (out / "README.md").read_text()
 
 
 def test_genesis_new_refuses_to_overwrite(tmp_path: Path) -> None:
@@ -128,9 +141,11 @@ def test_dev_accounts_are_anvils() -> None:
 
 def test_make_genesis_is_deterministic_and_sorts_validators() -> None:
     validators = ["0x" + "bb" * 20, "AA" * 20]
-    genesis = make_genesis(validators, chain_id=7, block_period_s=1, alloc={}, predeploys=False)
+    genesis = make_genesis(
+        validators, chain_id=7, block_period_s=1, alloc={}, predeploys=False, registry=False
+    )
     assert genesis == make_genesis(
-        list(reversed(validators)), chain_id=7, block_period_s=1, alloc={}, predeploys=False
+        list(reversed(validators)), chain_id=7, block_period_s=1, alloc={}, predeploys=False, registry=False
     )
     extra = decode_extra_data(bytes.fromhex(genesis["extraData"][2:]))
     assert extra.validators == (b"\xaa" * 20, b"\xbb" * 20)

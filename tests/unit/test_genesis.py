@@ -42,8 +42,9 @@ def test_embedded_dev_genesis() -> None:
     assert dict(spec.time_forks)["prague"] == 0
     funded = bytes.fromhex("f39fd6e51aad88f6f4ce6ab8827279cfffb92266")
     assert spec.alloc[funded].balance == 10_000 * 10**18
-    # ten dev accounts, 17 precompiles with 1 wei, 4 Prague system contracts, 2 helper contracts
-    assert len(spec.alloc) == 10 + 17 + 4 + 2
+    # ten dev accounts, 17 precompiles with 1 wei, 4 Prague system contracts, 2 helper contracts,
+    # the validator registry
+    assert len(spec.alloc) == 10 + 17 + 4 + 2 + 1
     assert spec.base_fee == 1_000_000_000
     # an empty block each second on an idle dev chain (geth --dev.period 1)
     assert spec.qbft.empty_block_period_s == 1
