@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import rlp
-from eth.abc import BlockHeaderAPI
+from eth.abc import BlockAPI, BlockHeaderAPI
+from eth.db.trie import make_trie_root_and_nodes
 from eth_hash.auto import keccak
 
 from jsc_node.chainformat import Vote
@@ -274,6 +275,7 @@ class ChainImporter:
         change = None
         if self.qbft is not None and view is not None:
             self.qbft.validate(view)
+            validate_transactions_root(block)
             change = self.qbft.change(view)
             if self.rules:
                 parent = self.executor.header_by_hash(block.header.parent_hash)
@@ -317,6 +319,20 @@ class ChainImporter:
         stats.head_number = int(head.block_number)
         stats.head_hash = bytes(head.hash)
         return stats
+
+
+def validate_transactions_root(block: BlockAPI) -> None:
+    """The body is the one the header (and so the seals) commit to, checked before execution as
+    geth's ``BlockValidator.ValidateBody`` does (core/block_validator.go): a changed transaction
+    is reported as that, not as whatever executing it goes on to break. py-evm checks it too, after
+    execution; the root is cached (eth.db.trie), so it is computed once."""
+    got, _ = make_trie_root_and_nodes(block.transactions)
+    if got != block.header.transaction_root:
+        raise InvalidBlock(
+            "transaction root hash mismatch (calculated from the body, header value)",
+            got=bytes(got),
+            expected=bytes(block.header.transaction_root),
+        )
 
 
 def identify_block(raw: bytes, bft: bool) -> tuple[int | None, bytes | None]:
