@@ -445,6 +445,18 @@ class DataDirChain:
         head = executor.head
         number = int(head.block_number)
         found: list[Violation] = []
+        stored_head = self.db.get(SchemaV1.make_canonical_head_hash_lookup_key())
+        if number == self.chain.head_number() and stored_head != bytes(head.hash):
+            found.append(
+                Violation(
+                    number,
+                    "stored head",
+                    "canonical head hash",
+                    bytes(head.hash),
+                    "none" if stored_head is None else _h(stored_head),
+                    _h(bytes(head.hash)),
+                )
+            )
         try:
             walk_state(self.db.get, bytes(head.state_root), f"block {number}: stored state")
         except StoredDataError as exc:
