@@ -291,6 +291,8 @@ class RpcChain:
     """A node over JSON-RPC: ``eth_blockNumber`` and ``debug_getRawBlock`` in batches."""
 
     def __init__(self, url: str, timeout_s: float = RPC_TIMEOUT_S, batch: int = RPC_BATCH_BLOCKS) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise VerifyFailed(f"--rpc-url {url!r} is not an http:// or https:// URL")
         self.url = url
         self.description = url
         self.timeout_s = timeout_s

@@ -363,9 +363,11 @@ def test_verify_on_another_genesis_is_an_error_not_a_pass(chain: Chain) -> None:
     assert "verify:" not in result.output
 
 
-def test_an_unreachable_node_is_an_error_line(chain: Chain) -> None:
+def test_an_unreachable_node_or_a_bad_url_is_an_error_line(chain: Chain) -> None:
     args = ["verify", "--rpc-url", "http://127.0.0.1:9", "--genesis-file", str(chain.genesis_file)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     assert result.output.startswith("error: cannot reach http://127.0.0.1:9: ")
     assert "verify:" not in result.output
+    result = CliRunner().invoke(app, [*args[:2], "127.0.0.1:8545", *args[3:]])
+    assert result.output.strip() == "error: --rpc-url '127.0.0.1:8545' is not an http:// or https:// URL"
