@@ -559,8 +559,8 @@ def _replay(
         for number, raw in _checked(blocks, report):
             try:
                 applied = importer.apply_block(raw)
-                if applied is None:  # only a block already canonical: the genesis again
-                    raise InvalidBlock("block number", got=0, expected=number)
+                if applied is None:  # an earlier block of this chain served again
+                    raise InvalidBlock("block number", got=identify_block(raw, bft)[0], expected=number)
             except InvalidBlock as exc:
                 got_number, block_hash = identify_block(raw, bft)
                 report.violations.append(

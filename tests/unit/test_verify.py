@@ -371,3 +371,51 @@ def test_an_unreachable_node_or_a_bad_url_is_an_error_line(chain: Chain) -> None
     assert "verify:" not in result.output
     result = CliRunner().invoke(app, [*args[:2], "127.0.0.1:8545", *args[3:]])
     assert result.output.strip() == "error: --rpc-url '127.0.0.1:8545' is not an http:// or https:// URL"
+
+
+class _Served:
+    """A chain source serving the test chain's blocks, block ``at`` replaced by ``block``."""
+
+    description = "served"
+
+    def __init__(self, chain: Chain, at: int, block: bytes) -> None:
+        self.chain = chain
+        self.at = at
+        self.block = block
+
+    def head_number(self) -> int:
+        return BLOCKS
+
+    def blocks(self, first: int, last: int) -> Any:
+        from jsc_node.export import open_data_dir
+
+        with open_data_dir(self.chain.data) as stored:
+            genesis = stored.block(0).rlp
+        for number in range(first, last + 1):
+            yield (
+                number,
+                genesis
+                if number == 0
+                else self.block
+                if number == self.at
+                else self.chain.blocks[number - 1],
+            )
+
+    def after_block(self, applied: Any) -> list[verify.Violation]:
+        return []
+
+    def after_chain(self, executor: Executor) -> list[verify.Violation]:
+        return []
+
+
+@pytest.mark.parametrize("served", [1, 2])
+def test_an_earlier_block_served_again_is_a_violation(chain: Chain, served: int) -> None:
+    report = verify.verify_chain(_Served(chain, 3, chain.blocks[served - 1]), chain.spec)
+    assert report.summary_line() == "verify: 2 blocks verified, 1 violations"
+    (violation,) = report.violations
+    assert (violation.number, violation.check, violation.got, violation.expected) == (
+        3,
+        "block",
+        str(served),
+        "3",
+    )
