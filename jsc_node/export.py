@@ -80,7 +80,7 @@ class TrieReader:
         """(key, value) of every leaf under ``root``, in key order."""
         if root == BLANK_ROOT:
             return
-        yield from self._walk(self._decode(self.node(root), root), [])
+        yield from self._walk(self._decode(self.node(root), root), [], root)
 
     def _decode(self, raw: bytes, node_hash: bytes) -> list[object]:
         try:
@@ -91,24 +91,25 @@ class TrieReader:
             raise StoredDataError(f"{self.what}: node 0x{node_hash.hex()} is not a trie node")
         return node
 
-    def _child(self, ref: object, parent: bytes) -> list[object] | None:
+    def _child(self, ref: object, parent: bytes) -> tuple[list[object], bytes] | None:
+        """The child node a reference names, and the hash it is stored under (its parent's for a
+        node embedded in its parent)."""
         if ref == b"":
             return None
-        if isinstance(ref, list):  # a node shorter than 32 bytes, embedded in its parent
-            return ref
+        if isinstance(ref, list) and len(ref) in (2, 17):  # shorter than 32 bytes: embedded
+            return ref, parent
         if isinstance(ref, bytes) and len(ref) == HASH_BYTES:
-            return self._decode(self.node(ref), ref)
+            return self._decode(self.node(ref), ref), ref
         raise StoredDataError(f"{self.what}: node 0x{parent.hex()} has a malformed child reference")
 
-    def _walk(self, node: list[object], prefix: list[int]) -> Iterator[tuple[bytes, bytes]]:
-        here = keccak(rlp.encode(node))
+    def _walk(self, node: list[object], prefix: list[int], here: bytes) -> Iterator[tuple[bytes, bytes]]:
         if len(node) == 17:
+            if node[16]:  # the value of the key that ends here, before the longer keys below it
+                yield _key(prefix), _bytes(node[16], self.what)
             for i in range(16):
                 child = self._child(node[i], here)
                 if child is not None:
-                    yield from self._walk(child, [*prefix, i])
-            if node[16]:
-                yield _key(prefix), _bytes(node[16], self.what)
+                    yield from self._walk(child[0], [*prefix, i], child[1])
             return
         path, ref = node
         if not isinstance(path, bytes) or not path:
@@ -120,7 +121,7 @@ class TrieReader:
         child = self._child(ref, here)
         if child is None:
             raise StoredDataError(f"{self.what}: extension node 0x{here.hex()} without a child")
-        yield from self._walk(child, [*prefix, *nibbles])
+        yield from self._walk(child[0], [*prefix, *nibbles], child[1])
 
 
 def _key(nibbles: list[int]) -> bytes:

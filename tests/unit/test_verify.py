@@ -22,6 +22,9 @@ from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_account import Account
 from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from trie import HexaryTrie
 from typer.testing import CliRunner
 
 from jsc_node import verify
@@ -419,3 +422,23 @@ def test_an_earlier_block_served_again_is_a_violation(chain: Chain, served: int)
         str(served),
         "3",
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.dictionaries(
+        st.one_of(st.binary(min_size=1, max_size=3), st.binary(min_size=32, max_size=32)),
+        st.binary(min_size=1, max_size=40),  # short values make nodes embedded in their parent
+        max_size=40,
+    )
+)
+def test_trie_reader_reads_every_leaf_py_trie_wrote(items: dict[bytes, bytes]) -> None:
+    """export.TrieReader (every node checked) against py-trie: branches, extensions, leaves,
+    embedded nodes and values in branches (a key that is a prefix of another)."""
+    from jsc_node.export import TrieReader
+
+    store: dict[bytes, bytes] = {}
+    trie = HexaryTrie(store)
+    for key, value in items.items():
+        trie[key] = value
+    assert list(TrieReader(store.get, "t").leaves(trie.root_hash)) == sorted(items.items())
