@@ -1,4 +1,4 @@
-"""The ``jsc-node`` command line: run, init, import, account, genesis, rlp.
+"""The ``jsc-node`` command line: run, init, import, export, verify, account, genesis, rlp.
 
 Flags follow Besu's names (``--data-path``, ``--rpc-http-port``...). Every JscError ends the command
 with ``error: <message>`` on stderr and exit status 1; a traceback means a bug in jsc-node.
@@ -351,6 +351,143 @@ def _import_progress() -> Iterator[Callable[[int], Callable[[ImportStats], None]
 
     with progress:
         yield start
+
+
+# --- export / verify -----------------------------------------------------------------------------
+
+FromBlockOpt = Annotated[int | None, typer.Option("--from", min=0, help="First block. [default: 0]")]
+ToBlockOpt = Annotated[int | None, typer.Option("--to", min=0, help="Last block. [default: the head]")]
+
+
+@app.command("export")
+def export_chain(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="Output file; gzipped if it ends in .gz.")],
+    data_path: DataPathOpt = None,
+    from_block: FromBlockOpt = None,
+    to_block: ToBlockOpt = None,
+) -> None:
+    """Write canonical blocks, with their commit seals, as concatenated RLP (geth's export; what
+    `jsc-node import` reads). The data dir must not be in use by a running node."""
+    with user_errors():
+        config = load_config(data_path=data_path)
+        from jsc_node.export import export_blocks
+
+        with _block_progress("exporting") as progress:
+            stats = export_blocks(config.data_path, file, from_block, to_block, progress)
+    typer.echo(
+        f"exported blocks {stats.first}..{stats.last} ({stats.blocks} blocks, {stats.bytes} bytes) to {file}"
+    )
+
+
+@app.command("verify")
+def verify_chain(
+    rpc_url: Annotated[
+        str | None,
+        typer.Option(
+            "--rpc-url",
+            help="Check the chain a node serves (debug_getRawBlock: the node serves DEBUG).",
+        ),
+    ] = None,
+    data_path: Annotated[
+        Path | None,
+        typer.Option("--data-path", help="Check a data dir's own database (no node may be running on it)."),
+    ] = None,
+    genesis_file: GenesisFileOpt = None,
+    from_block: FromBlockOpt = None,
+    to_block: ToBlockOpt = None,
+    json_output: Annotated[bool, typer.Option("--json", help="The report as JSON.")] = False,
+    rpc_timeout: Annotated[
+        float, typer.Option("--rpc-timeout", min=0.1, help="Seconds per JSON-RPC request.")
+    ] = 30.0,
+) -> None:
+    """Replay a chain from its genesis in a scratch dir and check every block: parent link,
+    header fields, commit seals of the validators of its height, re-execution; over a data dir
+    also the stored receipts, transaction index and state. Last line: `verify: N blocks
+    verified, V violations`; exit status 0 only when V is 0."""
+    with user_errors():
+        if (rpc_url is None) == (data_path is None):
+            raise typer.BadParameter("give one of --rpc-url URL or --data-path DIR")
+        from jsc_node.genesis import load_genesis
+        from jsc_node.verify import verify_data_dir, verify_rpc
+
+        if rpc_url is not None:
+            if genesis_file is None:
+                # The genesis is what the chain is checked against: never the node's word for it.
+                fail("--rpc-url needs --genesis-file (the genesis the chain is checked against)")
+            spec = load_genesis(genesis_file)
+            with _block_progress("verifying") as progress:
+                report = verify_rpc(
+                    rpc_url, spec, from_block, to_block, _verify_progress(progress), rpc_timeout
+                )
+        else:
+            assert data_path is not None
+            spec = load_genesis(genesis_file)
+            with _block_progress("verifying") as progress:
+                report = verify_data_dir(data_path, spec, from_block, to_block, _verify_progress(progress))
+    typer.echo(json.dumps(report.as_json(), indent=2) if json_output else report.table())
+    typer.echo(report.summary_line())
+    if report.violations:
+        raise typer.Exit(EXIT_ERROR)
+
+
+if TYPE_CHECKING:
+    from jsc_node.verify import VerifyReport
+
+BlockProgress = Callable[[int, int, int], None]
+"""(blocks done, blocks in all, transactions done)."""
+
+
+def _verify_progress(progress: BlockProgress) -> Callable[[VerifyReport], None]:
+    def advance(report: VerifyReport) -> None:
+        progress(report.replayed, report.total, report.txs)
+
+    return advance
+
+
+@contextmanager
+def _block_progress(label: str) -> Iterator[Callable[..., None]]:
+    """As `jsc-node import`'s bar on a terminal; elsewhere a log line on stderr every 5 s."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("blocks  {task.fields[tps]} tx/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+        transient=False,
+    )
+    task = progress.add_task(label, total=None, tps="0")
+    started = time.monotonic()
+    last_log = [started]
+
+    def advance(done: int, total: int, txs: int = 0) -> None:
+        now = time.monotonic()
+        tps = txs / (now - started) if now > started else 0.0
+        if console.is_terminal:
+            progress.update(task, completed=done, total=total, tps=f"{tps:,.0f}")
+        elif now - last_log[0] >= LOG_INTERVAL_S:
+            last_log[0] = now
+            typer.echo(f"{label}: block {done}/{total}, {tps:,.0f} tx/s", err=True)
+
+    with progress:
+        yield advance
+
+
+LOG_INTERVAL_S = 5.0
 
 
 # --- account -------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
     ├── ConfigError             bad flag, env var or config file
     ├── GenesisError            bad genesis.json (names the field)
     ├── StorageError            LevelDB trouble
-    │   └── DataDirLockedError  another process holds the data dir
+    │   ├── DataDirLockedError  another process holds the data dir
+    │   └── StoredDataError     a stored value is missing or does not hash to its key (export, verify)
     ├── SeamError               the execution seam failed (peer gone, bad frame)
     ├── InvalidBlock            a block breaks a rule (got/expected where it applies)
     │   └── InvalidSeal
@@ -21,6 +22,8 @@
     │   └── PatchTargetMissing      an internal a runtime patch replaces is gone (names it)
     ├── BlockNotFound / TransactionNotFound
     ├── ImportFailed            `jsc-node import` stopped at an invalid block (number, hash, reason)
+    ├── ExportFailed            `jsc-node export` cannot read its range or write its file
+    ├── VerifyFailed            `jsc-node verify` cannot get the chain it checks (not a violation)
     ├── P2PError                the libp2p host or gossip failed (bad multiaddr, listen failure)
     │   ├── PeerIdentityError   a peer ID whose secp256k1 key cannot be read from it
     │   ├── SyncError           a block sync request failed (timeout, reset, bad answer)
@@ -84,6 +87,10 @@ class DataDirLockedError(StorageError):
     pass
 
 
+class StoredDataError(StorageError):
+    """A value a data dir should hold is missing or is not what its key says (its hash)."""
+
+
 class SeamError(JscError):
     pass
 
@@ -131,6 +138,14 @@ class ImportFailed(JscError):
         if source:
             where += f" ({source})"
         super().__init__(f"import stopped at invalid {where}: {reason}")
+
+
+class ExportFailed(JscError):
+    pass
+
+
+class VerifyFailed(JscError):
+    """``jsc-node verify`` could not fetch or read the chain (a violation is a finding, not this)."""
 
 
 class ExecutionFailed(JscError):

@@ -15,6 +15,11 @@ batch per block, the block becomes head). The genesis decides the rules:
 Import stops at the first invalid block with ``ImportFailed`` (number, hash, reason). Blocks that
 are already canonical are skipped, so an interrupted import can be run again.
 
+``ChainImporter.apply_block`` is the one path a block takes into a chain outside a running node:
+``jsc-node import`` and ``jsc-node verify`` (verify.py, which replays a chain into a scratch dir)
+both use it. It also runs the extra per-block rules it is given (``BlockRule``: the parent
+header, the block, and the validator-set change the block makes), before execution.
+
 This module wires consensus and state together, as the ``*_process.py`` mains do.
 """
 
@@ -30,15 +35,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import rlp
+from eth.abc import BlockAPI, BlockHeaderAPI
+from eth.db.trie import make_trie_root_and_nodes
 from eth_hash.auto import keccak
 
+from jsc_node.chainformat import Vote
 from jsc_node.consensus.block import QbftBlock, decode_block
 from jsc_node.consensus.rules import validate_sealed_block
 from jsc_node.consensus.validators import ValidatorHistory
 from jsc_node.errors import ImportFailed, InvalidBlock
 from jsc_node.genesis import GenesisSpec
 from jsc_node.state import startup
-from jsc_node.state.evm.executor import Executor
+from jsc_node.state.evm.executor import ExecutedBlock, Executor
 from jsc_node.state.storage.leveldb import LevelDB
 
 # Where the node keeps its chain inside the data dir (node.py opens the same path).
@@ -168,6 +176,33 @@ def _where(source: str, index: int) -> str:
 # --- importing -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ValidatorSetChange:
+    """What one QBFT block does to the validator set: its proposer's vote, and the set that
+    validates it (``before``) and its successor (``after``, once the vote tally is applied)."""
+
+    number: int
+    proposer: bytes
+    vote: Vote | None
+    """The vote in the block's extraData (ignored by the tally at an epoch block)."""
+    before: tuple[bytes, ...]
+    after: tuple[bytes, ...]
+
+    @property
+    def added(self) -> tuple[bytes, ...]:
+        return tuple(a for a in self.after if a not in self.before)
+
+    @property
+    def removed(self) -> tuple[bytes, ...]:
+        return tuple(a for a in self.before if a not in self.after)
+
+
+BlockRule = Callable[[Executor, BlockHeaderAPI, QbftBlock, ValidatorSetChange], None]
+"""A per-block rule beyond the sealed-block rule and execution: given the executor (the parent's
+state is ``executor.state_at(parent)``), the parent header, the block and the validator-set change
+it makes; raises InvalidBlock. Run after the sealed-block rule, before the block executes."""
+
+
 class QbftBlockCheck:
     """The sealed-block rule for imported QBFT blocks, against the head and the validators of
     each height."""
@@ -183,32 +218,74 @@ class QbftBlockCheck:
     def validate(self, view: QbftBlock) -> None:
         validate_sealed_block(view, self.history.as_head())
 
+    def change(self, view: QbftBlock) -> ValidatorSetChange:
+        """The validator-set change ``view`` (valid on the head) makes, without appending it."""
+        history = self.history
+        after = history.tally.apply_block(view.number, view.coinbase, view.extra.vote, history.epoch_length)
+        return ValidatorSetChange(
+            view.number,
+            view.coinbase,
+            view.extra.vote,
+            history.validators_at(view.number),
+            after.validators,
+        )
+
     def append(self, view: QbftBlock) -> None:
         self.history.append(view)
+
+
+@dataclass(frozen=True)
+class AppliedBlock:
+    """A block validated and committed by ``ChainImporter.apply_block``."""
+
+    number: int
+    hash: bytes
+    executed: ExecutedBlock
+    """The executed block and its receipts."""
+    change: ValidatorSetChange | None
+    """The validator-set change (QBFT chains only)."""
+
+    @property
+    def tx_count(self) -> int:
+        return len(self.executed.block.transactions)
 
 
 class ChainImporter:
     """Imports blocks one by one into an open Executor."""
 
-    def __init__(self, executor: Executor, spec: GenesisSpec) -> None:
+    def __init__(self, executor: Executor, spec: GenesisSpec, rules: Sequence[BlockRule] = ()) -> None:
         self.executor = executor
         self.spec = spec
         self.qbft = QbftBlockCheck(executor, spec.qbft.epoch_length) if spec.qbft is not None else None
+        self.rules = tuple(rules)
 
     def import_block(self, raw: bytes) -> int | None:
         """Validate and commit one block; returns its transaction count, or None if it was
         already canonical. Raises InvalidBlock."""
+        applied = self.apply_block(raw)
+        return None if applied is None else applied.tx_count
+
+    def apply_block(self, raw: bytes) -> AppliedBlock | None:
+        """Validate and commit one block: the sealed-block rule (QBFT), the extra rules,
+        execution, commit. None if it was already canonical. Raises InvalidBlock."""
         view = decode_block(raw) if self.qbft is not None else None
         block = self.executor.decode_block(raw)
         if self._is_canonical(int(block.number), bytes(block.hash)):
             return None
+        change = None
         if self.qbft is not None and view is not None:
             self.qbft.validate(view)
+            validate_transactions_root(block)
+            change = self.qbft.change(view)
+            if self.rules:
+                parent = self.executor.header_by_hash(block.header.parent_hash)
+                for rule in self.rules:
+                    rule(self.executor, parent, view, change)
         self.executor.validate_block(raw)
-        self.executor.commit_block(raw)
+        executed = self.executor.commit_block(raw)
         if self.qbft is not None and view is not None:
             self.qbft.append(view)
-        return len(block.transactions)
+        return AppliedBlock(int(block.number), bytes(block.hash), executed, change)
 
     def _is_canonical(self, number: int, block_hash: bytes) -> bool:
         return self.executor.canonical_hash(number) == block_hash
@@ -222,9 +299,12 @@ class ChainImporter:
             try:
                 txs = self.import_block(item.rlp)
             except InvalidBlock as exc:
-                number, block_hash = _identify(item.rlp, bft=self.qbft is not None)
+                number, block_hash = identify_block(item.rlp, bft=self.qbft is not None)
                 raise ImportFailed(
-                    number, block_hash, _reason(exc, number, block_hash), _where(item.source, item.index)
+                    number,
+                    block_hash,
+                    invalid_reason(exc, number, block_hash),
+                    _where(item.source, item.index),
                 ) from exc
             if txs is None:
                 stats.known += 1
@@ -241,7 +321,21 @@ class ChainImporter:
         return stats
 
 
-def _identify(raw: bytes, bft: bool) -> tuple[int | None, bytes | None]:
+def validate_transactions_root(block: BlockAPI) -> None:
+    """The body is the one the header (and so the seals) commit to, checked before execution as
+    geth's ``BlockValidator.ValidateBody`` does (core/block_validator.go): a changed transaction
+    is reported as that, not as whatever executing it goes on to break. py-evm checks it too, after
+    execution; the root is cached (eth.db.trie), so it is computed once."""
+    got, _ = make_trie_root_and_nodes(block.transactions)
+    if got != block.header.transaction_root:
+        raise InvalidBlock(
+            "transaction root hash mismatch (calculated from the body, header value)",
+            got=bytes(got),
+            expected=bytes(block.header.transaction_root),
+        )
+
+
+def identify_block(raw: bytes, bft: bool) -> tuple[int | None, bytes | None]:
     """Number and hash of a block for an error message, as far as its RLP allows (a QBFT block's
     hash leaves out its seals and round)."""
     try:
@@ -258,7 +352,7 @@ def _identify(raw: bytes, bft: bool) -> tuple[int | None, bytes | None]:
     return number, keccak(rlp.encode(header))
 
 
-def _reason(exc: InvalidBlock, number: int | None, block_hash: bytes | None) -> str:
+def invalid_reason(exc: InvalidBlock, number: int | None, block_hash: bytes | None) -> str:
     text = str(exc)
     if block_hash is not None:
         # Executor's messages start with "block N 0x... is invalid: "; the error names the block.
@@ -295,12 +389,17 @@ def import_files(
 
 
 __all__ = [
+    "AppliedBlock",
+    "BlockRule",
     "ChainImporter",
     "ImportStats",
     "QbftBlockCheck",
     "RawBlock",
+    "ValidatorSetChange",
     "count_blocks",
+    "identify_block",
     "import_files",
+    "invalid_reason",
     "iter_block_files",
     "read_block_files",
     "split_rlp_items",
