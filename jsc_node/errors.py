@@ -17,6 +17,7 @@
     ├── SimulationError         eth_simulateV1 refusals (Sim*: nonce, funds, block order ...)
     ├── KeystoreError / DevToolsInputError   CLI tools' bad input
     ├── AttestationError        a validator attestation field breaks its rule (jsc_node/governance)
+    ├── NoValidatorRegistry     jsc_* asked of a chain whose genesis has no config.jsc
     ├── DependencyMismatch      a patched library is not as pinned (jsc_node/pins.py)
     │   ├── PinnedVersionMismatch   another version installed (package, found, expected)
     │   └── PatchTargetMissing      an internal a runtime patch replaces is gone (names it)
@@ -182,6 +183,13 @@ class AttestationError(JscError):
         self.field = field
         self.problem = problem
         super().__init__(f"{field}: {problem}")
+
+
+class NoValidatorRegistry(JscError):
+    """A ``jsc_*`` method asked of a chain whose genesis has no ``config.jsc`` (-32000)."""
+
+    def __init__(self) -> None:
+        super().__init__("no validator registry in this chain's genesis (config.jsc)")
 
 
 class DependencyMismatch(JscError):

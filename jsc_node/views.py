@@ -662,6 +662,41 @@ class EthConfigView:
     last: ForkConfigView | None
 
 
+# --- jsc_* (the validator registry, contracts/ValidatorRegistry.sol) ----------------
+
+
+@dataclass(frozen=True, slots=True)
+class AttestationView:
+    """One validator's attestation as the registry holds it at some block."""
+
+    address: bytes
+    status: str
+    """``"Pending"``, ``"Valid"`` or ``"Revoked"`` (the contract's Status names)."""
+    round: int
+    entity_name: str
+    corporate_number: str
+    """13 digits, check digit first (leading zeros kept)."""
+    jurisdiction: str
+    region: str
+    document_hash: bytes
+    submitted_at: int
+    approved_at: int
+    approved_by: tuple[bytes, ...]
+    revoked_at: int
+    revoked_by: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GovernanceEventView:
+    """One registry event, decoded with the contract's ABI."""
+
+    event: str
+    args: Mapping[str, object]
+    """By ABI name: addresses as 20 bytes, uint as int, bytes32 as 32 bytes, strings as str,
+    address[] as a tuple of 20-byte addresses."""
+    log: LogView
+
+
 # --- eth_simulateV1 ------------------------------------------------------------
 
 

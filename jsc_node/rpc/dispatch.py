@@ -25,7 +25,7 @@ from jsc_node.rpc.codes import (
     parse_error_response,
 )
 from jsc_node.rpc.filters import FilterManager
-from jsc_node.rpc.methods import admin, debug, eth, net, qbft, simulate, testing, txpool, web3
+from jsc_node.rpc.methods import admin, debug, eth, jsc, net, qbft, simulate, testing, txpool, web3
 from jsc_node.rpc.ports import RpcBackend
 from jsc_node.rpc.subscriptions import EventHub
 from jsc_node.rpc.wire import loads_request
@@ -64,6 +64,9 @@ METHODS: Final[Mapping[str, Handler]] = {
     "qbft_getValidatorsByBlockNumber": qbft.get_validators_by_block_number,
     "qbft_getValidatorsByBlockHash": qbft.get_validators_by_block_hash,
     "qbft_getSignerMetrics": qbft.get_signer_metrics,
+    "jsc_getValidators": jsc.get_validators,
+    "jsc_getAttestation": jsc.get_attestation,
+    "jsc_getGovernanceEvents": jsc.get_governance_events,
     "eth_blockNumber": eth.block_number,
     "eth_syncing": eth.syncing,
     "eth_accounts": eth.accounts,

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from jsc_node.views import (
     AccessListResultView,
     AccountProofView,
+    AttestationView,
     BlockId,
     BlockTraceEntry,
     BlockView,
@@ -25,6 +26,7 @@ from jsc_node.views import (
     CallRequest,
     EthConfigView,
     FeeHistoryView,
+    GovernanceEventView,
     LogFilter,
     LogView,
     PayloadAttributes,
@@ -260,6 +262,24 @@ class ChainReads(Protocol):
 
     async def qbft_signer_metrics(self, start: int, end: int) -> list[tuple[bytes, int, int]]:
         """(validator, blocks proposed, last block proposed) over blocks ``start..end``."""
+        ...
+
+    # -- JSC (the validator registry; every method raises ``NoValidatorRegistry`` when the
+    # genesis has no ``config.jsc``) ----------------------------------------------
+
+    async def jsc_validators(self, block: BlockId) -> list[tuple[bytes, AttestationView | None]] | None:
+        """The validators of ``block`` (as ``qbft_validators``), each with its attestation in the
+        registry's state after that block (``None`` when it has none); ``None`` if no such block."""
+        ...
+
+    async def jsc_attestation(self, address: bytes, block: BlockId) -> AttestationView | None:
+        """``address``'s attestation after ``block``, ``None`` when it has none. Raises
+        ``BlockNotFound`` for an unknown block."""
+        ...
+
+    async def jsc_governance_events(self, first: int, last: int) -> list[GovernanceEventView]:
+        """The registry's events in blocks ``first..last`` (checked as for ``get_logs``), decoded.
+        Raises ``LogQueryLimitExceeded`` as ``get_logs`` does."""
         ...
 
     # -- debug, proofs, tracing, payload building -------------------------------

@@ -27,18 +27,36 @@ from eth_utils.exceptions import ValidationError
 from jsc_node import CLIENT_NAME, __version__
 from jsc_node.chainformat import decode_extra_data
 from jsc_node.config import DEFAULT_RPC_EVM_TIMEOUT_S
-from jsc_node.errors import BlockNotFound, ExecutionReverted, InvalidBlock, InvalidTransaction, UnknownTracer
+from jsc_node.errors import (
+    BlockNotFound,
+    ExecutionReverted,
+    InvalidBlock,
+    InvalidTransaction,
+    NoValidatorRegistry,
+    UnknownTracer,
+)
 from jsc_node.state.chain import ChainReader, effective_gas_price, tx_view
 from jsc_node.state.evm import rules
 from jsc_node.state.evm.executor import ExecutedBlock, Executor
 from jsc_node.state.evm.forks import Fork
 from jsc_node.state.pool.pool import PooledTx, TxPool
-from jsc_node.state.serve import blobs, callenv, calltx, deadline, payload, pending, proofs, tracing
+from jsc_node.state.serve import (
+    blobs,
+    callenv,
+    calltx,
+    deadline,
+    governance,
+    payload,
+    pending,
+    proofs,
+    tracing,
+)
 from jsc_node.state.serve.overrides import apply_state_overrides
 from jsc_node.state.serve.simulate import simulate
 from jsc_node.views import (
     AccessListResultView,
     AccountProofView,
+    AttestationView,
     BlockId,
     BlockTraceEntry,
     BlockView,
@@ -47,6 +65,7 @@ from jsc_node.views import (
     EthConfigView,
     ExecutionFailed,
     FeeHistoryView,
+    GovernanceEventView,
     LogFilter,
     LogQueryLimitExceeded,
     LogView,
@@ -700,6 +719,42 @@ class NodeBackend:
             entry[0] += 1
             entry[1] = number
         return [(address, count, last) for address, (count, last) in sorted(counts.items())]
+
+    # -- JSC (the validator registry, contracts/ValidatorRegistry.sol) ------------------
+
+    def _registry(self) -> bytes:
+        policy = self.executor.spec.jsc
+        if policy is None:
+            raise NoValidatorRegistry()
+        return policy.registry
+
+    def _registry_read(self, header: BlockHeaderAPI) -> Callable[[int], int]:
+        registry_address = self._registry()
+        state = (
+            self.head_state.get(header) if header.hash == self.head.hash else self.executor.state_at(header)
+        )
+        return lambda slot: int(state.get_storage(registry_address, slot))
+
+    async def jsc_validators(self, block: BlockId) -> list[tuple[bytes, AttestationView | None]] | None:
+        self._registry()
+        try:
+            header = self._header(block)
+        except BlockNotFound:
+            return None
+        try:  # the set qbft_getValidatorsByBlockNumber answers
+            validators = sorted(decode_extra_data(header.extra_data).validators)
+        except InvalidBlock:
+            return None
+        read = self._registry_read(header)
+        return [(address, governance.attestation_view(read, address)) for address in validators]
+
+    async def jsc_attestation(self, address: bytes, block: BlockId) -> AttestationView | None:
+        self._registry()
+        return governance.attestation_view(self._registry_read(self._header(block)), address)
+
+    async def jsc_governance_events(self, first: int, last: int) -> list[GovernanceEventView]:
+        query = LogFilter(from_block=first, to_block=last, addresses=(self._registry(),))
+        return governance.decode_events(await self.get_logs(query))
 
     # -- pool ----------------------------------------------------------------------------
 

@@ -46,6 +46,9 @@ GATED = [
     ("txpool_status", []),
     ("txpool_content", []),
     ("testing_buildBlockV1", []),
+    ("jsc_getValidators", ["latest"]),
+    ("jsc_getAttestation", [VALIDATOR, "latest"]),
+    ("jsc_getGovernanceEvents", ["0x0", "latest"]),
 ]
 
 
@@ -210,7 +213,7 @@ def test_unknown_name_is_a_config_error_listing_the_valid_ones() -> None:
     message = str(caught.value)
     assert "rpc_ws_api" in message
     assert "'PERSONAL'" in message
-    assert "valid: ETH, NET, WEB3, TXPOOL, QBFT, ADMIN, DEBUG, TESTING" in message
+    assert "valid: ETH, NET, WEB3, TXPOOL, QBFT, ADMIN, DEBUG, TESTING, JSC" in message
 
 
 def test_lists_from_toml(tmp_path: Path) -> None:
@@ -248,7 +251,7 @@ def test_bad_name_refused_at_start_through_the_real_cli(flag: str) -> None:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"error: invalid configuration: {flag[2:].replace('-', '_')}:")
     assert "'bogus'" in lines[0]
-    assert "ETH, NET, WEB3, TXPOOL, QBFT, ADMIN, DEBUG, TESTING" in lines[0]
+    assert "ETH, NET, WEB3, TXPOOL, QBFT, ADMIN, DEBUG, TESTING, JSC" in lines[0]
 
 
 # --- dev workflows keep every namespace ----------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import orjson
 
-from jsc_node.errors import BlockNotFound
+from jsc_node.errors import BlockNotFound, NoValidatorRegistry
 from jsc_node.rpc.ports import RpcBackend
 from jsc_node.views import (
     AccessListEntry,
@@ -521,6 +521,17 @@ class FakeBackend:
     async def qbft_signer_metrics(self, start: int, end: int) -> list[tuple[bytes, int, int]]:
         numbers = [n for n in self.blocks if start <= n <= end and n > 0]
         return [(b"\x65" * 20, len(numbers), max(numbers))] if numbers else []
+
+    # -- JSC: the fake chain's genesis has no config.jsc ----------------------------------
+
+    async def jsc_validators(self, block: BlockId) -> Any:
+        raise NoValidatorRegistry()
+
+    async def jsc_attestation(self, address: bytes, block: BlockId) -> Any:
+        raise NoValidatorRegistry()
+
+    async def jsc_governance_events(self, first: int, last: int) -> Any:
+        raise NoValidatorRegistry()
 
     # -- debug, proofs, tracing, payload building: empty answers over the fake chain ------
 

@@ -412,7 +412,7 @@ def test_headers_are_blocks_without_body(backend: FakeBackend) -> None:
 
 
 def test_rpc_modules(backend: FakeBackend) -> None:
-    namespaces = ("admin", "debug", "eth", "net", "qbft", "testing", "txpool", "web3")
+    namespaces = ("admin", "debug", "eth", "jsc", "net", "qbft", "testing", "txpool", "web3")
     assert result(backend, "rpc_modules") == dict.fromkeys(namespaces, "1.0")
     assert {name.lower() for name in RPC_APIS} == set(namespaces)
     # Every method served belongs to a namespace rpc_modules names.
