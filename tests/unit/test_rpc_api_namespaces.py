@@ -190,6 +190,20 @@ def test_empty_list_serves_only_rpc_modules() -> None:
     assert _http(app, "rpc_modules")["result"] == {}
 
 
+def test_jsc_is_served_only_when_named() -> None:
+    # The fake chain's genesis has no config.jsc: served, the backend answers -32000; not served,
+    # -32601 before the backend is reached.
+    no_registry = {"code": -32000, "message": "no validator registry in this chain's genesis (config.jsc)"}
+    backend = RecordingBackend()
+    on = create_app(backend, NodeConfig(rpc_http_api=["ETH", "JSC"]))  # type: ignore[arg-type]
+    assert _http(on, "jsc_getValidators", "latest")["error"] == no_registry
+    assert _http(on, "jsc_getAttestation", VALIDATOR, "latest")["error"] == no_registry
+    assert _http(on, "jsc_getGovernanceEvents", "0x0", "latest")["error"] == no_registry
+    assert _http(on, "rpc_modules")["result"] == {"eth": "1.0", "jsc": "1.0"}
+    off = create_app(backend, NodeConfig(rpc_http_api=["ETH", "QBFT"]))  # type: ignore[arg-type]
+    assert _http(off, "jsc_getValidators", "latest")["error"] == _not_available("jsc_getValidators")
+
+
 def test_every_namespace_of_the_method_table_is_a_known_api() -> None:
     from jsc_node.rpc.dispatch import METHODS
 
