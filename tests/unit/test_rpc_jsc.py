@@ -227,3 +227,39 @@ def test_a_chain_without_config_jsc_answers_a_clear_error(tmp_path: Path) -> Non
     finally:
         pool.close()
         db.close()
+
+
+def test_revocation_shows_revoked_and_its_events(chain: RegistryChain) -> None:
+    backend = chain.backend
+    candidate, validator = chain.address(CANDIDATE), chain.validators[0]
+    chain.send(CANDIDATE, SUBMIT, NAME, NUMBER, "JP", "JP-27", DOC)  # block 1
+    chain.send(0, "approve(address)", candidate)  # block 2
+    chain.send(0, "revoke(address)", candidate)  # block 3: 1 of 1 revokes
+    revoked = result(backend, "jsc_getAttestation", checksum(candidate), "latest")
+    assert (revoked["status"], revoked["revokedAt"], revoked["revokedBy"]) == (
+        "Revoked",
+        "0x3",
+        [checksum(validator)],
+    )
+    # The approval it had is still on record; at block 2 it was Valid.
+    assert revoked["approvedBy"] == [checksum(validator)]
+    assert result(backend, "jsc_getAttestation", checksum(candidate), "0x2")["status"] == "Valid"
+    # "pending" reads the state of the block this node would build next (nothing changes it here).
+    assert result(backend, "jsc_getAttestation", checksum(candidate), "pending") == revoked
+    events = result(backend, "jsc_getGovernanceEvents", "0x3", "latest")
+    assert [(e["event"], e["args"]) for e in events] == [
+        (
+            "RevocationVoted",
+            {
+                "validator": checksum(candidate),
+                "round": "0x1",
+                "approver": checksum(validator),
+                "votes": "0x1",
+                "quorum": "0x1",
+            },
+        ),
+        (
+            "AttestationRevoked",
+            {"validator": checksum(candidate), "round": "0x1", "revokedBy": [checksum(validator)]},
+        ),
+    ]
