@@ -68,7 +68,7 @@ class NodeConfig(BaseSettings):
     rpc_ws_port: int = Field(default=8546, ge=0, le=65535)
     rpc_http_api: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_RPC_APIS),
-        description="Namespaces served over HTTP: ETH, NET, WEB3, TXPOOL, QBFT, ADMIN, DEBUG, TESTING.",
+        description="Namespaces served over HTTP: ETH, NET, WEB3, TXPOOL, QBFT, ADMIN, DEBUG, TESTING, JSC.",
     )
     rpc_ws_api: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_RPC_APIS), description="Namespaces served over WebSocket."
