@@ -5,6 +5,7 @@ and the CLI's "missing quorum" line (jsc_node/govtool.py VoteOutcome)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -145,3 +146,32 @@ def test_missing_quorum_is_spelled_out() -> None:
         == f"{subject}: missing quorum: 1 of 3 revocation votes; revoked at 3"
     )
     assert _outcome(Status.REVOKED, 3, 3).summary(revoke=True) == f"{subject}: revoked at block 12"
+
+
+def test_signing_key_from_key_file_or_keystore(tmp_path: Path) -> None:
+    from jsc_node.accounts import save_key
+    from jsc_node.devtools import dev_accounts
+    from jsc_node.govtool import GovernanceError, load_key
+
+    first, second = dev_accounts()[:2]
+    store = tmp_path / "keystore"
+    entry = save_key(store, first.private_key, "pw", light_kdf=True)
+    save_key(store, second.private_key, "pw", light_kdf=True)
+    key_file = tmp_path / "k"
+    key_file.write_text(second.private_key.hex() + "\n")
+    asked: list[int] = []
+
+    def password() -> str:
+        asked.append(1)
+        return "pw"
+
+    assert load_key(None, store, first.address, password) == first.private_key
+    assert load_key(None, entry.path, None, password) == first.private_key
+    assert load_key(key_file, None, second.address, password) == second.private_key
+    assert len(asked) == 2  # a hex key file needs no password
+    with pytest.raises(GovernanceError, match=r"holds 2 matching accounts \(pick one with --from\)"):
+        load_key(None, store, None, password)
+    with pytest.raises(GovernanceError, match=f"the key is for {second.address}, not --from"):
+        load_key(key_file, None, first.address, password)
+    with pytest.raises(GovernanceError, match="exactly one of --key-file"):
+        load_key(key_file, store, None, password)
