@@ -175,3 +175,43 @@ def test_signing_key_from_key_file_or_keystore(tmp_path: Path) -> None:
         load_key(key_file, None, first.address, password)
     with pytest.raises(GovernanceError, match="exactly one of --key-file"):
         load_key(key_file, store, None, password)
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (
+            ["approve", "0x1234"],
+            "error: address '0x1234' is not a 20-byte hex address (0x and 40 hex digits)",
+        ),
+        (
+            ["list", "--block", "soon"],
+            "error: --block 'soon' is not a block number or tag (latest, earliest, ...)",
+        ),
+        (["list", "--rpc-url", "ftp://x"], "error: --rpc-url 'ftp://x' is not an http:// or https:// URL"),
+        (["list", "--rpc-url", "http://127.0.0.1:9"], "error: cannot reach http://127.0.0.1:9: "),
+        (
+            [
+                "attest",
+                "--entity",
+                "X",
+                "--corporate-number",
+                "4011001098993",
+                "--jurisdiction",
+                "JP",
+                "--region",
+                "JP-13",
+            ],
+            "error: give exactly one of --document FILE or --document-hash 0x..",
+        ),
+    ],
+)
+def test_bad_command_lines_are_one_error_line(args: list[str], error: str) -> None:
+    from typer.testing import CliRunner
+
+    from jsc_node.cli import app
+
+    result = CliRunner().invoke(app, ["governance", *args])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(error)
+    assert result.stdout == ""
