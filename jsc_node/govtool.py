@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import unicodedata
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -414,14 +415,30 @@ def table(views: list[AttestationView]) -> str:
                 v.corporate_number,
                 v.jurisdiction,
                 v.region,
-                str(v.approved_at) if v.status in (Status.VALID, Status.REVOKED) else "-",
-                ",".join(v.approved_by) or "-",
+                _approved_at(v),
+                ",".join(v.approved_by)
+                or ("genesis" if v.approved_at == 0 and _approved_at(v) != "-" else "-"),
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
+    widths = [max(_width(r[i]) for r in rows) for i in range(len(header) - 1)]
     return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1] for r in rows
+        "  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(r[:-1], widths, strict=True))
+        + "  "
+        + r[-1]
+        for r in rows
     )
+
+
+def _approved_at(v: AttestationView) -> str:
+    """Block of the approving quorum; ``genesis`` for an attestation written into the genesis."""
+    if v.status is Status.PENDING:
+        return "-"
+    return "genesis" if v.approved_at == 0 else str(v.approved_at)
+
+
+def _width(text: str) -> int:
+    """Terminal columns: East Asian wide and fullwidth characters (株式会社) take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
 
 
 def load_key(

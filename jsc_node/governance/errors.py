@@ -20,8 +20,11 @@ Arg = int | str | bytes
 
 
 def _addr(value: Arg) -> str:
+    """EIP-55 mixed case, as wallets and block explorers show an address."""
     assert isinstance(value, bytes)
-    return f"0x{value.hex()}"
+    digits = value.hex()
+    nibbles = keccak(digits.encode()).hex()[:40]
+    return "0x" + "".join(c.upper() if int(n, 16) >= 8 else c for c, n in zip(digits, nibbles, strict=True))
 
 
 def _n(value: Arg) -> int:

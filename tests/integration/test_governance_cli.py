@@ -162,9 +162,7 @@ def test_attest_approve_revoke_list(node: NodeProcess, keys: dict[str, Path], fu
     common = ["--rpc-url", node.url, "--timeout", "20"]
     result = _run("approve", SUBJECT.address, "--key-file", str(keys["outsider"]), *common)
     assert result.exit_code == 1, result.output
-    assert result.stderr.strip().splitlines()[-1] == (
-        f"error: not a current validator: {OUTSIDER.address.lower()}"
-    )
+    assert result.stderr.strip().splitlines()[-1] == (f"error: not a current validator: {OUTSIDER.address}")
     assert _nonce(node, OUTSIDER.address) == before
 
     result = _run("approve", SUBJECT.address, "--key-file", str(keys["validator"]), *common)
@@ -177,7 +175,7 @@ def test_attest_approve_revoke_list(node: NodeProcess, keys: dict[str, Path], fu
     result = _run("approve", SUBJECT.address, "--key-file", str(keys["validator"]), *common)
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines()[-1] == (
-        f"error: attestation of {SUBJECT.address.lower()} is not pending (status: Valid)"
+        f"error: attestation of {SUBJECT.address} is not pending (status: Valid)"
     )
 
     table = _run("list", "--rpc-url", node.url)
@@ -185,6 +183,10 @@ def test_attest_approve_revoke_list(node: NodeProcess, keys: dict[str, Path], fu
     row = next(line for line in table.stdout.splitlines() if line.startswith(SUBJECT.address))
     assert row.split()[1] == "Valid"
     assert row.endswith(VALIDATOR)
+    genesis_row = next(line for line in table.stdout.splitlines() if line.startswith(VALIDATOR))
+    assert genesis_row.split()[1] == "Valid"
+    assert genesis_row.split()[-2:] == ["genesis", "genesis"]
+    assert table.stdout.splitlines()[-1] == "validators: 1, quorum 1; attestations: 2"
 
     result = _run("revoke", SUBJECT.address, "--key-file", str(keys["validator"]), *common)
     assert result.exit_code == 0, result.output

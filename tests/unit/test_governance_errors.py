@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from eth_hash.auto import keccak
+from eth_utils.address import to_checksum_address
 
 from jsc_node.errors import ExecutionReverted
 from jsc_node.governance import registry
@@ -49,7 +50,7 @@ def test_every_error_of_the_abi_has_words() -> None:
 
 def test_contract_reverts_in_words(chain: RegistryChain) -> None:
     candidate = chain.address(CANDIDATE)
-    who = f"0x{candidate.hex()}"
+    who = to_checksum_address(candidate)
     assert (
         _reverted(chain, "checkCorporateNumber(string)", "4011001098994")
         == "corporate number check digit: got 4, expected 3"
@@ -88,17 +89,17 @@ def test_contract_reverts_in_words(chain: RegistryChain) -> None:
     )
     assert (
         _reverted(chain, "approve(address)", validator, sender=validator)
-        == f"a validator cannot approve its own attestation (0x{validator.hex()})"
+        == f"a validator cannot approve its own attestation ({to_checksum_address(validator)})"
     )
 
 
 def test_already_voted_and_active() -> None:
     a, b = bytes(range(20)), bytes(range(1, 21))
     assert decode_registry_error(error_data("AlreadyVoted(address,address)", a, b)) == (
-        f"already approved: 0x{b.hex()} has already voted on 0x{a.hex()} in this round"
+        f"already approved: {to_checksum_address(b)} has already voted on {to_checksum_address(a)} in this round"
     )
     assert decode_registry_error(error_data("AttestationActive(address)", a)) == (
-        f"0x{a.hex()} already holds a valid attestation (it must be revoked before a new submission)"
+        f"{to_checksum_address(a)} already holds a valid attestation (it must be revoked before a new submission)"
     )
 
 
