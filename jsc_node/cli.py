@@ -1,4 +1,4 @@
-"""The ``jsc-node`` command line: run, init, import, export, verify, account, genesis, rlp.
+"""The ``jsc-node`` command line: run, init, import, export, verify, account, genesis, governance, rlp.
 
 Flags follow Besu's names (``--data-path``, ``--rpc-http-port``...). Every JscError ends the command
 with ``error: <message>`` on stderr and exit status 1; a traceback means a bug in jsc-node.
@@ -40,9 +40,13 @@ account_app = typer.Typer(
 )
 genesis_app = typer.Typer(help="Create genesis files for development networks.", no_args_is_help=True)
 rlp_app = typer.Typer(help="Encode and decode RLP structures (as `besu rlp`).", no_args_is_help=True)
+governance_app = typer.Typer(
+    help="The validator registry: attest, approve, revoke, list (over --rpc-url).", no_args_is_help=True
+)
 app.add_typer(account_app, name="account")
 app.add_typer(genesis_app, name="genesis")
 app.add_typer(rlp_app, name="rlp")
+app.add_typer(governance_app, name="governance")
 
 
 def fail(message: str) -> NoReturn:
@@ -725,6 +729,173 @@ def rlp_decode(
     with user_errors():
         fields = decode_extra_data_hex(text)
     _write_output(json.dumps(fields, indent=2), target)
+
+
+# --- governance ----------------------------------------------------------------------------------
+
+RpcUrlOpt = Annotated[str, typer.Option("--rpc-url", help="JSON-RPC endpoint of a node of the chain.")]
+KeyFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--key-file",
+        "--node-private-key-file",
+        help="File holding the signer's hex private key (a validator's node key, for approve/revoke).",
+    ),
+]
+SignKeystoreOpt = Annotated[
+    Path | None,
+    typer.Option("--keystore", help="Keystore file, or directory (with --from when it holds several)."),
+]
+SignPasswordOpt = Annotated[
+    Path | None,
+    typer.Option("--password-file", help="File whose first line is the password. [default: prompt]"),
+]
+FromAddressOpt = Annotated[
+    str | None, typer.Option("--from", help="Signer's address: picks the keystore entry, checks the key.")
+]
+ReceiptTimeoutOpt = Annotated[
+    float, typer.Option("--timeout", help="Seconds to wait for the transaction's receipt.", min=0.1)
+]
+
+
+def _signing_key(
+    key_file: Path | None, keystore: Path | None, password_file: Path | None, sender: str | None
+) -> bytes:
+    from jsc_node.accounts import read_password_file
+    from jsc_node.govtool import load_key
+
+    def password() -> str:
+        if password_file is not None:
+            return read_password_file(password_file)
+        answer: str = typer.prompt("Password", hide_input=True, err=True)
+        return answer
+
+    return load_key(key_file, keystore, sender, password)
+
+
+def _progress(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+@governance_app.command("attest")
+def governance_attest(
+    entity: Annotated[str, typer.Option("--entity", help="Legal entity name (UTF-8, at most 256 bytes).")],
+    corporate_number: Annotated[
+        str, typer.Option("--corporate-number", help="法人番号: 13 digits, check digit first.")
+    ],
+    jurisdiction: Annotated[str, typer.Option("--jurisdiction", help="ISO 3166-1 alpha-2, e.g. JP.")],
+    region: Annotated[str, typer.Option("--region", help="Hosting region, ISO 3166-2, e.g. JP-13.")],
+    document: Annotated[
+        Path | None, typer.Option("--document", help="The attestation document; its SHA-256 is recorded.")
+    ] = None,
+    document_hash: Annotated[
+        str | None, typer.Option("--document-hash", help="SHA-256 of the document, 0x and 64 hex digits.")
+    ] = None,
+    rpc_url: RpcUrlOpt = "http://127.0.0.1:8545",
+    key_file: KeyFileOpt = None,
+    keystore: SignKeystoreOpt = None,
+    password_file: SignPasswordOpt = None,
+    sender: FromAddressOpt = None,
+    timeout: ReceiptTimeoutOpt = 60.0,
+) -> None:
+    """Submit the signer's own attestation to the validator registry (Pending until a quorum approves)."""
+    from jsc_node import govtool
+
+    with user_errors():
+        if (document is None) == (document_hash is None):
+            raise govtool.GovernanceError("give exactly one of --document FILE or --document-hash 0x..")
+        digest = govtool.document_sha256(document) if document is not None else str(document_hash)
+        fields = govtool.check_attestation(entity, corporate_number, jurisdiction, region, digest)
+        rpc = govtool.Rpc(rpc_url)
+        key = _signing_key(key_file, keystore, password_file, sender)
+        sent, view = govtool.attest(rpc, key, fields, timeout, _progress)
+        quorum = govtool.Registry(rpc).quorum()
+    typer.echo(f"submitted in block {sent.block_number} ({sent.tx_hash})")
+    typer.echo(
+        f"{view.address}: {view.status.name.capitalize()}, round {view.round}; "
+        f"needs {quorum} approvals of current validators"
+    )
+
+
+def _vote(
+    address: str,
+    revoke: bool,
+    rpc_url: str,
+    key_file: Path | None,
+    keystore: Path | None,
+    password_file: Path | None,
+    sender: str | None,
+    timeout: float,
+) -> None:
+    from jsc_node import govtool
+
+    with user_errors():
+        govtool.parse_address(address)
+        rpc = govtool.Rpc(rpc_url)
+        key = _signing_key(key_file, keystore, password_file, sender)
+        outcome = govtool.vote(rpc, key, address, revoke, timeout, _progress)
+    typer.echo(
+        f"{'revocation' if revoke else 'approval'} mined in block {outcome.sent.block_number} ({outcome.sent.tx_hash})"
+    )
+    typer.echo(outcome.summary(revoke))
+
+
+AddressArg = Annotated[str, typer.Argument(help="The attested validator's address.")]
+
+
+@governance_app.command("approve")
+def governance_approve(
+    address: AddressArg,
+    rpc_url: RpcUrlOpt = "http://127.0.0.1:8545",
+    key_file: KeyFileOpt = None,
+    keystore: SignKeystoreOpt = None,
+    password_file: SignPasswordOpt = None,
+    sender: FromAddressOpt = None,
+    timeout: ReceiptTimeoutOpt = 60.0,
+) -> None:
+    """Approve a pending attestation, signed by a current validator's key."""
+    _vote(address, False, rpc_url, key_file, keystore, password_file, sender, timeout)
+
+
+@governance_app.command("revoke")
+def governance_revoke(
+    address: AddressArg,
+    rpc_url: RpcUrlOpt = "http://127.0.0.1:8545",
+    key_file: KeyFileOpt = None,
+    keystore: SignKeystoreOpt = None,
+    password_file: SignPasswordOpt = None,
+    sender: FromAddressOpt = None,
+    timeout: ReceiptTimeoutOpt = 60.0,
+) -> None:
+    """Vote to revoke a valid attestation, signed by a current validator's key."""
+    _vote(address, True, rpc_url, key_file, keystore, password_file, sender, timeout)
+
+
+@governance_app.command("list")
+def governance_list(
+    rpc_url: RpcUrlOpt = "http://127.0.0.1:8545",
+    block: Annotated[str, typer.Option("--block", help="Block number or tag.")] = "latest",
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+) -> None:
+    """Every attestation in the validator registry, with the current validators and quorum."""
+    from jsc_node import govtool
+
+    with user_errors():
+        registry = govtool.Registry(govtool.Rpc(rpc_url), govtool.block_tag(block))
+        views = registry.all()
+        validators = registry.validators()
+        quorum = registry.quorum()
+    if as_json:
+        doc = {
+            "block": block,
+            "validators": validators,
+            "quorum": quorum,
+            "attestations": [v.as_json() for v in views],
+        }
+        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    typer.echo(govtool.table(views))
+    typer.echo(f"validators: {len(validators)}, quorum {quorum}; attestations: {len(views)}")
 
 
 def main() -> None:
