@@ -26,11 +26,11 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/jsc-node run --data-path $(DATA) --rpc-http-api $(RPC_APIS) --rpc-ws-api $(RPC_APIS)
 
-# Two workers, one file at a time each (tests/conftest.py groups them); WORKERS=0 runs serially.
+# Two workers, a file's tests on one worker (module-scoped nodes start once); WORKERS=0 runs serially.
 WORKERS ?= 2
 
 test: install
-	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff format --check jsc_node tests
