@@ -266,8 +266,12 @@ def _print_banner(config: NodeConfig, spec: GenesisSpec) -> None:
                 "chain_id": spec.chain_id,
                 "data_path": str(config.data_path),
                 "rpc_http": f"http://{config.rpc_http_host}:{config.rpc_http_port}",
-                "rpc_ws": f"ws://{config.rpc_ws_host}:{config.rpc_ws_port}" if config.rpc_ws_enabled else None,
-                "dev_accounts": [address for address, _key in DEV_ACCOUNTS] if config.genesis_file is None else None,
+                "rpc_ws": f"ws://{config.rpc_ws_host}:{config.rpc_ws_port}"
+                if config.rpc_ws_enabled
+                else None,
+                "dev_accounts": [address for address, _key in DEV_ACCOUNTS]
+                if config.genesis_file is None
+                else None,
             },
         )
         return

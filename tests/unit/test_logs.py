@@ -37,7 +37,8 @@ def test_a_json_line_has_the_keys_and_the_structured_fields() -> None:
     assert line["level"] == "INFO"
     assert line["logger"] == "jsc_node.execution"
     assert line["process"] in {"main", "execution", "consensus"}
-    assert line["time"].endswith("Z") and "T" in line["time"]
+    assert line["time"].endswith("Z")
+    assert "T" in line["time"]
     assert (line["block"], line["hash"], line["txs"]) == (7, "0xab", 2)
     assert line["validators"] == ["0x01", "0x02"]
     # Nothing of the record's own machinery leaks in as a field.
