@@ -35,6 +35,7 @@ from jsc_node.errors import (
     NoValidatorRegistry,
     UnknownTracer,
 )
+from jsc_node.logs import change_levels
 from jsc_node.state.chain import ChainReader, effective_gas_price, tx_view
 from jsc_node.state.evm import rules
 from jsc_node.state.evm.executor import ExecutedBlock, Executor
@@ -163,6 +164,8 @@ class NodeBackend:
         """Called after a transaction joins ``local_txs`` (the execution process pushes it on)."""
         self.on_vote: Callable[[bytes, bool | None], None] = lambda address, add: None
         """Called with (address, add) when a vote is proposed, (address, None) when discarded."""
+        self.on_log_level: Callable[[int, tuple[str, ...]], None] = lambda level, loggers: None
+        """Called after admin_changeLogLevel changed this process (the consensus process follows)."""
         self.head_state = HeadState(executor)
         self._published: BlockHeaderAPI = executor.head
 
@@ -683,6 +686,11 @@ class NodeBackend:
             }
             for peer in self.p2p_peers
         ]
+
+    async def admin_change_log_level(self, level: int, loggers: tuple[str, ...]) -> None:
+        changed = change_levels(level, loggers)
+        log.info("log level %s on %s", logging.getLevelName(level), ", ".join(changed))
+        self.on_log_level(level, loggers)
 
     # -- QBFT --------------------------------------------------------------------------
 
