@@ -16,7 +16,8 @@ from eth_account import Account
 
 from jsc_node.consensus.block import QbftBlock, decode_block, recover_seal_signers
 from jsc_node.consensus.validators import quorum
-from jsc_node.devtools import write_devnet
+from jsc_node.devtools import registry_address_hex, write_devnet
+from jsc_node.governance import registry
 from jsc_node.p2p.host import peer_id_of
 from tests.integration.nodeproc import NodeProcess
 from tests.integration.qbftnet import (
@@ -73,6 +74,14 @@ def _start_network(tmp_path: Path, validators: int, *, follower: bool) -> Networ
         requesttimeoutseconds=REQUEST_TIMEOUT_S,
         emptyblockperiodseconds=EMPTY_BLOCK_PERIOD_S,
         epochlength=EPOCH_LENGTH,
+    )
+    # config.jsc: only an address with a valid attestation may be voted in, so the follower (the
+    # validator-to-be) gets a development attestation in the registry's genesis storage too.
+    members = [bytes.fromhex(k.address[2:]) for k in keys]
+    attested = {a: registry.dev_attestation(i) for i, a in enumerate(members)}
+    attested[bytes.fromhex(FOLLOWER_ADDRESS[2:])] = registry.dev_attestation(len(members))
+    genesis["alloc"][registry_address_hex()] = registry.genesis_alloc_entry(
+        members, attested, genesis["config"]["jsc"]["jurisdictions"]
     )
     genesis_path.write_text(json.dumps(genesis))
     # Admitted besides the current validators: the follower (a validator-to-be) and every
