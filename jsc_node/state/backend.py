@@ -22,7 +22,9 @@ from typing import Any, TypeVar
 import rlp
 from eth.abc import BlockHeaderAPI
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
+from eth_hash.auto import keccak
 from eth_utils.exceptions import ValidationError
+from trie.hexary import HexaryTrie
 
 from jsc_node import CLIENT_NAME, __version__
 from jsc_node.chainformat import decode_extra_data
@@ -177,6 +179,9 @@ class NodeBackend:
         """Called after a transaction joins ``local_txs`` (the execution process pushes it on)."""
         self.on_vote: Callable[[bytes, bool | None], None] = lambda address, add: None
         """Called with (address, add) when a vote is proposed, (address, None) when discarded."""
+        self._policy_seen: tuple[bytes, tuple[bytes, ...], frozenset[bytes]] | None = None
+        """What ``apply_registry_policy`` last looked at: the registry's storage root, the head's
+        validators and the held add votes; the same again gives the same answer."""
         self.head_state = HeadState(executor)
         self._published: BlockHeaderAPI = executor.head
 
@@ -749,14 +754,21 @@ class NodeBackend:
         attestation is withdrawn, so this node never proposes a block the others reject. Each
         change goes to ``on_vote``.
 
-        Cost per block: ``attestation_problem`` per validator, two storage slots of the head
-        state when the attestation is valid (status, jurisdiction), one otherwise; the same for
-        each held add vote of a non-validator. Nothing without ``config.jsc``."""
+        Cost per block: one account read (the registry's storage root) when the registry's
+        storage, the validator set and the held add votes are as at the last call; otherwise
+        ``attestation_problem`` per validator, two storage slots of the head state when the
+        attestation is valid (status, jurisdiction), one otherwise, and the same for each held
+        add vote of a non-validator. Nothing without ``config.jsc``."""
         policy = self.executor.spec.jsc
         if policy is None:
             return
         header = self.executor.head
         validators = _validators_of(header)
+        # A block that left the registry's storage, the set and the held votes alone (most blocks)
+        # changes nothing: one account read instead of the slots below.
+        seen = (self._registry_storage_root(header, policy.registry), validators, self._held_adds())
+        if seen == self._policy_seen:
+            return
         read = self._policy_read(header, policy.registry)
         wanted: dict[bytes, str] = {}
         for validator in validators:
@@ -808,6 +820,15 @@ class NodeBackend:
                     problem,
                 )
                 self.on_vote(address, None)
+        self._policy_seen = (seen[0], validators, self._held_adds())
+
+    def _held_adds(self) -> frozenset[bytes]:
+        return frozenset(address for address, add in self.votes.items() if add)
+
+    def _registry_storage_root(self, header: BlockHeaderAPI, registry_address: bytes) -> bytes:
+        """The registry account's storage root after ``header`` (b"" if it has no account)."""
+        encoded = HexaryTrie(self.executor.state_db(header), header.state_root).get(keccak(registry_address))
+        return bytes(rlp.decode(encoded)[2]) if encoded else b""
 
     def _policy_read(self, header: BlockHeaderAPI, registry_address: bytes) -> Callable[[int], int]:
         """The registry's storage after ``header``, a head (the state HeadState keeps for it)."""

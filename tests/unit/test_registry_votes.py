@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,11 @@ from eth_account import Account
 
 from jsc_node.config import NodeConfig
 from jsc_node.devtools import dev_accounts, make_genesis
-from jsc_node.execution_process import open_node_state
+from jsc_node.execution_process import ExecutionService, open_node_state
 from jsc_node.genesis import parse_genesis
 from jsc_node.rpc.dispatch import Dispatcher
-from jsc_node.seam.messages import Event
-from tests.unit.registry_harness import RegistryChain, open_registry_chain
+from jsc_node.seam.messages import CommitBlockRequest, Event, HeadChanged, VoteDiscarded, VoteProposed
+from tests.unit.registry_harness import RegistryChain, calldata, open_registry_chain
 
 CANDIDATE = 5  # dev account 5: funded, not a validator
 SUBMIT = "submit(string,string,string,string,bytes32)"
@@ -139,3 +140,169 @@ def test_no_refusal_without_config_jsc(tmp_path: Path) -> None:
     finally:
         pool.close()
         db.close()
+
+
+# --- part 2: the policy's drop votes, and held add votes that lost their attestation ------------
+
+
+def _commit(
+    chain: RegistryChain,
+    service: ExecutionService,
+    txs: list[tuple[int, bytes]],
+    validators: tuple[bytes, ...] | None = None,
+) -> list[Event]:
+    """One block through ExecutionService.commit_block, as the consensus process commits it; the
+    events it published."""
+    recorder = service.events
+    assert isinstance(recorder, Recorder)
+    sealed, _receipts = chain.build(txs, validators)
+    before = len(recorder.events)
+    asyncio.run(service.commit_block(CommitBlockRequest(sealed)))
+    return recorder.events[before:]
+
+
+def _service(chain: RegistryChain) -> ExecutionService:
+    service = ExecutionService(chain.executor, chain.pool, chain.backend)
+    service.events = Recorder()  # type: ignore[assignment]
+    return service
+
+
+def _reopen(chain: RegistryChain, data: Path) -> RegistryChain:
+    """The same data dir opened again, as a restarted execution process opens it."""
+    chain.close()
+    db, executor, pool, backend = open_node_state(NodeConfig(data_path=data), chain.spec)
+    return RegistryChain(chain.spec, db, executor, pool, backend, chain.keys, chain.nonces)
+
+
+def test_revoked_validator_is_voted_out_by_the_policy_until_it_left_the_set(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    chain = open_registry_chain(tmp_path, validators=4)  # registry quorum: 3 of 4
+    try:
+        target = chain.address(3)
+        assert target in chain.validators
+        service = _service(chain)
+        backend = chain.backend
+        # The operator's own vote about it (an add for a current validator: held as given).
+        assert rpc(backend, "qbft_proposeValidatorVote", hexa(target), True)["result"] is True
+        revoke = calldata("revoke(address)", target)
+
+        # Two revocations: still Valid, nothing to carry out.
+        events = _commit(chain, service, [(0, revoke), (1, revoke)])
+        assert [type(e) for e in events] == [HeadChanged]
+        assert backend.policy_votes == {}
+
+        # The third makes it Revoked: a drop vote the policy holds, pushed before the new head.
+        with caplog.at_level(logging.INFO, logger="jsc_node.state.backend"):
+            events = _commit(chain, service, [(2, revoke)])
+        revoked_at = chain.executor.head.block_number
+        assert events[:1] == [VoteProposed(target, False)]
+        assert isinstance(events[1], HeadChanged)
+        assert len(events) == 2
+        assert backend.votes == {target: False}
+        problem = f"{hexa(target)}'s attestation was revoked at block {revoked_at}"
+        assert backend.policy_votes == {target: problem}
+        assert f"own vote to add {hexa(target)} is replaced by the policy's drop vote" in caplog.text
+        assert f"voting validator {hexa(target)} out at block {revoked_at}: {problem}" in caplog.text
+        # Besu's shape: address -> add.
+        checksum = Account.from_key(chain.keys[3]).address
+        assert rpc(backend, "qbft_getPendingVotes")["result"] == {checksum: False}
+
+        # The operator cannot withdraw it or turn it into an add; a drop vote changes nothing.
+        assert rpc(backend, "qbft_discardValidatorVote", hexa(target))["error"] == {
+            "code": -32000,
+            "message": f"cannot discard the vote to drop {hexa(target)}: the validator-registry policy "
+            f"holds it ({problem}); it is withdrawn once {hexa(target)} has left the validator set or "
+            "is attested again",
+        }
+        assert rpc(backend, "qbft_proposeValidatorVote", hexa(target), True)["error"] == {
+            "code": -32000,
+            "message": f"cannot vote to add {hexa(target)}: the validator-registry policy votes it out "
+            f"({problem})",
+        }
+        assert rpc(backend, "qbft_proposeValidatorVote", hexa(target), False)["result"] is True
+        assert backend.votes == {target: False}
+        assert set(backend.policy_votes) == {target}
+
+        # Still in the set: the vote stays, nothing is pushed again.
+        assert [type(e) for e in _commit(chain, service, [])] == [HeadChanged]
+
+        # A restarted node computes it again from the head state; a new subscriber gets it.
+        chain = _reopen(chain, tmp_path / "data")
+        backend = chain.backend
+        assert backend.votes == {target: False}
+        assert backend.policy_votes == {target: problem}
+        service = _service(chain)
+        assert VoteProposed(target, False) in service.snapshot()
+
+        # The block that no longer names it (its drop vote won): the policy's vote is withdrawn.
+        remaining = tuple(v for v in chain.validators if v != target)
+        events = _commit(chain, service, [], validators=remaining)
+        assert events[:1] == [VoteDiscarded(target)]
+        assert isinstance(events[1], HeadChanged)
+        assert backend.votes == {}
+        assert backend.policy_votes == {}
+        assert rpc(backend, "qbft_getPendingVotes")["result"] == {}
+    finally:
+        chain.close()
+
+
+def test_held_add_vote_is_withdrawn_when_its_attestation_is_revoked(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    chain = open_registry_chain(tmp_path, validators=4)
+    try:
+        service = _service(chain)
+        backend = chain.backend
+        candidate = chain.address(CANDIDATE)
+        approve = calldata("approve(address)", candidate)
+        _commit(chain, service, [(CANDIDATE, calldata(SUBMIT, *FIELDS))])
+        _commit(chain, service, [(0, approve), (1, approve), (2, approve)])  # Valid: 3 of 4
+        assert rpc(backend, "qbft_proposeValidatorVote", hexa(candidate), True)["result"] is True
+        # Valid still: a block later the vote is held and nothing is pushed.
+        assert [type(e) for e in _commit(chain, service, [])] == [HeadChanged]
+        assert backend.votes == {candidate: True}
+
+        revoke = calldata("revoke(address)", candidate)
+        with caplog.at_level(logging.WARNING, logger="jsc_node.state.backend"):
+            events = _commit(chain, service, [(0, revoke), (1, revoke), (2, revoke)])
+        revoked_at = chain.executor.head.block_number
+        assert events[:1] == [VoteDiscarded(candidate)]
+        assert isinstance(events[1], HeadChanged)
+        assert backend.votes == {}
+        assert backend.policy_votes == {}  # not a validator: nothing to vote out
+        assert f"withdrew this node's vote to add {hexa(candidate)} at block {revoked_at}" in caplog.text
+        assert f"{hexa(candidate)}'s attestation was revoked at block {revoked_at}" in caplog.text
+    finally:
+        chain.close()
+
+
+def test_policy_reads_slots_only_when_the_registry_or_the_set_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chain = open_registry_chain(tmp_path, validators=4)
+    try:
+        service = _service(chain)
+        backend = chain.backend
+        reads: list[int] = []
+        policy_read = backend._policy_read
+
+        def counted(header: Any, registry_address: bytes) -> Any:
+            read = policy_read(header, registry_address)
+            return lambda slot: reads.append(slot) or read(slot)
+
+        monkeypatch.setattr(backend, "_policy_read", counted)
+        _commit(chain, service, [])  # the registry's storage as at startup: no slot read
+        assert reads == []
+        # A submission changes the registry's storage: status and jurisdiction of each of the
+        # four validators (all Valid), nothing else.
+        _commit(chain, service, [(CANDIDATE, calldata(SUBMIT, *FIELDS))])
+        assert len(reads) == 2 * 4
+        _commit(chain, service, [])
+        assert len(reads) == 2 * 4
+        # The set changes (a block naming three): read again, three validators.
+        _commit(chain, service, [], validators=chain.validators[:3])
+        assert len(reads) == 2 * 4 + 2 * 3
+        assert backend.votes == {}
+    finally:
+        chain.close()
