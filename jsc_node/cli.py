@@ -179,6 +179,25 @@ def run(
             show_default=False,
         ),
     ] = None,
+    host_allowlist: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host-allowlist",
+            metavar="HOST[,HOST...]",
+            help="Host names served over HTTP and WebSocket (DNS-rebinding guard; port not compared; "
+            "IP-address Hosts always served); * for any. [default: localhost,127.0.0.1]",
+        ),
+    ] = None,
+    rpc_ws_origins: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rpc-ws-origins",
+            metavar="ORIGIN[,ORIGIN...]",
+            help="Origins allowed to open a WebSocket (geth's --ws.origins); * for any; a client "
+            "sending no Origin is always allowed. [default: local pages: http://localhost, "
+            "http://127.0.0.1, http://[::1], http://HOSTNAME]",
+        ),
+    ] = None,
     log_level: LogLevelOpt = None,
     config_file: ConfigFileOpt = None,
 ) -> None:
@@ -205,6 +224,8 @@ def run(
             rpc_gas_cap=rpc_gas_cap,
             rpc_evm_timeout=rpc_evm_timeout,
             rpc_allow_unprotected_txs=rpc_allow_unprotected_txs,
+            host_allowlist=_split_list(host_allowlist),
+            rpc_ws_origins=_split_list(rpc_ws_origins),
             log_level=log_level,
         )
         # Imported here: the node pulls in py-evm, libp2p and uvicorn, which the other commands never need.

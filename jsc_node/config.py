@@ -93,6 +93,23 @@ class NodeConfig(BaseSettings):
         "and debug_traceCall are aborted (geth's --rpc.evmtimeout); 0: no limit.",
     )
 
+    # --- RPC access guards (rpc/guards.py) and public-RPC limits (rpc/limits.py) ---
+    host_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1"],
+        description="Host names served over HTTP and WebSocket, port not compared (Besu's flag and "
+        "default; DNS-rebinding guard); * for any. IP-address Hosts are always served (geth).",
+    )
+    rpc_ws_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to open a WebSocket (geth's --ws.origins); unset: local pages "
+        "(http://localhost, 127.0.0.1, [::1], the hostname); * for any. No Origin: always allowed.",
+    )
+
+    @field_validator("host_allowlist", "rpc_ws_origins", mode="before")
+    @classmethod
+    def _guard_lists(cls, value: Any) -> Any:
+        return cls._list_from_text(value)
+
     p2p_enabled: bool = True
     p2p_host: str = "127.0.0.1"
     p2p_port: int = Field(default=30303, ge=0, le=65535)

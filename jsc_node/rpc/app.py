@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from jsc_node.rpc.codes import too_large_response
 from jsc_node.rpc.dispatch import Dispatcher
 from jsc_node.rpc.filters import FilterManager
+from jsc_node.rpc.guards import BrowserGuards, GuardSettings
 from jsc_node.rpc.ports import RpcBackend
 from jsc_node.rpc.subscriptions import (
     SLOW_CONSUMER_CLOSE_CODE,
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 JSON_MEDIA_TYPE = "application/json"
 
 
-class RpcSettings(Protocol):
+class RpcSettings(GuardSettings, Protocol):
     """The knobs the RPC server reads; ``jsc_node.config.NodeConfig`` satisfies it."""
 
     @property
@@ -126,6 +127,8 @@ def create_app(backend: RpcBackend, config: RpcSettings, hub: EventHub | None = 
     async def ws_rpc(websocket: WebSocket) -> None:
         await _serve_websocket(websocket, ws_dispatcher, events, limit, gate)
 
+    # Outermost: Host, media type and WebSocket Origin are checked before anything runs.
+    app.add_middleware(BrowserGuards, settings=config)
     return app
 
 

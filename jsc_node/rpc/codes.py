@@ -146,3 +146,13 @@ def too_large_response(size: int | None, limit: int) -> bytes:
     return orjson.dumps(
         error_response(None, {"code": INVALID_REQUEST, "message": f"content length too large ({shown})"})
     )
+
+
+def invalid_content_type_response() -> bytes:
+    """Body for a POST that is not JSON (sent with HTTP 415; geth rpc/http.go ``validateRequest``)."""
+    return orjson.dumps(
+        error_response(
+            None,
+            {"code": INVALID_REQUEST, "message": "invalid content type, only application/json is supported"},
+        )
+    )

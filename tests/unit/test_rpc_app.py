@@ -28,6 +28,8 @@ class Settings:
         self.rpc_max_batch_size = max_batch
         self.rpc_http_api = RPC_APIS
         self.rpc_ws_api = RPC_APIS
+        self.host_allowlist = ("*",)  # the test clients' Host is rpc.test / testserver
+        self.rpc_ws_origins = ("*",)
 
 
 def _app(settings: Any = None) -> Any:
@@ -85,7 +87,7 @@ def test_streamed_body_over_limit_is_cut_off() -> None:
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=_app(Settings(max_bytes=4096)))
         async with httpx.AsyncClient(transport=transport, base_url="http://rpc.test") as client:
-            return await client.post("/", content=chunks())
+            return await client.post("/", content=chunks(), headers={"content-type": "application/json"})
 
     response = asyncio.run(go())
     assert response.status_code == 413

@@ -37,6 +37,8 @@ class Settings:
     rpc_max_batch_size = 100
     rpc_http_api = RPC_APIS
     rpc_ws_api = RPC_APIS
+    host_allowlist = ("localhost", "127.0.0.1")
+    rpc_ws_origins: tuple[str, ...] = ()
 
 
 class AppProvider(JSONBaseProvider):
