@@ -198,6 +198,49 @@ def run(
             "http://127.0.0.1, http://[::1], http://HOSTNAME]",
         ),
     ] = None,
+    rpc_http_max_active_connections: Annotated[
+        int | None,
+        typer.Option(
+            "--rpc-http-max-active-connections",
+            help="HTTP requests answered at once; more get HTTP 503. [default: 80]",
+        ),
+    ] = None,
+    rpc_ws_max_active_connections: Annotated[
+        int | None,
+        typer.Option(
+            "--rpc-ws-max-active-connections",
+            help="WebSocket connections open at once; more are closed (1013). [default: 80]",
+        ),
+    ] = None,
+    rpc_http_max_batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--rpc-http-max-batch-size", help="Calls in one batch, HTTP and WebSocket. [default: 1024]"
+        ),
+    ] = None,
+    rpc_batch_response_max_size: Annotated[
+        int | None,
+        typer.Option(
+            "--rpc-batch-response-max-size",
+            help="Bytes of answers in one batch; later calls get 'response too large'; 0: no limit. "
+            "[default: 25000000]",
+        ),
+    ] = None,
+    rpc_rate_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--rpc-rate-limit",
+            help="Calls per second per client IP (IPv6: /64), HTTP and WebSocket, each call of a "
+            "batch counted; over it HTTP 429 / error -32005; 0: off. [default: 0]",
+        ),
+    ] = None,
+    rpc_rate_limit_burst: Annotated[
+        int | None,
+        typer.Option(
+            "--rpc-rate-limit-burst",
+            help="Calls a client may make at once above --rpc-rate-limit; 0: one second's worth. [default: 0]",
+        ),
+    ] = None,
     log_level: LogLevelOpt = None,
     config_file: ConfigFileOpt = None,
 ) -> None:
@@ -226,6 +269,12 @@ def run(
             rpc_allow_unprotected_txs=rpc_allow_unprotected_txs,
             host_allowlist=_split_list(host_allowlist),
             rpc_ws_origins=_split_list(rpc_ws_origins),
+            rpc_http_max_active_connections=rpc_http_max_active_connections,
+            rpc_ws_max_active_connections=rpc_ws_max_active_connections,
+            rpc_http_max_batch_size=rpc_http_max_batch_size,
+            rpc_batch_response_max_size=rpc_batch_response_max_size,
+            rpc_rate_limit=rpc_rate_limit,
+            rpc_rate_limit_burst=rpc_rate_limit_burst,
             log_level=log_level,
         )
         # Imported here: the node pulls in py-evm, libp2p and uvicorn, which the other commands never need.
