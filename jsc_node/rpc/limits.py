@@ -9,9 +9,10 @@ the others. The limits here and where the others live:
   request per connection at a time; uvicorn closes idle keep-alive connections after 30 s).
 - ``--rpc-rate-limit`` (off by default; calls per second per client address, IPv6 per /64) with
   ``--rpc-rate-limit-burst``: a token bucket per client, HTTP and WebSocket together, each call of
-  a batch costing one token (counted as the ``"method"`` members of the body, without parsing it).
-  Over it: HTTP 429 with ``Retry-After`` and a JSON-RPC -32005 body; over WebSocket, a -32005
-  error for each call of the refused message, the connection staying open. Off by default because
+  a batch costing one token (counted as the ``"method"`` members of the body, without parsing it);
+  a batch larger than the burst is refused whole (it could never be served). Over it: HTTP 429
+  with ``Retry-After`` and a JSON-RPC -32005 body; over WebSocket, a -32005 error for each call of
+  the refused message, the connection staying open. Off by default because
   an address is not a client: behind a NAT or a reverse proxy many users share one, and the
   benchmarks and tools on the node's own machine would be throttled; an operator exposing a node
   sets it (README, Security).
@@ -91,10 +92,11 @@ class RateLimiter:
         self._buckets: dict[str, list[float]] = {}  # key -> [tokens, time of last update]
 
     def take(self, key: str, cost: int) -> float:
-        """Charge ``cost`` calls; 0.0 if allowed, else the seconds until they would be.
-
-        A cost above the bucket's size is allowed from a full bucket and leaves a debt, so that a
-        large batch is served once and then paid for, never refused for ever."""
+        """Charge ``cost`` calls; 0.0 if allowed, else the seconds until they would be (``inf`` for
+        a batch larger than the bucket: it would never be; serving it from a full bucket would let
+        one request do the work of ``--rpc-http-max-batch-size`` calls)."""
+        if cost > self.burst:
+            return math.inf
         now = self._clock()
         bucket = self._buckets.get(key)
         if bucket is None:
@@ -103,12 +105,11 @@ class RateLimiter:
             bucket = self._buckets[key] = [float(self.burst), now]
         tokens = min(float(self.burst), bucket[0] + (now - bucket[1]) * self.rate)
         bucket[1] = now
-        needed = min(float(cost), float(self.burst))
-        if tokens >= needed:
+        if tokens >= cost:
             bucket[0] = tokens - cost
             return 0.0
         bucket[0] = tokens
-        return (needed - tokens) / self.rate
+        return (cost - tokens) / self.rate
 
     def _prune(self, now: float) -> None:
         full = [
@@ -156,12 +157,13 @@ class RpcLimits:
             key = client_key(scope) if self._limiter is not None else None
             if key is not None and scope["method"] == "POST":
                 body, complete = await _read_body(receive, self._body_limit)
-                wait = self._take(key, call_count(body))
+                cost = call_count(body)
+                wait = self._take(key, cost)
                 if wait:
-                    retry = str(max(1, math.ceil(wait))).encode()
-                    await _answer(
-                        send, 429, limit_exceeded_response(self._rate_exceeded()), [(b"retry-after", retry)]
+                    retry = (
+                        [] if math.isinf(wait) else [(b"retry-after", str(max(1, math.ceil(wait))).encode())]
                     )
+                    await _answer(send, 429, limit_exceeded_response(self._rate_exceeded(cost)), retry)
                     return
                 receive = _replay(body, complete, receive)
             await self._app(scope, receive, send)
@@ -172,7 +174,13 @@ class RpcLimits:
         assert self._limiter is not None
         return self._limiter.take(key, cost)
 
-    def _rate_exceeded(self) -> str:
+    def _rate_exceeded(self, cost: int) -> str:
+        assert self._limiter is not None
+        if cost > self._limiter.burst:
+            return (
+                f"rate limit exceeded: a batch of {cost} calls is more than the {self._limiter.burst} "
+                "a client may make at once (--rpc-rate-limit-burst)"
+            )
         return f"rate limit exceeded: {self._rate_words}"
 
     def _limited_ws_receive(self, key: str, receive: Receive, send: Send) -> Receive:
@@ -184,10 +192,11 @@ class RpcLimits:
                 raw: bytes | str | None = message.get("text")
                 if raw is None:
                     raw = message.get("bytes")
-                if raw is None or not self._take(key, call_count(raw)):
+                cost = 1 if raw is None else call_count(raw)
+                if raw is None or not self._take(key, cost):
                     return message
                 # Refused: each call is answered with the error, and the socket reads on.
-                answer = _refusal(raw, limit_exceeded_error(self._rate_exceeded()))
+                answer = _refusal(raw, limit_exceeded_error(self._rate_exceeded(cost)))
                 if answer is not None:
                     await send({"type": "websocket.send", "text": answer.decode()})
 

@@ -5,6 +5,7 @@ over the active-request limit, WebSocket refusals per call, geth's batch errors.
 from __future__ import annotations
 
 import asyncio
+import math
 import warnings
 from typing import Any
 
@@ -47,16 +48,15 @@ def test_bucket_refills_at_the_rate_up_to_the_burst() -> None:
     assert limiter.take("a", 1) > 0
 
 
-def test_a_batch_costs_each_call_and_one_larger_than_the_burst_leaves_a_debt() -> None:
+def test_a_batch_costs_each_call_and_one_larger_than_the_burst_never_passes() -> None:
     clock = Clock()
     limiter = RateLimiter(rate=10, burst=10, clock=clock)
     assert limiter.take("a", 4) == 0.0
     assert limiter.take("a", 7) == pytest.approx(0.1)  # 6 left, 7 needed
     assert limiter.take("a", 6) == 0.0
-    clock.now += 1.0
-    assert limiter.take("a", 50) == 0.0  # a full bucket serves it once...
-    clock.now += 1.0
-    assert limiter.take("a", 1) == pytest.approx(3.1)  # ...then it is paid for: 40 - 10 in debt
+    clock.now += 1000
+    assert limiter.take("a", 11) == math.inf
+    assert limiter.take("a", 10) == 0.0  # the refused batch cost nothing
 
 
 def test_burst_defaults_to_a_seconds_worth() -> None:
@@ -116,6 +116,18 @@ def test_rate_limit_answers_429_with_retry_after_and_minus_32005() -> None:
         "code": -32005,
         "message": "rate limit exceeded: 1 calls per second per client (--rpc-rate-limit)",
     }
+
+
+def test_a_batch_larger_than_the_burst_is_refused_without_retry_after() -> None:
+    app = _app(rpc_rate_limit=2, rpc_rate_limit_burst=4)
+    refused = post(app, b"[" + b",".join([CHAIN_ID] * 5) + b"]")
+    assert refused.status_code == 429
+    assert "retry-after" not in refused.headers
+    assert refused.json()["error"]["message"] == (
+        "rate limit exceeded: a batch of 5 calls is more than the 4 a client may make at once "
+        "(--rpc-rate-limit-burst)"
+    )
+    assert len(post(app, b"[" + b",".join([CHAIN_ID] * 4) + b"]").json()) == 4
 
 
 def test_rate_limit_is_off_by_default() -> None:
