@@ -12,10 +12,11 @@ the others. The limits here and where the others live:
   a batch costing one token (counted as the ``"method"`` members of the body, without parsing it);
   a batch larger than the burst is refused whole (it could never be served). Over it: HTTP 429
   with ``Retry-After`` and a JSON-RPC -32005 body; over WebSocket, a -32005 error for each call of
-  the refused message, the connection staying open. Off by default because
-  an address is not a client: behind a NAT or a reverse proxy many users share one, and the
-  benchmarks and tools on the node's own machine would be throttled; an operator exposing a node
-  sets it (README, Security).
+  the refused message, the connection staying open. The client's address is the TCP peer's, or,
+  for a peer on 127.0.0.1 or ::1 (a reverse proxy on the same machine), its ``X-Forwarded-For``
+  (uvicorn's proxy headers, ``FORWARDED_ALLOW_IPS``). Off by default because an address is not a
+  client (behind a NAT many users share one) and the benchmarks and tools on the node's own
+  machine would be throttled; an operator exposing a node sets it (README, Security).
 - Elsewhere: ``--rpc-ws-max-active-connections`` is ``rpc/app.py``'s connection gate; the body cap
   (``rpc_max_request_bytes``, geth's 5 MB, HTTP 413) is ``rpc/app.py``'s; the batch size
   (``--rpc-http-max-batch-size``) and batch response size (``--rpc-batch-response-max-size``) are
