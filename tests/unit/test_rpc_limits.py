@@ -213,3 +213,45 @@ def test_batch_response_cap_gives_geths_response_too_large_to_the_calls_after_it
     uncapped = Dispatcher(backend)
     everything = orjson.loads(asyncio.run(uncapped.handle_body(orjson.dumps(calls))) or b"")
     assert all("result" in a for a in everything)
+
+
+def test_run_passes_the_guard_and_limit_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from jsc_node.cli import app
+    from tests.unit.test_cli_run import FakeNode, install
+
+    fake = FakeNode()
+    install(monkeypatch, fake)
+    args = [
+        "run",
+        "--host-allowlist", "rpc.example.org,localhost",
+        "--host-allowlist", "127.0.0.1",
+        "--rpc-ws-origins", "https://dapp.example",
+        "--rpc-http-max-active-connections", "10",
+        "--rpc-ws-max-active-connections", "11",
+        "--rpc-http-max-batch-size", "12",
+        "--rpc-batch-response-max-size", "13000",
+        "--rpc-rate-limit", "2.5",
+        "--rpc-rate-limit-burst", "14",
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    [(_, config)] = fake.calls
+    assert config.host_allowlist == ["rpc.example.org", "localhost", "127.0.0.1"]
+    assert config.rpc_ws_origins == ["https://dapp.example"]
+    assert (config.rpc_http_max_active_connections, config.rpc_ws_max_active_connections) == (10, 11)
+    assert (config.rpc_http_max_batch_size, config.rpc_batch_response_max_size) == (12, 13000)
+    assert (config.rpc_rate_limit, config.rpc_rate_limit_burst) == (2.5, 14)
+    refused = CliRunner().invoke(app, ["run", "--rpc-http-max-active-connections", "0"])
+    assert refused.exit_code == 1
+    assert "rpc_http_max_active_connections" in refused.output
+
+
+def test_defaults_are_besus_and_geths() -> None:
+    config = NodeConfig()
+    assert config.rpc_http_max_active_connections == config.rpc_ws_max_active_connections == 80
+    assert config.rpc_http_max_batch_size == 1024
+    assert config.rpc_batch_response_max_size == 25_000_000
+    assert config.rpc_max_request_bytes == 5 * 1024 * 1024
+    assert config.rpc_rate_limit == 0
