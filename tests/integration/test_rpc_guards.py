@@ -41,13 +41,21 @@ def ws_handshake_status(port: int, host: str, origin: str | None) -> tuple[int, 
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         answer = b""
-        while b"\r\n\r\n" not in answer:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
+        while b"\r\n\r\n" not in answer and (chunk := sock.recv(4096)):
             answer += chunk
-    status_line = answer.split(b"\r\n", 1)[0]
-    return int(status_line.split()[1]), answer
+        head, _, body = answer.partition(b"\r\n\r\n")
+        length = next(
+            (
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            ),
+            0,
+        )
+        while len(body) < length and (chunk := sock.recv(4096)):
+            body += chunk
+    status_line = head.split(b"\r\n", 1)[0]
+    return int(status_line.split()[1]), head + b"\r\n\r\n" + body
 
 
 async def ws_call(port: int, origin: str | None, message: dict[str, Any]) -> Any:
