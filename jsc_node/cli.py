@@ -179,6 +179,68 @@ def run(
             show_default=False,
         ),
     ] = None,
+    host_allowlist: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host-allowlist",
+            metavar="HOST[,HOST...]",
+            help="Host names served over HTTP and WebSocket (DNS-rebinding guard; port not compared; "
+            "IP-address Hosts always served); * for any. [default: localhost,127.0.0.1]",
+        ),
+    ] = None,
+    rpc_ws_origins: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rpc-ws-origins",
+            metavar="ORIGIN[,ORIGIN...]",
+            help="Origins allowed to open a WebSocket (geth's --ws.origins); * for any; a client "
+            "sending no Origin is always allowed. [default: local pages: http://localhost, "
+            "http://127.0.0.1, http://[::1], http://HOSTNAME]",
+        ),
+    ] = None,
+    rpc_http_max_active_connections: Annotated[
+        int | None,
+        typer.Option(
+            "--rpc-http-max-active-connections",
+            help="HTTP requests answered at once; more get HTTP 503. [default: 80]",
+        ),
+    ] = None,
+    rpc_ws_max_active_connections: Annotated[
+        int | None,
+        typer.Option(
+            "--rpc-ws-max-active-connections",
+            help="WebSocket connections open at once; more are closed (1013). [default: 80]",
+        ),
+    ] = None,
+    rpc_http_max_batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--rpc-http-max-batch-size", help="Calls in one batch, HTTP and WebSocket. [default: 1024]"
+        ),
+    ] = None,
+    rpc_batch_response_max_size: Annotated[
+        int | None,
+        typer.Option(
+            "--rpc-batch-response-max-size",
+            help="Bytes of answers in one batch; later calls get 'response too large'; 0: no limit. "
+            "[default: 25000000]",
+        ),
+    ] = None,
+    rpc_rate_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--rpc-rate-limit",
+            help="Calls per second per client IP (IPv6: /64), HTTP and WebSocket, each call of a "
+            "batch counted; over it HTTP 429 / error -32005; 0: off. [default: 0]",
+        ),
+    ] = None,
+    rpc_rate_limit_burst: Annotated[
+        int | None,
+        typer.Option(
+            "--rpc-rate-limit-burst",
+            help="Calls a client may make at once above --rpc-rate-limit; 0: one second's worth. [default: 0]",
+        ),
+    ] = None,
     log_level: LogLevelOpt = None,
     logging_format: Annotated[
         str | None,
@@ -217,6 +279,14 @@ def run(
             rpc_gas_cap=rpc_gas_cap,
             rpc_evm_timeout=rpc_evm_timeout,
             rpc_allow_unprotected_txs=rpc_allow_unprotected_txs,
+            host_allowlist=_split_list(host_allowlist),
+            rpc_ws_origins=_split_list(rpc_ws_origins),
+            rpc_http_max_active_connections=rpc_http_max_active_connections,
+            rpc_ws_max_active_connections=rpc_ws_max_active_connections,
+            rpc_http_max_batch_size=rpc_http_max_batch_size,
+            rpc_batch_response_max_size=rpc_batch_response_max_size,
+            rpc_rate_limit=rpc_rate_limit,
+            rpc_rate_limit_burst=rpc_rate_limit_burst,
             log_level=log_level,
             logging_format=logging_format,
             log_module_levels=log_module_levels,

@@ -79,7 +79,6 @@ class NodeConfig(BaseSettings):
     rpc_max_request_bytes: int = Field(
         default=5 * 1024 * 1024, ge=1024, description="geth's 5 MiB body limit."
     )
-    rpc_max_batch_size: int = Field(default=1000, ge=1)
     rpc_gas_cap: int = Field(
         default=50_000_000, ge=21_000, description="eth_call / eth_estimateGas gas cap (geth)."
     )
@@ -95,6 +94,58 @@ class NodeConfig(BaseSettings):
         description="Seconds before eth_call, eth_estimateGas, eth_createAccessList, eth_simulateV1 "
         "and debug_traceCall are aborted (geth's --rpc.evmtimeout); 0: no limit.",
     )
+
+    # --- RPC access guards (rpc/guards.py) and public-RPC limits (rpc/limits.py) ---
+    host_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1"],
+        description="Host names served over HTTP and WebSocket, port not compared (Besu's flag and "
+        "default; DNS-rebinding guard); * for any. IP-address Hosts are always served (geth).",
+    )
+    rpc_ws_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to open a WebSocket (geth's --ws.origins); unset: local pages "
+        "(http://localhost, 127.0.0.1, [::1], the hostname); * for any. No Origin: always allowed.",
+    )
+
+    rpc_http_max_active_connections: int = Field(
+        default=80,
+        ge=1,
+        description="HTTP requests answered at once (Besu's flag and default); more get HTTP 503.",
+    )
+    rpc_ws_max_active_connections: int = Field(
+        default=80,
+        ge=1,
+        description="WebSocket connections open at once (Besu's flag and default); more are closed (1013).",
+    )
+    rpc_http_max_batch_size: int = Field(
+        default=1024,
+        ge=1,
+        description="Calls in one batch, HTTP and WebSocket (Besu's flag and default); "
+        "more: one error, geth's -32600 'batch too large'.",
+    )
+    rpc_batch_response_max_size: int = Field(
+        default=25_000_000,
+        ge=0,
+        description="Bytes of answers in one batch (geth's --rpc.batch-response-max-size); calls "
+        "answered after it is passed get geth's -32003 'response too large'; 0: no limit.",
+    )
+    rpc_rate_limit: float = Field(
+        default=0,
+        ge=0,
+        description="Calls per second per client IP address (IPv6: per /64), HTTP and WebSocket "
+        "together, a batch counting each call; over it: HTTP 429 / JSON-RPC -32005; 0: off.",
+    )
+    rpc_rate_limit_burst: int = Field(
+        default=0,
+        ge=0,
+        description="Calls a client may make at once above --rpc-rate-limit (the token bucket's "
+        "size); 0: one second's worth, at least 1.",
+    )
+
+    @field_validator("host_allowlist", "rpc_ws_origins", mode="before")
+    @classmethod
+    def _guard_lists(cls, value: Any) -> Any:
+        return cls._list_from_text(value)
 
     p2p_enabled: bool = True
     p2p_host: str = "127.0.0.1"

@@ -21,7 +21,10 @@ code     when
          in the validator registry``), as geth answers a refused request that has no code of
          its own (rpc/errors.go ``errcodeDefault``) and Besu its ``perm_*`` refusals
 -32005   a query over the node's limits (``query returned more than 10000 results``), too many
-         filters or subscriptions, a filter that dropped results
+         filters or subscriptions, a filter that dropped results; a request over the node's
+         public-RPC limits (``rpc/limits.py``: per-client rate, HTTP 429; active requests, 503)
+-32003   a batch call answered after the batch's answers passed ``--rpc-batch-response-max-size``
+         (geth's ``response too large``)
 3        ``eth_call``/``eth_estimateGas`` reverted: ``data`` = revert bytes, message
          ``execution reverted: <reason>`` from ``Error(string)``/``Panic(uint256)``
 -380xx   ``eth_simulateV1`` refusals (``SIMULATION_ERROR_CODES``); -32015 a simulated call's
@@ -76,6 +79,7 @@ INVALID_PARAMS: Final = -32602
 INTERNAL_ERROR: Final = -32603
 SERVER_ERROR: Final = -32000
 LIMIT_EXCEEDED: Final = -32005
+RESPONSE_TOO_LARGE: Final = -32003
 EXECUTION_REVERTED: Final = 3
 # eth_simulateV1 (execution-apis execute.yaml; geth internal/ethapi/errors.go).
 SIM_VM_ERROR: Final = -32015
@@ -152,3 +156,29 @@ def too_large_response(size: int | None, limit: int) -> bytes:
     return orjson.dumps(
         error_response(None, {"code": INVALID_REQUEST, "message": f"content length too large ({shown})"})
     )
+
+
+def invalid_content_type_response() -> bytes:
+    """Body for a POST that is not JSON (sent with HTTP 415; geth rpc/http.go ``validateRequest``)."""
+    return orjson.dumps(
+        error_response(
+            None,
+            {"code": INVALID_REQUEST, "message": "invalid content type, only application/json is supported"},
+        )
+    )
+
+
+def limit_exceeded_error(message: str) -> dict[str, Any]:
+    """The ``error`` member for a call refused by a public-RPC limit (EIP-1474's -32005)."""
+    return {"code": LIMIT_EXCEEDED, "message": message}
+
+
+def limit_exceeded_response(message: str) -> bytes:
+    """Body for a request refused by a public-RPC limit (sent with HTTP 429 or 503)."""
+    return orjson.dumps(error_response(None, limit_exceeded_error(message)))
+
+
+def response_too_large_error() -> dict[str, Any]:
+    """The ``error`` member of a batch call past the batch response cap (geth rpc/handler.go
+    ``handleBatch``: errcodeResponseTooLarge, errMsgResponseTooLarge)."""
+    return {"code": RESPONSE_TOO_LARGE, "message": "response too large"}

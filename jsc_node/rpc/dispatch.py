@@ -23,6 +23,7 @@ from jsc_node.rpc.codes import (
     error_object,
     error_response,
     parse_error_response,
+    response_too_large_error,
 )
 from jsc_node.rpc.filters import FilterManager
 from jsc_node.rpc.methods import admin, debug, eth, jsc, net, qbft, simulate, testing, txpool, web3
@@ -159,12 +160,14 @@ class Dispatcher:
         backend: RpcBackend,
         *,
         max_batch_size: int = 1000,
+        max_batch_response_bytes: int = 0,
         methods: Mapping[str, Handler] = METHODS,
         filters: FilterManager | None = None,
         apis: Collection[str] | None = None,
     ) -> None:
         self._backend = backend
         self._max_batch_size = max_batch_size
+        self._max_batch_response_bytes = max_batch_response_bytes
         self.filters = filters if filters is not None else FilterManager(EventHub())
         table = {**methods, **self.filters.methods()}
         self.apis = None if apis is None else frozenset(validate_apis(apis))
@@ -202,9 +205,33 @@ class Dispatcher:
                 None,
             )
             return [error_response(first_id, {"code": INVALID_REQUEST, "message": "batch too large"})]
-        answers = await asyncio.gather(*(self.handle_message(message, connection) for message in batch))
+        if self._max_batch_response_bytes:
+            answers = await self._handle_capped_batch(batch, connection)
+        else:
+            answers = await asyncio.gather(*(self.handle_message(message, connection) for message in batch))
         responses = [a for a in answers if a is not None]
         return responses or None
+
+    async def _handle_capped_batch(self, batch: list[Any], connection: Connection | None) -> list[Any]:
+        # geth rpc/handler.go handleBatch: once the answers so far pass the cap, every call still to
+        # be answered gets -32003 "response too large". The calls of a batch run at once here, so
+        # "so far" is in the order they finish. Each answer is encoded once, as it finishes (a
+        # Fragment: the batch's encoding copies the bytes), and dropped if over the cap.
+        cap = self._max_batch_response_bytes
+        total = 0
+
+        async def answer(message: Any) -> orjson.Fragment | None:
+            nonlocal total
+            response = await self.handle_message(message, connection)
+            if response is None:
+                return None
+            if total > cap:
+                response = error_response(response["id"], response_too_large_error())
+            encoded = orjson.dumps(response)
+            total += len(encoded)
+            return orjson.Fragment(encoded)
+
+        return await asyncio.gather(*(answer(message) for message in batch))
 
     async def handle_message(
         self, message: Any, connection: Connection | None = None
