@@ -179,6 +179,56 @@ def run(
             show_default=False,
         ),
     ] = None,
+    rpc_http_authentication_enabled: Annotated[
+        bool | None,
+        typer.Option(
+            "--rpc-http-authentication-enabled",
+            help="HTTP POSTs need 'Authorization: Bearer <JWT>' signed by the key of "
+            "--rpc-http-authentication-jwt-public-key-file (Besu's flag). [default: off]",
+            show_default=False,
+        ),
+    ] = None,
+    rpc_http_authentication_jwt_public_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--rpc-http-authentication-jwt-public-key-file",
+            metavar="PATH",
+            help="PEM public key (-----BEGIN PUBLIC KEY-----) the tokens are verified with.",
+        ),
+    ] = None,
+    rpc_http_authentication_jwt_algorithm: Annotated[
+        str | None,
+        typer.Option(
+            "--rpc-http-authentication-jwt-algorithm",
+            metavar="ALG",
+            help="RS256, RS384, RS512, ES256, ES384 or ES512. [default: RS256]",
+        ),
+    ] = None,
+    rpc_ws_authentication_enabled: Annotated[
+        bool | None,
+        typer.Option(
+            "--rpc-ws-authentication-enabled",
+            help="WebSocket handshakes need 'Authorization: Bearer <JWT>' signed by the key of "
+            "--rpc-ws-authentication-jwt-public-key-file (Besu's flag). [default: off]",
+            show_default=False,
+        ),
+    ] = None,
+    rpc_ws_authentication_jwt_public_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--rpc-ws-authentication-jwt-public-key-file",
+            metavar="PATH",
+            help="PEM public key (-----BEGIN PUBLIC KEY-----) the tokens are verified with.",
+        ),
+    ] = None,
+    rpc_ws_authentication_jwt_algorithm: Annotated[
+        str | None,
+        typer.Option(
+            "--rpc-ws-authentication-jwt-algorithm",
+            metavar="ALG",
+            help="RS256, RS384, RS512, ES256, ES384 or ES512. [default: RS256]",
+        ),
+    ] = None,
     log_level: LogLevelOpt = None,
     config_file: ConfigFileOpt = None,
 ) -> None:
@@ -205,6 +255,12 @@ def run(
             rpc_gas_cap=rpc_gas_cap,
             rpc_evm_timeout=rpc_evm_timeout,
             rpc_allow_unprotected_txs=rpc_allow_unprotected_txs,
+            rpc_http_authentication_enabled=rpc_http_authentication_enabled,
+            rpc_http_authentication_jwt_public_key_file=rpc_http_authentication_jwt_public_key_file,
+            rpc_http_authentication_jwt_algorithm=rpc_http_authentication_jwt_algorithm,
+            rpc_ws_authentication_enabled=rpc_ws_authentication_enabled,
+            rpc_ws_authentication_jwt_public_key_file=rpc_ws_authentication_jwt_public_key_file,
+            rpc_ws_authentication_jwt_algorithm=rpc_ws_authentication_jwt_algorithm,
             log_level=log_level,
         )
         # Imported here: the node pulls in py-evm, libp2p and uvicorn, which the other commands never need.

@@ -12,7 +12,7 @@ import os
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
@@ -38,6 +38,8 @@ def validate_apis(names: Iterable[str]) -> list[str]:
     return apis
 
 
+JwtAlgorithm = Literal["RS256", "RS384", "RS512", "ES256", "ES384", "ES512"]
+"""Besu's --rpc-http-authentication-jwt-algorithm values (its HS256 serves only the Engine API)."""
 DEFAULT_RPC_EVM_TIMEOUT_S = 5.0
 """geth's --rpc.evmtimeout default."""
 DEFAULT_DEV_DATA_PATH = (
@@ -92,6 +94,34 @@ class NodeConfig(BaseSettings):
         description="Seconds before eth_call, eth_estimateGas, eth_createAccessList, eth_simulateV1 "
         "and debug_traceCall are aborted (geth's --rpc.evmtimeout); 0: no limit.",
     )
+
+    # JSON-RPC authentication with JWT (Besu's flags; rpc/auth.py). Enabled without a key file is
+    # refused at start: jsc-node has no /login endpoint or credentials file to issue tokens from.
+    rpc_http_authentication_enabled: bool = Field(
+        default=False, description="POSTs need 'Authorization: Bearer <JWT>' (Besu's flag)."
+    )
+    rpc_http_authentication_jwt_public_key_file: Path | None = Field(
+        default=None, description="PEM public key the HTTP tokens are verified with."
+    )
+    rpc_http_authentication_jwt_algorithm: JwtAlgorithm = Field(
+        default="RS256", description="RS256, RS384, RS512, ES256, ES384 or ES512 (Besu's default RS256)."
+    )
+    rpc_ws_authentication_enabled: bool = Field(
+        default=False, description="WebSocket handshakes need 'Authorization: Bearer <JWT>'."
+    )
+    rpc_ws_authentication_jwt_public_key_file: Path | None = Field(
+        default=None, description="PEM public key the WebSocket tokens are verified with."
+    )
+    rpc_ws_authentication_jwt_algorithm: JwtAlgorithm = Field(
+        default="RS256", description="As --rpc-http-authentication-jwt-algorithm."
+    )
+
+    @field_validator(
+        "rpc_http_authentication_jwt_algorithm", "rpc_ws_authentication_jwt_algorithm", mode="before"
+    )
+    @classmethod
+    def _jwt_algorithm(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
 
     p2p_enabled: bool = True
     p2p_host: str = "127.0.0.1"

@@ -328,6 +328,7 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
     import uvicorn
 
     from jsc_node.rpc.app import create_app, server_options
+    from jsc_node.rpc.auth import load_authentication
     from jsc_node.rpc.subscriptions import EventHub
 
     spec = load_genesis(config.genesis_file)
@@ -356,7 +357,7 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
 
     relay.add_done_callback(relay_ended)
 
-    app = create_app(backend, config, hub)
+    app = create_app(backend, config, hub, load_authentication(config))
     # uvicorn runs inside this process's uvloop loop (loop="none"), next to the seam server.
     options = {**server_options(config), "loop": "none", "log_level": "warning"}
     listeners = []

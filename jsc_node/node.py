@@ -290,6 +290,13 @@ def run_node(config: NodeConfig) -> int:
     # Each process checks again before it patches; checked here, a mismatch is one error line
     # and no process starts.
     check_versions(*PINNED_VERSIONS)
+    # JWT authentication: a missing or unusable key file refuses the start (one error line) before
+    # anything is written.
+    from jsc_node.rpc.auth import load_authentication, unused_key_files
+
+    load_authentication(config)
+    for ignored in unused_key_files(config):
+        log.warning(ignored)
     spec = load_genesis(config.genesis_file)
     node_key = load_node_key(config, spec)
     warning = isolation_warning(config, spec, node_key)

@@ -15,6 +15,8 @@ code     when
          in eth namespace``)
 -32602   bad parameters (``invalid argument N: ...``), bad block range
 -32603   a bug: an exception nobody meant to raise (logged; message hidden)
+-40100   ``Unauthorized``: the request's JWT does not permit the method (Besu's UNAUTHORIZED;
+         ``--rpc-http-authentication-enabled``, rpc/auth.py); HTTP 401 for a single request
 -32000   server errors: ``header not found``, pool refusals, non-revert EVM failures,
          ``filter not found``, ``subscription not found``
 -32005   a query over the node's limits (``query returned more than 10000 results``), too many
@@ -62,6 +64,7 @@ from jsc_node.errors import (
     SimulationError,
     SubscriptionLimitExceeded,
     TransactionNotFound,
+    Unauthorized,
     UnknownSubscription,
 )
 
@@ -73,6 +76,8 @@ INTERNAL_ERROR: Final = -32603
 SERVER_ERROR: Final = -32000
 LIMIT_EXCEEDED: Final = -32005
 EXECUTION_REVERTED: Final = 3
+UNAUTHORIZED: Final = -40100
+"""Besu's RpcErrorType.UNAUTHORIZED (message ``Unauthorized``): JWT authentication refused the call."""
 # eth_simulateV1 (execution-apis execute.yaml; geth internal/ethapi/errors.go).
 SIM_VM_ERROR: Final = -32015
 SIMULATION_ERROR_CODES: Final[tuple[tuple[type[SimulationError], int], ...]] = (
@@ -121,6 +126,8 @@ def error_object(exc: BaseException) -> dict[str, Any]:
         return {"code": METHOD_NOT_FOUND, "message": str(exc)}
     if isinstance(exc, InvalidRequest):
         return {"code": INVALID_REQUEST, "message": str(exc)}
+    if isinstance(exc, Unauthorized):
+        return {"code": UNAUTHORIZED, "message": "Unauthorized"}
     return {"code": INTERNAL_ERROR, "message": "internal error"}
 
 
@@ -146,3 +153,9 @@ def too_large_response(size: int | None, limit: int) -> bytes:
     return orjson.dumps(
         error_response(None, {"code": INVALID_REQUEST, "message": f"content length too large ({shown})"})
     )
+
+
+def unauthorized_response() -> bytes:
+    """Body of the HTTP 401 for a request without a valid JWT: Besu's (``AuthenticationHandler``),
+    with no id, since the request is not read."""
+    return orjson.dumps(error_response(None, {"code": UNAUTHORIZED, "message": "Unauthorized"}))

@@ -1,0 +1,317 @@
+"""JSON-RPC authentication with JWT, as Besu's (``--rpc-http-authentication-*``,
+``--rpc-ws-authentication-*``).
+
+What Besu does, and so this module (hyperledger/besu, ``ethereum/api``):
+
+- The token comes from ``Authorization: Bearer <jwt>`` and nowhere else
+  (``AuthenticationUtils.getJwtTokenFromAuthorizationHeaderValue``; the WebSocket service reads the
+  same header of the upgrade request, there is no ``token`` query parameter).
+- It is verified with the operator's PEM public key and the one configured algorithm
+  (``JWTAuthOptionsFactory.createForExternalPublicKeyWithAlgorithm``): the signature, ``exp``,
+  ``nbf`` and an ``iat`` not in the future, without leeway. Another algorithm, ``alg: none``
+  included, fails. Verification is PyJWT's (with ``cryptography``), not ours.
+- A token without ``exp`` is refused (``DefaultAuthenticationService.validateExpiryExists``).
+- The ``permissions`` claim lists what the token may call: a method is permitted by ``*:*``, by
+  ``<namespace>:*`` or by ``<namespace>:<method>`` (``JsonRpcMethod.getPermissions``), matched
+  exactly (Vert.x ``PermissionBasedAuthorization``). A token without the claim is authenticated and
+  may call nothing; a claim that is not a list makes the token invalid.
+- HTTP: a POST without a valid token gets 401 and ``{"jsonrpc":"2.0","id":null,"error":
+  {"code":-40100,"message":"Unauthorized"}}`` before its body is read (``AuthenticationHandler``).
+  (Besu sends that 401 only when the header is missing; with an invalid token it answers each call
+  -40100, so a batch gets 200. Here any invalid token gets the 401: nothing is executed.) With a
+  valid token, a method it does not permit gets -40100 in its response object; a single request
+  gets HTTP 401 with it (``JsonRpcObjectExecutor``), a batch 200 with the refusals in their places
+  (``JsonRpcArrayExecutor``). An unknown method is -32601 whatever the token (the lookup comes
+  first in ``JsonRpcExecutor``).
+- WebSocket: Besu accepts the upgrade whatever the token and answers every message -40100. Here the
+  handshake itself needs a valid token: without one it is refused with the same 401 before the
+  upgrade. Each message is then checked against the token's permissions and its ``exp`` (Besu
+  verifies the token again on every message), so a connection outliving its token gets -40100 for
+  every call; subscriptions it made keep their notifications, as in Besu.
+
+Left out: Besu's username/password credentials file and its ``/login`` endpoint, which issue
+tokens (enabling authentication without a public key file is refused at start instead), and
+``--rpc-http-api-methods-no-auth``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from fastapi import WebSocket
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from jsc_node.errors import ConfigError
+from jsc_node.rpc.codes import unauthorized_response
+
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+
+CURVES: Final[dict[str, type[ec.EllipticCurve]]] = {
+    "ES256": ec.SECP256R1,
+    "ES384": ec.SECP384R1,
+    "ES512": ec.SECP521R1,
+}
+"""The curve each ECDSA algorithm signs on (RFC 7518 section 3.4); RS* take any RSA key."""
+
+ALGORITHMS: Final = ("RS256", "RS384", "RS512", *CURVES)
+"""Besu's --rpc-http-authentication-jwt-algorithm values (config.JwtAlgorithm)."""
+
+BEARER: Final = "bearer "
+UNAUTHORIZED_HEADERS: Final = {"WWW-Authenticate": "Bearer"}
+"""RFC 7235 asks a 401 to name the scheme; Besu sends none, clients ignore it."""
+
+
+def method_permissions(method: str) -> tuple[str, str, str]:
+    """The permissions any one of which lets a token call ``method`` (Besu's
+    ``JsonRpcMethod.getPermissions``): ``eth_call`` -> ``*:*``, ``eth:*``, ``eth:call``."""
+    namespace = method.split("_", 1)[0]
+    return ("*:*", f"{namespace}:*", method.replace("_", ":"))
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a verified token allows: its ``permissions`` claim, until its ``exp``."""
+
+    permissions: frozenset[str]
+    expires_at: float
+    """``exp``, seconds since the epoch; the token is valid while the clock is before it."""
+
+    def permits(self, method: str, now: float | None = None) -> bool:
+        if (time.time() if now is None else now) >= self.expires_at:
+            return False
+        return not self.permissions.isdisjoint(method_permissions(method))
+
+
+class Access:
+    """The permission check one request (HTTP) or one connection (WebSocket) hands the dispatcher
+    (``rpc/dispatch.py``'s ``Permits``); it remembers whether it refused a method."""
+
+    def __init__(self, grant: Grant, clock: Callable[[], float] = time.time) -> None:
+        self.grant = grant
+        self.refused = False
+        self._clock = clock
+
+    def __call__(self, method: str) -> bool:
+        permitted = self.grant.permits(method, self._clock())
+        self.refused = self.refused or not permitted
+        return permitted
+
+    def http_status(self, body: bytes) -> int:
+        """401 when a single request was refused (Besu's ``JsonRpcObjectExecutor``); a batch
+        keeps 200, its refused calls answered -40100 in place (``JsonRpcArrayExecutor``)."""
+        return 401 if self.refused and body.lstrip()[:1] != b"[" else 200
+
+
+@dataclass(frozen=True)
+class JwtVerifier:
+    """Verifies tokens with one public key and one algorithm."""
+
+    key: PublicKey
+    algorithm: str
+
+    @classmethod
+    def load(cls, path: Path, algorithm: str, flag: str) -> JwtVerifier:
+        """Read a PEM public key for ``algorithm``; a ``ConfigError`` naming ``flag`` if it cannot
+        serve (unreadable, not a PEM public key, an RSA key for ES256, a P-384 key for ES256 ...)."""
+        if algorithm not in ALGORITHMS:
+            raise ConfigError(f"unknown JWT algorithm {algorithm!r}; valid: {', '.join(ALGORITHMS)}")
+        try:
+            pem = Path(path).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{flag} {path}: cannot read it ({exc.strerror})") from exc
+        try:
+            key = load_pem_public_key(pem)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{flag} {path}: not a PEM public key (-----BEGIN PUBLIC KEY-----)") from exc
+        curve = CURVES.get(algorithm)
+        if curve is None:
+            if not isinstance(key, rsa.RSAPublicKey):
+                raise ConfigError(f"{flag} {path}: {algorithm} needs an RSA public key, got {_kind(key)}")
+            return cls(key, algorithm)
+        if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, curve):
+            raise ConfigError(
+                f"{flag} {path}: {algorithm} needs an EC {curve.name} public key, got {_kind(key)}"
+            )
+        return cls(key, algorithm)
+
+    def verify(self, token: str) -> Grant | None:
+        """The token's grant, or ``None`` if it is not valid now (see the module docstring)."""
+        try:
+            claims = jwt.decode(
+                token,
+                self.key,
+                algorithms=[self.algorithm],
+                # Besu sets no audience or issuer, so a token carrying them is not refused for it.
+                options={"require": ["exp"], "verify_aud": False},
+            )
+        except jwt.InvalidTokenError:
+            return None
+        expires_at = claims["exp"]
+        permissions = claims.get("permissions", [])
+        if not _is_number(expires_at) or not isinstance(permissions, list):
+            return None
+        return Grant(frozenset(p for p in permissions if isinstance(p, str)), float(expires_at))
+
+    def verify_header(self, value: str | None) -> Grant | None:
+        """The grant of an ``Authorization`` header value (``Bearer <jwt>``), or ``None``."""
+        if value is None or value[: len(BEARER)].lower() != BEARER:
+            return None
+        return self.verify(value[len(BEARER) :].strip())
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _kind(key: Any) -> str:
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"an EC {key.curve.name} key"
+    if isinstance(key, rsa.RSAPublicKey):
+        return "an RSA key"
+    return f"a {type(key).__name__}"
+
+
+# --- configuration -------------------------------------------------------------------------------
+
+
+class AuthSettings(Protocol):
+    """The flags read here; ``jsc_node.config.NodeConfig`` satisfies it."""
+
+    @property
+    def rpc_http_authentication_enabled(self) -> bool: ...
+
+    @property
+    def rpc_http_authentication_jwt_public_key_file(self) -> Path | None: ...
+
+    @property
+    def rpc_http_authentication_jwt_algorithm(self) -> str: ...
+
+    @property
+    def rpc_ws_authentication_enabled(self) -> bool: ...
+
+    @property
+    def rpc_ws_authentication_jwt_public_key_file(self) -> Path | None: ...
+
+    @property
+    def rpc_ws_authentication_jwt_algorithm(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class RpcAuthentication:
+    """The verifier of each transport; ``None`` where authentication is off."""
+
+    http: JwtVerifier | None = None
+    ws: JwtVerifier | None = None
+
+
+def load_authentication(config: AuthSettings) -> RpcAuthentication:
+    """Read the key files the flags name; a ``ConfigError`` (one line) if a transport cannot verify."""
+    return RpcAuthentication(
+        http=_load(
+            "rpc-http",
+            config.rpc_http_authentication_enabled,
+            config.rpc_http_authentication_jwt_public_key_file,
+            config.rpc_http_authentication_jwt_algorithm,
+        ),
+        ws=_load(
+            "rpc-ws",
+            config.rpc_ws_authentication_enabled,
+            config.rpc_ws_authentication_jwt_public_key_file,
+            config.rpc_ws_authentication_jwt_algorithm,
+        ),
+    )
+
+
+def unused_key_files(config: AuthSettings) -> Iterable[str]:
+    """Warnings for a key file given while its transport's authentication is off (Besu warns too:
+    the operator probably meant to switch it on)."""
+    for transport, enabled, key_file in (
+        (
+            "rpc-http",
+            config.rpc_http_authentication_enabled,
+            config.rpc_http_authentication_jwt_public_key_file,
+        ),
+        ("rpc-ws", config.rpc_ws_authentication_enabled, config.rpc_ws_authentication_jwt_public_key_file),
+    ):
+        if key_file is not None and not enabled:
+            yield (
+                f"--{transport}-authentication-jwt-public-key-file is ignored: "
+                f"--{transport}-authentication-enabled is not set, so {transport[4:].upper()} "
+                "JSON-RPC is open to anyone who can reach it"
+            )
+
+
+def _load(transport: str, enabled: bool, key_file: Path | None, algorithm: str) -> JwtVerifier | None:
+    if not enabled:
+        return None
+    flag = f"--{transport}-authentication-jwt-public-key-file"
+    if key_file is None:
+        raise ConfigError(
+            f"--{transport}-authentication-enabled needs {flag}: the PEM public key tokens are "
+            "verified with (jsc-node issues no tokens: there is no /login and no credentials file)"
+        )
+    return JwtVerifier.load(key_file, algorithm, flag)
+
+
+# --- the two transports --------------------------------------------------------------------------
+
+
+class HttpAuthentication:
+    """ASGI middleware: a POST needs a valid bearer token, else 401 and Besu's body, before the
+    body is read. A valid token's :class:`Access` goes to the JSON-RPC handler in the scope, under
+    ``ACCESS_SCOPE_KEY``. GET (the 405 hint) and CORS preflights pass: they execute nothing."""
+
+    def __init__(self, app: ASGIApp, verifier: JwtVerifier) -> None:
+        self._app = app
+        self._verifier = verifier
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self._app(scope, receive, send)
+            return
+        grant = self._verifier.verify_header(_header(scope, b"authorization"))
+        if grant is None:
+            await _unauthorized()(scope, receive, send)
+            return
+        await self._app({**scope, ACCESS_SCOPE_KEY: Access(grant)}, receive, send)
+
+
+ACCESS_SCOPE_KEY: Final = "jsc_node.rpc.auth"
+"""ASGI scope key of an authenticated POST's :class:`Access`; absent when HTTP authentication is off."""
+
+
+async def admit_websocket(websocket: WebSocket, verifier: JwtVerifier) -> Access | None:
+    """The connection's :class:`Access`, or ``None`` after refusing the handshake with 401 (the
+    server's denial-response extension; uvicorn has it) or, without that, 403."""
+    grant = verifier.verify_header(websocket.headers.get("authorization"))
+    if grant is not None:
+        return Access(grant)
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(_unauthorized())
+    else:
+        await websocket.close(code=1008)
+    return None
+
+
+def _unauthorized() -> Response:
+    return Response(
+        unauthorized_response(), status_code=401, media_type="application/json", headers=UNAUTHORIZED_HEADERS
+    )
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            try:
+                return str(value.decode("ascii"))
+            except UnicodeDecodeError:
+                return None
+    return None
