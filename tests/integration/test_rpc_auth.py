@@ -4,6 +4,7 @@ HTTP with an RS256 key, WebSocket with an ES256 key, on one node. Keys are made 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from web3 import Web3
+from web3 import AsyncWeb3, Web3, WebSocketProvider
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
@@ -229,6 +230,16 @@ def test_websocket_with_valid_token(node: NodeProcess) -> None:
         ws_url(node), additional_headers=bearer(token(EC_KEY, "ES256", permissions=["eth:blockNumber"]))
     ) as ws:
         assert ws_call(ws, "eth_subscribe", "newHeads")["error"] == UNAUTHORIZED
+
+
+def test_websocket_with_web3(node: NodeProcess) -> None:
+    async def go() -> int:
+        headers = bearer(token(EC_KEY, "ES256", permissions=["eth:*"]))
+        provider = WebSocketProvider(ws_url(node), websocket_kwargs={"additional_headers": headers})
+        async with AsyncWeb3(provider) as w3:
+            return await w3.eth.chain_id
+
+    assert asyncio.run(go()) == 1337
 
 
 def test_websocket_token_expiring_on_an_open_connection(node: NodeProcess) -> None:
