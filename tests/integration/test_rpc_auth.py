@@ -138,6 +138,18 @@ def test_bad_token_gets_401_and_nothing_else(node: NodeProcess, authorization: s
     assert batch.json() == UNAUTHORIZED_BODY
 
 
+def test_keep_alive_connection_serves_after_a_401(node: NodeProcess) -> None:
+    # The 401 goes out before the body is read; the connection must still frame the next request.
+    body = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "web3_sha3", "params": ["0x" + "ab" * 100_000]})
+    json = {"content-type": "application/json"}
+    with httpx.Client(timeout=30) as client:
+        for _ in range(3):
+            assert client.post(node.url, content=body, headers=json).status_code == 401
+            ok = client.post(node.url, content=body, headers={**json, **bearer(token())})
+            assert ok.status_code == 200
+            assert ok.json()["result"].startswith("0x")
+
+
 def test_eth_only_token(node: NodeProcess) -> None:
     headers = bearer(token(permissions=["eth:*"]))
     allowed = call(node, "eth_blockNumber", headers=headers)

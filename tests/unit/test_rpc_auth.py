@@ -26,9 +26,9 @@ from jsc_node.rpc.auth import (
     Grant,
     JwtVerifier,
     RpcAuthentication,
+    authentication_warnings,
     load_authentication,
     method_permissions,
-    unused_key_files,
 )
 from jsc_node.rpc.dispatch import METHODS, Dispatcher
 from tests.unit.test_rpc_app import Settings
@@ -186,6 +186,25 @@ def test_bad_tokens_are_refused(
     assert verifier.verify_header("Bearer " + good[:-4] + "AAAA") is None  # signature bytes changed
 
 
+def test_verified_tokens_are_remembered_until_exp(
+    key_files: dict[str, Path], rsa_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = JwtVerifier.load(key_files["rsa"], "RS256", "--flag")
+    exp = int(time.time()) + 600
+    good = token(rsa_key, exp=exp)
+    first = verifier.verify(good)
+    assert first is not None
+    assert verifier.verify(good) is first  # no second signature check
+    assert verifier.verify(good, now=exp) is None  # expired while remembered
+    assert verifier.verify(good[:-4] + "AAAA") is None  # forged tokens are never remembered
+    monkeypatch.setattr("jsc_node.rpc.auth.VERIFIED_CACHE_SIZE", 2)
+    fresh = JwtVerifier.load(key_files["rsa"], "RS256", "--flag")
+    tokens = [token(rsa_key, exp=exp + i) for i in range(3)]
+    for each in tokens:
+        assert fresh.verify(each) is not None
+    assert list(fresh._verified) == tokens[1:]  # bounded: the oldest went
+
+
 def _hs256(secret: bytes, payload: dict[str, Any]) -> str:
     # PyJWT itself refuses a PEM as an HMAC key, so the token is assembled by hand.
     import base64
@@ -246,12 +265,27 @@ def test_algorithms_are_besus_and_the_configs() -> None:
         NodeConfig(rpc_http_authentication_jwt_algorithm="HS256")
 
 
-def test_key_file_without_enabled_warns(key_files: dict[str, Path]) -> None:
-    config = NodeConfig(rpc_http_authentication_jwt_public_key_file=key_files["rsa"])
-    assert load_authentication(config).http is None
-    assert [w.split(":")[0] for w in unused_key_files(config)] == [
-        "--rpc-http-authentication-jwt-public-key-file is ignored"
+def test_warnings_for_what_the_operator_probably_did_not_mean(key_files: dict[str, Path]) -> None:
+    key_only = NodeConfig(rpc_http_authentication_jwt_public_key_file=key_files["rsa"])
+    assert load_authentication(key_only).http is None
+    assert list(authentication_warnings(key_only)) == [
+        "--rpc-http-authentication-jwt-public-key-file is ignored: --rpc-http-authentication-enabled "
+        "is not set, so HTTP JSON-RPC needs no token"
     ]
+    http_only = NodeConfig(
+        rpc_http_authentication_enabled=True, rpc_http_authentication_jwt_public_key_file=key_files["rsa"]
+    )
+    assert list(authentication_warnings(http_only)) == [
+        "--rpc-http-authentication-enabled is set but not --rpc-ws-authentication-enabled: "
+        "WebSocket JSON-RPC needs no token"
+    ]
+    ws_off = NodeConfig(
+        rpc_http_authentication_enabled=True,
+        rpc_http_authentication_jwt_public_key_file=key_files["rsa"],
+        rpc_ws_enabled=False,
+    )
+    assert list(authentication_warnings(ws_off)) == []
+    assert list(authentication_warnings(NodeConfig())) == []
 
 
 # --- the dispatcher: -40100 per call, after the method lookup -------------------------------------
