@@ -6,6 +6,8 @@ The same rules over a real node: tests/integration/test_rpc_auth.py."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -16,7 +18,9 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from typer.testing import CliRunner
 
+from jsc_node.cli import app as cli_app
 from jsc_node.config import NodeConfig
 from jsc_node.errors import ConfigError
 from jsc_node.rpc.app import create_app
@@ -31,6 +35,7 @@ from jsc_node.rpc.auth import (
     method_permissions,
 )
 from jsc_node.rpc.dispatch import METHODS, Dispatcher
+from tests.unit.test_cli_run import FakeNode, install
 from tests.unit.test_rpc_app import Settings
 from tests.unit.test_rpc_fake import FakeBackend, make_block, post
 
@@ -253,6 +258,46 @@ def test_unusable_key_file(key_files: dict[str, Path], file: str, algorithm: str
     )
     with pytest.raises(ConfigError, match=f"--rpc-ws-authentication-jwt-public-key-file {path}: {message}"):
         load_authentication(config)
+
+
+def test_cli_flags_reach_the_config(monkeypatch: pytest.MonkeyPatch, key_files: dict[str, Path]) -> None:
+    fake = FakeNode()
+    install(monkeypatch, fake)
+    result = CliRunner().invoke(
+        cli_app,
+        [
+            "run",
+            "--rpc-http-authentication-enabled",
+            "--rpc-http-authentication-jwt-public-key-file", str(key_files["rsa"]),
+            "--rpc-ws-authentication-enabled",
+            "--rpc-ws-authentication-jwt-public-key-file", str(key_files["ec"]),
+            "--rpc-ws-authentication-jwt-algorithm", "es256",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = fake.calls[0][1]
+    assert config.rpc_http_authentication_enabled
+    assert config.rpc_http_authentication_jwt_public_key_file == key_files["rsa"]
+    assert config.rpc_http_authentication_jwt_algorithm == "RS256"
+    assert config.rpc_ws_authentication_enabled
+    assert config.rpc_ws_authentication_jwt_public_key_file == key_files["ec"]
+    assert config.rpc_ws_authentication_jwt_algorithm == "ES256"
+
+
+def test_run_without_key_file_stops_with_one_error_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    done = subprocess.run(
+        [sys.executable, "-m", "jsc_node.cli", "run", "--data-path", str(data), "--rpc-http-port", "0",
+         "--rpc-ws-port", "0", "--p2p-port", "0", "--rpc-http-authentication-enabled"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "error: --rpc-http-authentication-enabled needs --rpc-http-authentication-jwt-public-key-file: "
+        "the PEM public key tokens are verified with (jsc-node issues no tokens: there is no /login "
+        "and no credentials file)"
+    ]
+    assert not data.exists()  # refused before anything is written
 
 
 def test_algorithms_are_besus_and_the_configs() -> None:
