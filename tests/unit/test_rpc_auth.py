@@ -37,7 +37,7 @@ from jsc_node.rpc.auth import (
 from jsc_node.rpc.dispatch import METHODS, Dispatcher
 from tests.unit.test_cli_run import FakeNode, install
 from tests.unit.test_rpc_app import Settings
-from tests.unit.test_rpc_fake import FakeBackend, make_block, post
+from tests.unit.test_rpc_fake import FakeBackend, make_block, post, request
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -384,6 +384,17 @@ def test_app_http_and_websocket(
     assert refused.json() == UNAUTHORIZED_BODY
     assert refused.headers["www-authenticate"] == "Bearer"
     assert refused.headers["access-control-allow-origin"] == "http://wallet.example"  # readable by the page
+    preflight = request(
+        app,
+        "OPTIONS",
+        headers={
+            "origin": "http://wallet.example",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization,content-type",
+        },
+    )
+    assert preflight.status_code == 200  # a browser sends no token with the preflight
+    assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
 
     bearer = {**json, "authorization": "Bearer " + token(rsa_key, permissions=["eth:*"])}
     assert post(app, body, bearer).json() == {"jsonrpc": "2.0", "id": 7, "result": "0x0"}
