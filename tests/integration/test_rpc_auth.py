@@ -105,7 +105,10 @@ def post(node: NodeProcess, payload: Any, headers: dict[str, str] | None = None)
 
 
 def test_valid_token_passes_with_web3(node: NodeProcess) -> None:
-    provider = Web3.HTTPProvider(node.url, request_kwargs={"timeout": 30, "headers": bearer(token())})
+    # web3.py's own headers (Content-Type among them) are replaced, not extended, by request_kwargs'
+    # "headers": without Content-Type a node with geth's JSON-only rule answers 415.
+    headers = {"Content-Type": "application/json", **bearer(token())}
+    provider = Web3.HTTPProvider(node.url, request_kwargs={"timeout": 30, "headers": headers})
     w3 = Web3(provider)
     assert w3.eth.chain_id == 1337
     assert w3.eth.block_number >= 0
