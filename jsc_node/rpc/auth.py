@@ -239,20 +239,23 @@ class RpcAuthentication:
 
 def load_authentication(config: AuthSettings) -> RpcAuthentication:
     """Read the key files the flags name; a ``ConfigError`` (one line) if a transport cannot verify."""
-    return RpcAuthentication(
-        http=_load(
-            "rpc-http",
-            config.rpc_http_authentication_enabled,
-            config.rpc_http_authentication_jwt_public_key_file,
-            config.rpc_http_authentication_jwt_algorithm,
-        ),
-        ws=_load(
-            "rpc-ws",
-            config.rpc_ws_authentication_enabled,
-            config.rpc_ws_authentication_jwt_public_key_file,
-            config.rpc_ws_authentication_jwt_algorithm,
-        ),
+    http = _load(
+        "rpc-http",
+        config.rpc_http_authentication_enabled,
+        config.rpc_http_authentication_jwt_public_key_file,
+        config.rpc_http_authentication_jwt_algorithm,
     )
+    ws = _load(
+        "rpc-ws",
+        config.rpc_ws_authentication_enabled,
+        config.rpc_ws_authentication_jwt_public_key_file,
+        config.rpc_ws_authentication_jwt_algorithm,
+    )
+    if http is None and ws is not None and not config.rpc_http_enabled:
+        # One app serves both listeners (rpc/app.py), so the WebSocket port answers POSTs too; with
+        # HTTP off they can only arrive there, and need that listener's token.
+        http = ws
+    return RpcAuthentication(http=http, ws=ws)
 
 
 def authentication_warnings(config: AuthSettings) -> Iterable[str]:

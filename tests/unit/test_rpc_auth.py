@@ -239,6 +239,17 @@ def test_enabled_without_key_file_is_a_start_error() -> None:
     assert load_authentication(NodeConfig()) == RpcAuthentication(None, None)
 
 
+def test_posts_to_the_websocket_port_need_its_token_when_http_is_off(key_files: dict[str, Path]) -> None:
+    flags: dict[str, Any] = {
+        "rpc_ws_authentication_enabled": True,
+        "rpc_ws_authentication_jwt_public_key_file": key_files["ec"],
+        "rpc_ws_authentication_jwt_algorithm": "ES256",
+    }
+    off = load_authentication(NodeConfig(rpc_http_enabled=False, **flags))
+    assert off.http is off.ws is not None
+    assert load_authentication(NodeConfig(**flags)).http is None  # HTTP on and open: the operator's choice
+
+
 @pytest.mark.parametrize(
     ("file", "algorithm", "message"),
     [
