@@ -204,6 +204,15 @@ def run(
             help="RS256, RS384, RS512, ES256, ES384 or ES512. [default: RS256]",
         ),
     ] = None,
+    rpc_http_authentication_credentials_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--rpc-http-authentication-credentials-file",
+            metavar="PATH",
+            help="TOML of users ([Users.NAME] password = bcrypt hash, permissions = [...]) who get "
+            "HTTP tokens from POST /login (instead of a public key file).",
+        ),
+    ] = None,
     rpc_ws_authentication_enabled: Annotated[
         bool | None,
         typer.Option(
@@ -227,6 +236,15 @@ def run(
             "--rpc-ws-authentication-jwt-algorithm",
             metavar="ALG",
             help="RS256, RS384, RS512, ES256, ES384 or ES512. [default: RS256]",
+        ),
+    ] = None,
+    rpc_ws_authentication_credentials_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--rpc-ws-authentication-credentials-file",
+            metavar="PATH",
+            help="TOML of users ([Users.NAME] password = bcrypt hash, permissions = [...]) who get "
+            "WebSocket tokens from POST /login (instead of a public key file).",
         ),
     ] = None,
     log_level: LogLevelOpt = None,
@@ -261,6 +279,8 @@ def run(
             rpc_ws_authentication_enabled=rpc_ws_authentication_enabled,
             rpc_ws_authentication_jwt_public_key_file=rpc_ws_authentication_jwt_public_key_file,
             rpc_ws_authentication_jwt_algorithm=rpc_ws_authentication_jwt_algorithm,
+            rpc_http_authentication_credentials_file=rpc_http_authentication_credentials_file,
+            rpc_ws_authentication_credentials_file=rpc_ws_authentication_credentials_file,
             log_level=log_level,
         )
         # Imported here: the node pulls in py-evm, libp2p and uvicorn, which the other commands never need.

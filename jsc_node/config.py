@@ -95,8 +95,8 @@ class NodeConfig(BaseSettings):
         "and debug_traceCall are aborted (geth's --rpc.evmtimeout); 0: no limit.",
     )
 
-    # JSON-RPC authentication with JWT (Besu's flags; rpc/auth.py). Enabled without a key file is
-    # refused at start: jsc-node has no /login endpoint or credentials file to issue tokens from.
+    # JSON-RPC authentication with JWT (Besu's flags; rpc/auth.py). Enabled needs a public key file
+    # (tokens the operator issues) or a credentials file (tokens POST /login issues).
     rpc_http_authentication_enabled: bool = Field(
         default=False, description="POSTs need 'Authorization: Bearer <JWT>' (Besu's flag)."
     )
@@ -114,6 +114,14 @@ class NodeConfig(BaseSettings):
     )
     rpc_ws_authentication_jwt_algorithm: JwtAlgorithm = Field(
         default="RS256", description="As --rpc-http-authentication-jwt-algorithm."
+    )
+    rpc_http_authentication_credentials_file: Path | None = Field(
+        default=None,
+        description="TOML of users (bcrypt password hash, permissions) who get HTTP tokens from POST /login.",
+    )
+    rpc_ws_authentication_credentials_file: Path | None = Field(
+        default=None,
+        description="As --rpc-http-authentication-credentials-file, for /login on the WebSocket port.",
     )
 
     @field_validator(

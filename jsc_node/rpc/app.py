@@ -116,9 +116,9 @@ def create_app(
     # itself (measured: ~110 us vs ~11 us for eth_getBalance). GET, OPTIONS and WebSocket go through
     # FastAPI as usual; CORS (added after, so outside) still wraps these answers.
     app.add_middleware(_JsonRpcPost, dispatcher=dispatcher, limit=limit)
-    if auth is not None and auth.http is not None:
-        # Inside CORS (added below, so outside it): a browser can read the 401.
-        app.add_middleware(HttpAuthentication, verifier=auth.http)
+    if auth is not None and auth.guards_posts:
+        # Inside CORS (added below, so outside it): a browser can read the 401. It answers /login.
+        app.add_middleware(HttpAuthentication, auth=auth)
 
     @app.get("/")
     async def http_get() -> Response:

@@ -29,20 +29,27 @@ What Besu does, and so this module (hyperledger/besu, ``ethereum/api``):
   verifies the token again on every message), so a connection outliving its token gets -40100 for
   every call; subscriptions it made keep their notifications, as in Besu.
 
-Left out: Besu's username/password credentials file and its ``/login`` endpoint, which issue
-tokens (so authentication without a public key file is refused at start, as Besu refuses it with
-neither file), and ``--rpc-http-api-methods-no-auth``.
+Besu's other way to get tokens is here too: ``--rpc-http-authentication-credentials-file`` (and
+``-ws-``), a TOML of users with bcrypt password hashes and permissions, and ``POST /login``
+(``{"username", "password"}`` -> ``{"token"}``, RS256, five minutes) signed with a key pair made at
+start (``TomlAuth``, ``DefaultAuthenticationService.login``). Left out:
+``--rpc-http-api-methods-no-auth``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+import bcrypt
 import jwt
+import orjson
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import WebSocket
@@ -51,6 +58,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jsc_node.errors import ConfigError
 from jsc_node.rpc.codes import unauthorized_response
+
+log = logging.getLogger(__name__)
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
@@ -228,34 +237,59 @@ class AuthSettings(Protocol):
     @property
     def rpc_ws_authentication_jwt_algorithm(self) -> str: ...
 
+    @property
+    def rpc_http_authentication_credentials_file(self) -> Path | None: ...
+
+    @property
+    def rpc_ws_authentication_credentials_file(self) -> Path | None: ...
+
+    @property
+    def rpc_http_port(self) -> int: ...
+
+    @property
+    def rpc_ws_port(self) -> int: ...
+
 
 @dataclass(frozen=True)
 class RpcAuthentication:
-    """The verifier of each transport; ``None`` where authentication is off."""
+    """The verifier of each transport (``None`` where authentication is off), and its ``/login``
+    where a credentials file issues the tokens."""
 
     http: JwtVerifier | None = None
     ws: JwtVerifier | None = None
+    http_login: Login | None = None
+    ws_login: Login | None = None
+    ws_port: int | None = None
+    """The WebSocket listener's own port (``None`` when it shares HTTP's): ``/login`` there uses
+    the WebSocket's credentials, as Besu's WebSocket service has its own ``/login``."""
+
+    @property
+    def guards_posts(self) -> bool:
+        return self.http is not None or self.http_login is not None or self.ws_login is not None
 
 
 def load_authentication(config: AuthSettings) -> RpcAuthentication:
-    """Read the key files the flags name; a ``ConfigError`` (one line) if a transport cannot verify."""
-    http = _load(
+    """Read the files the flags name; a ``ConfigError`` (one line) if a transport cannot verify."""
+    http, http_login = _load(
         "rpc-http",
         config.rpc_http_authentication_enabled,
         config.rpc_http_authentication_jwt_public_key_file,
         config.rpc_http_authentication_jwt_algorithm,
+        config.rpc_http_authentication_credentials_file,
     )
-    ws = _load(
+    ws, ws_login = _load(
         "rpc-ws",
         config.rpc_ws_authentication_enabled,
         config.rpc_ws_authentication_jwt_public_key_file,
         config.rpc_ws_authentication_jwt_algorithm,
+        config.rpc_ws_authentication_credentials_file,
     )
     if http is None and ws is not None and not config.rpc_http_enabled:
         # One app serves both listeners (rpc/app.py), so the WebSocket port answers POSTs too; with
         # HTTP off they can only arrive there, and need that listener's token.
-        http = ws
-    return RpcAuthentication(http=http, ws=ws)
+        http, http_login = ws, ws_login
+    separate = config.rpc_ws_enabled and config.rpc_ws_port != config.rpc_http_port
+    return RpcAuthentication(http, ws, http_login, ws_login, config.rpc_ws_port if separate else None)
 
 
 def authentication_warnings(config: AuthSettings) -> Iterable[str]:
@@ -272,6 +306,15 @@ def authentication_warnings(config: AuthSettings) -> Iterable[str]:
             "--rpc-ws-authentication-jwt-public-key-file is ignored: "
             "--rpc-ws-authentication-enabled is not set, so WebSocket JSON-RPC needs no token"
         )
+    for transport, name, enabled, credentials in (
+        ("rpc-http", "HTTP", http_auth, config.rpc_http_authentication_credentials_file),
+        ("rpc-ws", "WebSocket", ws_auth, config.rpc_ws_authentication_credentials_file),
+    ):
+        if credentials is not None and not enabled:
+            yield (
+                f"--{transport}-authentication-credentials-file is ignored: "
+                f"--{transport}-authentication-enabled is not set, so {name} JSON-RPC needs no token"
+            )
     if http_auth and config.rpc_ws_enabled and not ws_auth:
         yield (
             "--rpc-http-authentication-enabled is set but not --rpc-ws-authentication-enabled: "
@@ -284,18 +327,123 @@ def authentication_warnings(config: AuthSettings) -> Iterable[str]:
         )
 
 
-def _load(transport: str, enabled: bool, key_file: Path | None, algorithm: str) -> JwtVerifier | None:
+def _load(
+    transport: str, enabled: bool, key_file: Path | None, algorithm: str, credentials_file: Path | None
+) -> tuple[JwtVerifier | None, Login | None]:
     if not enabled:
-        return None
-    flag = f"--{transport}-authentication-jwt-public-key-file"
-    if key_file is None:
-        # Besu refuses the same start when it has neither this file nor a credentials file
-        # (JsonRpcHttpOptions.validate); jsc-node has no credentials file, no /login.
+        return None, None
+    key_flag = f"--{transport}-authentication-jwt-public-key-file"
+    credentials_flag = f"--{transport}-authentication-credentials-file"
+    if key_file is not None and credentials_file is not None:
+        # Besu takes both but its /login cannot sign then (it holds only the public key).
         raise ConfigError(
-            f"--{transport}-authentication-enabled needs {flag}: the PEM public key tokens are "
-            "verified with (jsc-node issues no tokens: there is no /login and no credentials file)"
+            f"give {key_flag} (tokens you issue) or {credentials_flag} (tokens /login issues), not both"
         )
-    return JwtVerifier.load(key_file, algorithm, flag)
+    if credentials_file is not None:
+        credentials = CredentialsFile(credentials_file, credentials_flag)
+        credentials.load_users()  # a bad file refuses the start; it is read again at each login
+        # Besu: a key pair made at start, RS256 whatever the algorithm flag says
+        # (JWTAuthOptionsFactory.createWithGeneratedKeyPair).
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return JwtVerifier(key.public_key(), "RS256"), Login(credentials, key)
+    if key_file is None:
+        # Besu refuses the same start (JsonRpcHttpOptions.validate: "Unable to authenticate JSON-RPC
+        # HTTP endpoint without a supplied credentials file or authentication public key file").
+        raise ConfigError(
+            f"--{transport}-authentication-enabled needs {key_flag} (the PEM public key tokens are "
+            f"verified with) or {credentials_flag} (users who get tokens from /login)"
+        )
+    return JwtVerifier.load(key_file, algorithm, key_flag), None
+
+
+# --- the credentials file and /login (Besu's TomlAuth, DefaultAuthenticationService.login) --------
+
+LOGIN_PATH: Final = "/login"
+LOGIN_TOKEN_LIFETIME_S: Final = 300
+"""Besu: ``new JWTOptions().setExpiresInMinutes(5)``."""
+MAX_LOGIN_BODY_BYTES: Final = 64 * 1024
+
+
+@dataclass(frozen=True)
+class CredentialsFile:
+    """Besu's credentials TOML: ``[Users.<name>]`` with ``password`` (a bcrypt hash, as Besu's
+    ``password hash`` subcommand prints) and ``permissions`` (the token's claim). Read again at
+    each login, as Besu does, so an edit needs no restart."""
+
+    path: Path
+    flag: str
+
+    def load_users(self) -> dict[str, tuple[bytes, list[str]]]:
+        """name -> (bcrypt hash, permissions); a ``ConfigError`` naming the flag and the problem."""
+        try:
+            document = tomllib.loads(Path(self.path).read_text())
+        except OSError as exc:
+            raise ConfigError(f"{self.flag} {self.path}: cannot read it ({exc.strerror})") from exc
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{self.flag} {self.path}: not valid TOML: {exc}") from exc
+        users = document.get("Users", {})
+        if not isinstance(users, dict) or not users:
+            raise ConfigError(f"{self.flag} {self.path}: no [Users.<name>] table")
+        table: dict[str, tuple[bytes, list[str]]] = {}
+        for name, user in users.items():
+            where = f"{self.flag} {self.path}: [Users.{name}]"
+            password = user.get("password") if isinstance(user, dict) else None
+            if not isinstance(password, str) or not password.startswith(("$2a$", "$2b$", "$2y$")):
+                raise ConfigError(f"{where}: password must be a bcrypt hash ($2a$/$2b$...)")
+            permissions = user.get("permissions", [])
+            if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
+                raise ConfigError(f"{where}: permissions must be a list of strings")
+            table[name] = (password.encode(), permissions)
+        return table
+
+    def check(self, username: str, password: str) -> list[str] | None:
+        """The user's permissions if the password matches, else ``None``."""
+        try:
+            user = self.load_users().get(username)
+        except ConfigError as exc:
+            log.warning("login refused: %s", exc)
+            return None
+        if user is None:
+            return None
+        try:
+            return user[1] if bcrypt.checkpw(password.encode(), user[0]) else None
+        except ValueError:  # over bcrypt's 72 bytes, or a malformed hash
+            return None
+
+
+@dataclass(frozen=True)
+class Login:
+    """``POST /login`` of one transport: the credentials, and the key its tokens are signed with."""
+
+    credentials: CredentialsFile
+    key: rsa.RSAPrivateKey
+
+    def issue(self, username: str, permissions: list[str], now: float | None = None) -> str:
+        """Besu's login token: ``permissions``, ``username``, ``iat``, ``exp`` five minutes later, RS256."""
+        issued = int(time.time() if now is None else now)
+        claims = {
+            "permissions": permissions,
+            "username": username,
+            "iat": issued,
+            "exp": issued + LOGIN_TOKEN_LIFETIME_S,
+        }
+        return jwt.encode(claims, self.key, algorithm="RS256")
+
+    async def answer(self, body: bytes) -> tuple[int, bytes, str]:
+        """(status, body, media type) for a login request body: Besu's answers and words."""
+        try:
+            request = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            request = None
+        username = request.get("username") if isinstance(request, dict) else None
+        password = request.get("password") if isinstance(request, dict) else None
+        if not isinstance(username, str) or not isinstance(password, str):
+            return 400, b"Authentication failed: username and password are required.", "text/plain"
+        # bcrypt costs tens of milliseconds on purpose: off the event loop.
+        permissions = await asyncio.to_thread(self.credentials.check, username, password)
+        if permissions is None:
+            return 401, b"Authentication failed: the username or password is incorrect.", "text/plain"
+        return 200, orjson.dumps({"token": self.issue(username, permissions)}), "application/json"
 
 
 # --- the two transports --------------------------------------------------------------------------
@@ -304,21 +452,51 @@ def _load(transport: str, enabled: bool, key_file: Path | None, algorithm: str) 
 class HttpAuthentication:
     """ASGI middleware: a POST needs a valid bearer token, else 401 and Besu's body, before the
     body is read. A valid token's :class:`Access` goes to the JSON-RPC handler in the scope, under
-    ``ACCESS_SCOPE_KEY``. GET (the 405 hint) and CORS preflights pass: they execute nothing."""
+    ``ACCESS_SCOPE_KEY``. ``POST /login`` is answered here. GET (the 405 hint) and CORS preflights
+    pass: they execute nothing."""
 
-    def __init__(self, app: ASGIApp, verifier: JwtVerifier) -> None:
+    def __init__(self, app: ASGIApp, auth: RpcAuthentication) -> None:
         self._app = app
-        self._verifier = verifier
+        self._auth = auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self._app(scope, receive, send)
             return
-        grant = self._verifier.verify_header(_header(scope, b"authorization"))
+        if scope["path"] == LOGIN_PATH:
+            await self._login(scope, receive, send)
+            return
+        verifier = self._auth.http
+        if verifier is None:
+            await self._app(scope, receive, send)
+            return
+        grant = verifier.verify_header(_header(scope, b"authorization"))
         if grant is None:
             await _unauthorized()(scope, receive, send)
             return
         await self._app({**scope, ACCESS_SCOPE_KEY: Access(grant)}, receive, send)
+
+    async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server")
+        on_ws_port = server is not None and self._auth.ws_port is not None and server[1] == self._auth.ws_port
+        login = self._auth.ws_login if on_ws_port else self._auth.http_login
+        if login is None:
+            # Besu: DefaultAuthenticationService.handleDisabledLogin.
+            await Response(b"Authentication not enabled", 400, media_type="text/plain")(scope, receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > MAX_LOGIN_BODY_BYTES:
+                await Response(b"login request too large", 413, media_type="text/plain")(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        status, answer, media_type = await login.answer(body)
+        await Response(answer, status, media_type=media_type)(scope, receive, send)
 
 
 ACCESS_SCOPE_KEY: Final = "jsc_node.rpc.auth"

@@ -13,6 +13,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import bcrypt
+import httpx
 import jwt
 import orjson
 import pytest
@@ -229,14 +231,15 @@ def _hs256(secret: bytes, payload: dict[str, Any]) -> str:
 def test_enabled_without_key_file_is_a_start_error() -> None:
     with pytest.raises(
         ConfigError,
-        match="--rpc-http-authentication-enabled needs --rpc-http-authentication-jwt-public-key-file",
+        match="--rpc-http-authentication-enabled needs --rpc-http-authentication-jwt-public-key-file "
+        r"\(the PEM public key tokens are verified with\) or --rpc-http-authentication-credentials-file",
     ):
         load_authentication(NodeConfig(rpc_http_authentication_enabled=True))
     with pytest.raises(
         ConfigError, match="--rpc-ws-authentication-enabled needs --rpc-ws-authentication-jwt-public-key-file"
     ):
         load_authentication(NodeConfig(rpc_ws_authentication_enabled=True))
-    assert load_authentication(NodeConfig()) == RpcAuthentication(None, None)
+    assert load_authentication(NodeConfig()) == RpcAuthentication(None, None, ws_port=8546)
 
 
 def test_posts_to_the_websocket_port_need_its_token_when_http_is_off(key_files: dict[str, Path]) -> None:
@@ -304,9 +307,9 @@ def test_run_without_key_file_stops_with_one_error_line(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        "error: --rpc-http-authentication-enabled needs --rpc-http-authentication-jwt-public-key-file: "
-        "the PEM public key tokens are verified with (jsc-node issues no tokens: there is no /login "
-        "and no credentials file)"
+        "error: --rpc-http-authentication-enabled needs --rpc-http-authentication-jwt-public-key-file "
+        "(the PEM public key tokens are verified with) or --rpc-http-authentication-credentials-file "
+        "(users who get tokens from /login)"
     ]
     assert not data.exists()  # refused before anything is written
 
@@ -342,6 +345,11 @@ def test_warnings_for_what_the_operator_probably_did_not_mean(key_files: dict[st
     )
     assert list(authentication_warnings(ws_off)) == []
     assert list(authentication_warnings(NodeConfig())) == []
+    creds_only = NodeConfig(rpc_ws_authentication_credentials_file=key_files["rsa"])
+    assert list(authentication_warnings(creds_only)) == [
+        "--rpc-ws-authentication-credentials-file is ignored: --rpc-ws-authentication-enabled is not "
+        "set, so WebSocket JSON-RPC needs no token"
+    ]
 
 
 # --- the dispatcher: -40100 per call, after the method lookup -------------------------------------
@@ -428,3 +436,180 @@ def test_app_http_and_websocket(
         {"jsonrpc": "2.0", "id": 1, "result": "0x0"},
         {"jsonrpc": "2.0", "id": 2, "error": UNAUTHORIZED},
     ]
+
+
+# --- the credentials file and POST /login (Besu's TomlAuth and DefaultAuthenticationService.login) --
+
+BESU_PEGASYS_HASH = "$2a$10$l3GA7K8g6rJ/Yv.YFSygCuI9byngpEzxgWS9qEg5emYDZomQW7fGC"
+"""Besu's own test credentials (ethereum/api/src/test/resources/authentication/auth.toml): 'pegasys'."""
+
+
+def credentials(path: Path, users: dict[str, tuple[str, list[str]]]) -> Path:
+    lines = []
+    for name, (password_hash, permissions) in users.items():
+        lines += [
+            f"[Users.{name}]",
+            f'password = "{password_hash}"',
+            f"permissions = {orjson.dumps(permissions).decode()}",
+            "",
+        ]
+    path.write_text("\n".join(lines))
+    return path
+
+
+def quick_hash(password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()  # cost 4: a test, not a vault
+
+
+def call_at(
+    app: Any, url: str, path: str, body: Any, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    async def go() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=url) as client:
+            content = body if isinstance(body, bytes) else orjson.dumps(body)
+            return await client.post(
+                path, content=content, headers={"content-type": "application/json", **(headers or {})}
+            )
+
+    return asyncio.run(go())
+
+
+def login_app(config: NodeConfig) -> Any:
+    backend = FakeBackend()
+    backend.add_block(make_block(0))
+    return create_app(backend, Settings(), auth=load_authentication(config))
+
+
+BLOCK_NUMBER = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
+ADMIN_PEERS = {"jsonrpc": "2.0", "id": 2, "method": "admin_peers", "params": []}
+
+
+def test_login_issues_besus_token(tmp_path: Path) -> None:
+    file = credentials(
+        tmp_path / "auth.toml", {"alice": (BESU_PEGASYS_HASH, ["eth:*"]), "bob": (quick_hash("pw"), ["*:*"])}
+    )
+    app = login_app(
+        NodeConfig(rpc_http_authentication_enabled=True, rpc_http_authentication_credentials_file=file)
+    )
+    url = "http://127.0.0.1:8545"
+    answer = call_at(app, url, "/login", {"username": "alice", "password": "pegasys"})
+    assert answer.status_code == 200
+    issued = answer.json()["token"]
+    assert jwt.get_unverified_header(issued)["alg"] == "RS256"
+    claims = jwt.decode(issued, options={"verify_signature": False})
+    assert claims["permissions"] == ["eth:*"]
+    assert claims["username"] == "alice"
+    assert claims["exp"] - claims["iat"] == 300  # Besu: five minutes
+    bearer = {"authorization": f"Bearer {issued}"}
+    assert call_at(app, url, "/", BLOCK_NUMBER, bearer).json()["result"] == "0x0"
+    refused = call_at(app, url, "/", ADMIN_PEERS, bearer)
+    assert refused.status_code == 401
+    assert refused.json()["error"] == UNAUTHORIZED
+    assert call_at(app, url, "/", BLOCK_NUMBER).status_code == 401  # still no way in without a token
+
+    # The file is read again at each login, as Besu does: an edit needs no restart.
+    credentials(file, {"alice": (BESU_PEGASYS_HASH, ["admin:*"])})
+    again = call_at(app, url, "/login", {"username": "alice", "password": "pegasys"}).json()["token"]
+    assert jwt.decode(again, options={"verify_signature": False})["permissions"] == ["admin:*"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "text"),
+    [
+        (
+            {"username": "bob", "password": "wrong"},
+            401,
+            "Authentication failed: the username or password is incorrect.",
+        ),
+        (
+            {"username": "nobody", "password": "pw"},
+            401,
+            "Authentication failed: the username or password is incorrect.",
+        ),
+        (
+            {"username": "bob", "password": "x" * 100},
+            401,
+            "Authentication failed: the username or password is incorrect.",
+        ),
+        ({"username": "bob"}, 400, "Authentication failed: username and password are required."),
+        (
+            {"username": "bob", "password": 7},
+            400,
+            "Authentication failed: username and password are required.",
+        ),
+        (b"{not json", 400, "Authentication failed: username and password are required."),
+    ],
+)
+def test_login_refusals_in_besus_words(tmp_path: Path, body: Any, status: int, text: str) -> None:
+    file = credentials(tmp_path / "auth.toml", {"bob": (quick_hash("pw"), ["*:*"])})
+    app = login_app(
+        NodeConfig(rpc_http_authentication_enabled=True, rpc_http_authentication_credentials_file=file)
+    )
+    answer = call_at(app, "http://127.0.0.1:8545", "/login", body)
+    assert answer.status_code == status
+    assert answer.text == text
+
+
+def test_login_per_listener(tmp_path: Path, key_files: dict[str, Path]) -> None:
+    ws_file = credentials(tmp_path / "ws.toml", {"carol": (quick_hash("pw"), ["eth:*"])})
+    app = login_app(
+        NodeConfig(
+            rpc_http_authentication_enabled=True,
+            rpc_http_authentication_jwt_public_key_file=key_files["rsa"],
+            rpc_ws_authentication_enabled=True,
+            rpc_ws_authentication_credentials_file=ws_file,
+        )
+    )
+    carol = {"username": "carol", "password": "pw"}
+    # HTTP authenticates with a public key: its port has no /login (Besu's handleDisabledLogin).
+    refused = call_at(app, "http://127.0.0.1:8545", "/login", carol)
+    assert refused.status_code == 400
+    assert refused.text == "Authentication not enabled"
+    issued = call_at(app, "http://127.0.0.1:8546", "/login", carol).json()["token"]
+    with (
+        TestClient(app) as client,
+        client.websocket_connect("/", headers={"authorization": f"Bearer {issued}"}) as ws,
+    ):
+        ws.send_text(orjson.dumps(BLOCK_NUMBER).decode())
+        assert orjson.loads(ws.receive_text())["result"] == "0x0"
+    # The WebSocket's login key is its own: its tokens open nothing over HTTP.
+    assert (
+        call_at(
+            app, "http://127.0.0.1:8545", "/", BLOCK_NUMBER, {"authorization": f"Bearer {issued}"}
+        ).status_code
+        == 401
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("not = [toml", "not valid TOML"),
+        ("[Other]\nx = 1\n", r"no \[Users.<name>\] table"),
+        ('[Users.dave]\npassword = "plain text"\n', r"\[Users.dave\]: password must be a bcrypt hash"),
+        (
+            f'[Users.dave]\npassword = "{BESU_PEGASYS_HASH}"\npermissions = "eth:*"\n',
+            r"\[Users.dave\]: permissions must be a list of strings",
+        ),
+    ],
+)
+def test_bad_credentials_file_is_a_start_error(tmp_path: Path, content: str, message: str) -> None:
+    file = tmp_path / "auth.toml"
+    file.write_text(content)
+    config = NodeConfig(rpc_http_authentication_enabled=True, rpc_http_authentication_credentials_file=file)
+    with pytest.raises(ConfigError, match=f"--rpc-http-authentication-credentials-file {file}: {message}"):
+        load_authentication(config)
+
+
+def test_key_file_and_credentials_file_together_are_refused(
+    tmp_path: Path, key_files: dict[str, Path]
+) -> None:
+    config = NodeConfig(
+        rpc_ws_authentication_enabled=True,
+        rpc_ws_authentication_jwt_public_key_file=key_files["ec"],
+        rpc_ws_authentication_credentials_file=credentials(
+            tmp_path / "a.toml", {"e": (quick_hash("pw"), [])}
+        ),
+    )
+    with pytest.raises(ConfigError, match="not both"):
+        load_authentication(config)
