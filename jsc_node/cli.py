@@ -241,6 +241,74 @@ def run(
             help="Calls a client may make at once above --rpc-rate-limit; 0: one second's worth. [default: 0]",
         ),
     ] = None,
+    rpc_http_authentication_enabled: Annotated[
+        bool | None,
+        typer.Option(
+            "--rpc-http-authentication-enabled",
+            help="HTTP POSTs need 'Authorization: Bearer <JWT>' signed by the key of "
+            "--rpc-http-authentication-jwt-public-key-file (Besu's flag). [default: off]",
+            show_default=False,
+        ),
+    ] = None,
+    rpc_http_authentication_jwt_public_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--rpc-http-authentication-jwt-public-key-file",
+            metavar="PATH",
+            help="PEM public key (-----BEGIN PUBLIC KEY-----) the tokens are verified with.",
+        ),
+    ] = None,
+    rpc_http_authentication_jwt_algorithm: Annotated[
+        str | None,
+        typer.Option(
+            "--rpc-http-authentication-jwt-algorithm",
+            metavar="ALG",
+            help="RS256, RS384, RS512, ES256, ES384 or ES512. [default: RS256]",
+        ),
+    ] = None,
+    rpc_http_authentication_credentials_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--rpc-http-authentication-credentials-file",
+            metavar="PATH",
+            help="TOML of users ([Users.NAME] password = bcrypt hash, permissions = [...]) who get "
+            "HTTP tokens from POST /login (instead of a public key file).",
+        ),
+    ] = None,
+    rpc_ws_authentication_enabled: Annotated[
+        bool | None,
+        typer.Option(
+            "--rpc-ws-authentication-enabled",
+            help="WebSocket handshakes need 'Authorization: Bearer <JWT>' signed by the key of "
+            "--rpc-ws-authentication-jwt-public-key-file (Besu's flag). [default: off]",
+            show_default=False,
+        ),
+    ] = None,
+    rpc_ws_authentication_jwt_public_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--rpc-ws-authentication-jwt-public-key-file",
+            metavar="PATH",
+            help="PEM public key (-----BEGIN PUBLIC KEY-----) the tokens are verified with.",
+        ),
+    ] = None,
+    rpc_ws_authentication_jwt_algorithm: Annotated[
+        str | None,
+        typer.Option(
+            "--rpc-ws-authentication-jwt-algorithm",
+            metavar="ALG",
+            help="RS256, RS384, RS512, ES256, ES384 or ES512. [default: RS256]",
+        ),
+    ] = None,
+    rpc_ws_authentication_credentials_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--rpc-ws-authentication-credentials-file",
+            metavar="PATH",
+            help="TOML of users ([Users.NAME] password = bcrypt hash, permissions = [...]) who get "
+            "WebSocket tokens from POST /login (instead of a public key file).",
+        ),
+    ] = None,
     log_level: LogLevelOpt = None,
     logging_format: Annotated[
         str | None,
@@ -287,6 +355,14 @@ def run(
             rpc_batch_response_max_size=rpc_batch_response_max_size,
             rpc_rate_limit=rpc_rate_limit,
             rpc_rate_limit_burst=rpc_rate_limit_burst,
+            rpc_http_authentication_enabled=rpc_http_authentication_enabled,
+            rpc_http_authentication_jwt_public_key_file=rpc_http_authentication_jwt_public_key_file,
+            rpc_http_authentication_jwt_algorithm=rpc_http_authentication_jwt_algorithm,
+            rpc_ws_authentication_enabled=rpc_ws_authentication_enabled,
+            rpc_ws_authentication_jwt_public_key_file=rpc_ws_authentication_jwt_public_key_file,
+            rpc_ws_authentication_jwt_algorithm=rpc_ws_authentication_jwt_algorithm,
+            rpc_http_authentication_credentials_file=rpc_http_authentication_credentials_file,
+            rpc_ws_authentication_credentials_file=rpc_ws_authentication_credentials_file,
             log_level=log_level,
             logging_format=logging_format,
             log_module_levels=log_module_levels,

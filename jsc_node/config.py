@@ -12,7 +12,7 @@ import os
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
@@ -41,6 +41,8 @@ def validate_apis(names: Iterable[str]) -> list[str]:
     return apis
 
 
+JwtAlgorithm = Literal["RS256", "RS384", "RS512", "ES256", "ES384", "ES512"]
+"""Besu's --rpc-http-authentication-jwt-algorithm values (its HS256 serves only the Engine API)."""
 DEFAULT_RPC_EVM_TIMEOUT_S = 5.0
 """geth's --rpc.evmtimeout default."""
 DEFAULT_DEV_DATA_PATH = (
@@ -146,6 +148,42 @@ class NodeConfig(BaseSettings):
     @classmethod
     def _guard_lists(cls, value: Any) -> Any:
         return cls._list_from_text(value)
+
+    # JSON-RPC authentication with JWT (Besu's flags; rpc/auth.py). Enabled needs a public key file
+    # (tokens the operator issues) or a credentials file (tokens POST /login issues).
+    rpc_http_authentication_enabled: bool = Field(
+        default=False, description="POSTs need 'Authorization: Bearer <JWT>' (Besu's flag)."
+    )
+    rpc_http_authentication_jwt_public_key_file: Path | None = Field(
+        default=None, description="PEM public key the HTTP tokens are verified with."
+    )
+    rpc_http_authentication_jwt_algorithm: JwtAlgorithm = Field(
+        default="RS256", description="RS256, RS384, RS512, ES256, ES384 or ES512 (Besu's default RS256)."
+    )
+    rpc_ws_authentication_enabled: bool = Field(
+        default=False, description="WebSocket handshakes need 'Authorization: Bearer <JWT>'."
+    )
+    rpc_ws_authentication_jwt_public_key_file: Path | None = Field(
+        default=None, description="PEM public key the WebSocket tokens are verified with."
+    )
+    rpc_ws_authentication_jwt_algorithm: JwtAlgorithm = Field(
+        default="RS256", description="As --rpc-http-authentication-jwt-algorithm."
+    )
+    rpc_http_authentication_credentials_file: Path | None = Field(
+        default=None,
+        description="TOML of users (bcrypt password hash, permissions) who get HTTP tokens from POST /login.",
+    )
+    rpc_ws_authentication_credentials_file: Path | None = Field(
+        default=None,
+        description="As --rpc-http-authentication-credentials-file, for /login on the WebSocket port.",
+    )
+
+    @field_validator(
+        "rpc_http_authentication_jwt_algorithm", "rpc_ws_authentication_jwt_algorithm", mode="before"
+    )
+    @classmethod
+    def _jwt_algorithm(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
 
     p2p_enabled: bool = True
     p2p_host: str = "127.0.0.1"

@@ -37,6 +37,7 @@
     InvalidParams (ValueError)  a JSON-RPC parameter breaks its encoding rules (-32602)
     └── ArgumentError           ... of one positional argument (``invalid argument N: ...``)
     MethodNotFound, InvalidRequest (Exception)   raised by the JSON-RPC dispatcher only
+    Unauthorized (Exception)    the caller's JWT does not permit the method (rpc/auth.py, -40100)
     UnknownTracer (ValueError)  a debug_trace* tracer this node does not implement
 
 Foreign errors (py-evm, plyvel, rlp) are translated where they enter: ``raise X(...) from exc``.
@@ -387,6 +388,14 @@ class MethodNotFound(Exception):
 
 class InvalidRequest(Exception):
     """Not a JSON-RPC request object: bad ``jsonrpc``/``id``/``method``, empty or oversized batch (-32600)."""
+
+
+class Unauthorized(Exception):
+    """The request's JWT does not permit the method, or has expired since the WebSocket opened
+    (Besu's ``UNAUTHORIZED``, -40100)."""
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
 
 
 class FilterNotFound(JscError):

@@ -344,6 +344,7 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
     import uvicorn
 
     from jsc_node.rpc.app import create_app, server_options
+    from jsc_node.rpc.auth import load_authentication
     from jsc_node.rpc.subscriptions import EventHub
 
     spec = load_genesis(config.genesis_file)
@@ -372,7 +373,7 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
 
     relay.add_done_callback(relay_ended)
 
-    app = create_app(backend, config, hub)
+    app = create_app(backend, config, hub, load_authentication(config))
     # uvicorn runs inside this process's uvloop loop (loop="none"), next to the seam server.
     # log_config None: uvicorn's records go through this process's handler and format (a JSON
     # line with --logging-format json), not uvicorn's own.

@@ -35,6 +35,13 @@ from fastapi.responses import Response
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from jsc_node.rpc.auth import (
+    ACCESS_SCOPE_KEY,
+    Access,
+    HttpAuthentication,
+    RpcAuthentication,
+    admit_websocket,
+)
 from jsc_node.rpc.codes import too_large_response
 from jsc_node.rpc.dispatch import Dispatcher
 from jsc_node.rpc.filters import FilterManager
@@ -76,11 +83,17 @@ class RpcSettings(GuardSettings, LimitSettings, Protocol):
     def rpc_ws_api(self) -> Sequence[str]: ...
 
 
-def create_app(backend: RpcBackend, config: RpcSettings, hub: EventHub | None = None) -> FastAPI:
+def create_app(
+    backend: RpcBackend,
+    config: RpcSettings,
+    hub: EventHub | None = None,
+    auth: RpcAuthentication | None = None,
+) -> FastAPI:
     """Build the ASGI app serving JSON-RPC over HTTP and WebSocket at ``/``.
 
     ``hub`` carries the execution side's chain events to subscriptions and filters; without one
     the app makes its own (``app.state.events``), on which nothing is published unless the caller does.
+    ``auth`` (``rpc/auth.py``'s ``load_authentication``) makes POSTs and WebSocket handshakes need a JWT.
     """
     events = hub if hub is not None else EventHub()
     filters = FilterManager(events)
@@ -117,6 +130,9 @@ def create_app(backend: RpcBackend, config: RpcSettings, hub: EventHub | None = 
     # itself (measured: ~110 us vs ~11 us for eth_getBalance). GET, OPTIONS and WebSocket go through
     # FastAPI as usual; CORS (added after, so outside) still wraps these answers.
     app.add_middleware(_JsonRpcPost, dispatcher=dispatcher, limit=limit)
+    if auth is not None and auth.guards_posts:
+        # Inside CORS (added below, so outside it): a browser can read the 401. It answers /login.
+        app.add_middleware(HttpAuthentication, auth=auth)
 
     @app.get("/")
     async def http_get() -> Response:
@@ -138,7 +154,12 @@ def create_app(backend: RpcBackend, config: RpcSettings, hub: EventHub | None = 
 
     @app.websocket("/")
     async def ws_rpc(websocket: WebSocket) -> None:
-        await _serve_websocket(websocket, ws_dispatcher, events, limit, gate)
+        access = None
+        if auth is not None and auth.ws is not None:
+            access = await admit_websocket(websocket, auth.ws)
+            if access is None:
+                return
+        await _serve_websocket(websocket, ws_dispatcher, events, limit, gate, access)
 
     # Host, media type and WebSocket Origin are checked before any method runs.
     app.add_middleware(BrowserGuards, settings=config)
@@ -174,7 +195,12 @@ class _ConnectionGate:
 
 
 async def _serve_websocket(
-    websocket: WebSocket, dispatcher: Dispatcher, hub: EventHub, limit: int, gate: _ConnectionGate
+    websocket: WebSocket,
+    dispatcher: Dispatcher,
+    hub: EventHub,
+    limit: int,
+    gate: _ConnectionGate,
+    access: Access | None = None,
 ) -> None:
     await websocket.accept()
     if gate.open >= gate.limit:
@@ -189,7 +215,7 @@ async def _serve_websocket(
     async def answer(raw: bytes | str) -> None:
         created: list[Subscription] = []
         try:
-            response = await dispatcher.handle_body(raw, subscriptions.methods(created))
+            response = await dispatcher.handle_body(raw, subscriptions.methods(created), access)
             if response is not None:
                 await outbox.put(response)
             # Only now may notifications flow: the client has (in its queue) the id they carry.
@@ -299,8 +325,9 @@ class _JsonRpcPost:
             if len(body) > limit:
                 await _send(send, 413, too_large_response(None, limit))
                 return
-        answer = await self._dispatcher.handle_body(body)
-        await _send(send, 200, answer)
+        access: Access | None = scope.get(ACCESS_SCOPE_KEY)  # set by rpc/auth.py's HttpAuthentication
+        answer = await self._dispatcher.handle_body(body, None, access)
+        await _send(send, 200 if access is None else access.http_status(body), answer)
 
 
 async def _send(send: Send, status: int, body: bytes | None) -> None:

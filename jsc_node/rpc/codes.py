@@ -15,6 +15,8 @@ code     when
          in eth namespace``)
 -32602   bad parameters (``invalid argument N: ...``), bad block range
 -32603   a bug: an exception nobody meant to raise (logged; message hidden)
+-40100   ``Unauthorized``: the request's JWT does not permit the method (Besu's UNAUTHORIZED;
+         ``--rpc-http-authentication-enabled``, rpc/auth.py); HTTP 401 for a single request
 -32000   server errors: ``header not found``, pool refusals, non-revert EVM failures,
          ``filter not found``, ``subscription not found``; a validator vote the registry
          policy refuses (``VoteRefused``: ``cannot vote to add 0x..: 0x.. has no attestation
@@ -68,6 +70,7 @@ from jsc_node.errors import (
     SimulationError,
     SubscriptionLimitExceeded,
     TransactionNotFound,
+    Unauthorized,
     UnknownSubscription,
     VoteRefused,
 )
@@ -81,6 +84,8 @@ SERVER_ERROR: Final = -32000
 LIMIT_EXCEEDED: Final = -32005
 RESPONSE_TOO_LARGE: Final = -32003
 EXECUTION_REVERTED: Final = 3
+UNAUTHORIZED: Final = -40100
+"""Besu's RpcErrorType.UNAUTHORIZED (message ``Unauthorized``): JWT authentication refused the call."""
 # eth_simulateV1 (execution-apis execute.yaml; geth internal/ethapi/errors.go).
 SIM_VM_ERROR: Final = -32015
 SIMULATION_ERROR_CODES: Final[tuple[tuple[type[SimulationError], int], ...]] = (
@@ -131,6 +136,8 @@ def error_object(exc: BaseException) -> dict[str, Any]:
         return {"code": METHOD_NOT_FOUND, "message": str(exc)}
     if isinstance(exc, InvalidRequest):
         return {"code": INVALID_REQUEST, "message": str(exc)}
+    if isinstance(exc, Unauthorized):
+        return {"code": UNAUTHORIZED, "message": "Unauthorized"}
     return {"code": INTERNAL_ERROR, "message": "internal error"}
 
 
@@ -182,3 +189,9 @@ def response_too_large_error() -> dict[str, Any]:
     """The ``error`` member of a batch call past the batch response cap (geth rpc/handler.go
     ``handleBatch``: errcodeResponseTooLarge, errMsgResponseTooLarge)."""
     return {"code": RESPONSE_TOO_LARGE, "message": "response too large"}
+
+
+def unauthorized_response() -> bytes:
+    """Body of the HTTP 401 for a request without a valid JWT: Besu's (``AuthenticationHandler``),
+    with no id, since the request is not read."""
+    return orjson.dumps(error_response(None, {"code": UNAUTHORIZED, "message": "Unauthorized"}))
