@@ -35,6 +35,7 @@ from fastapi.responses import Response
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from jsc_node.rpc import health
 from jsc_node.rpc.auth import (
     ACCESS_SCOPE_KEY,
     Access,
@@ -46,6 +47,7 @@ from jsc_node.rpc.codes import too_large_response
 from jsc_node.rpc.dispatch import Dispatcher
 from jsc_node.rpc.filters import FilterManager
 from jsc_node.rpc.guards import BrowserGuards, GuardSettings
+from jsc_node.rpc.health import HealthSettings
 from jsc_node.rpc.limits import LimitSettings, RpcLimits
 from jsc_node.rpc.ports import RpcBackend
 from jsc_node.rpc.subscriptions import (
@@ -61,7 +63,7 @@ log = logging.getLogger(__name__)
 JSON_MEDIA_TYPE = "application/json"
 
 
-class RpcSettings(GuardSettings, LimitSettings, Protocol):
+class RpcSettings(GuardSettings, LimitSettings, HealthSettings, Protocol):
     """The knobs the RPC server reads; ``jsc_node.config.NodeConfig`` satisfies it."""
 
     @property
@@ -133,6 +135,10 @@ def create_app(
     if auth is not None and auth.guards_posts:
         # Inside CORS (added below, so outside it): a browser can read the 401. It answers /login.
         app.add_middleware(HttpAuthentication, auth=auth)
+
+    # Besu's health endpoints (rpc/health.py): no JWT needed, as Besu's.
+    app.add_api_route("/liveness", health.liveness, methods=["GET"])
+    app.add_api_route("/readiness", health.readiness_endpoint(backend, config), methods=["GET"])
 
     @app.get("/")
     async def http_get() -> Response:

@@ -200,6 +200,19 @@ def test_get_needs_no_token_and_serves_no_data(node: NodeProcess) -> None:
     assert "result" not in response.json()
 
 
+def test_health_endpoints_need_no_token(node: NodeProcess) -> None:
+    # Besu's /liveness and /readiness (rpc/health.py) answer load balancers without a JWT; the
+    # dev chain's lone validator with no bootnodes needs no peer to be ready.
+    assert httpx.get(node.url + "/liveness", timeout=10).json() == {"status": "UP"}
+    ready = httpx.get(node.url + "/readiness", timeout=10)
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "UP"
+    assert httpx.get(node.url + "/readiness?minPeers=x", timeout=10).status_code == 400
+    # The host allowlist still applies.
+    refused = httpx.get(node.url + "/liveness", headers={"Host": "evil.example"}, timeout=10)
+    assert refused.status_code == 403
+
+
 # --- WebSocket (ES256) -----------------------------------------------------------------------------
 
 

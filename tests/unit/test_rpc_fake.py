@@ -286,6 +286,7 @@ class AccessSettings:
     rpc_batch_response_max_size = 25_000_000
     rpc_rate_limit = 0.0
     rpc_rate_limit_burst = 0
+    bootnodes: tuple[str, ...] = ()
 
 
 @dataclass
