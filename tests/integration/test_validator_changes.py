@@ -17,6 +17,7 @@ from eth_account import Account
 from jsc_node.consensus.block import QbftBlock, decode_block, recover_seal_signers
 from jsc_node.consensus.validators import quorum
 from jsc_node.devtools import write_devnet
+from jsc_node.governance import registry
 from jsc_node.p2p.host import peer_id_of
 from tests.integration.nodeproc import NodeProcess
 from tests.integration.qbftnet import (
@@ -73,6 +74,15 @@ def _start_network(tmp_path: Path, validators: int, *, follower: bool) -> Networ
         requesttimeoutseconds=REQUEST_TIMEOUT_S,
         emptyblockperiodseconds=EMPTY_BLOCK_PERIOD_S,
         epochlength=EPOCH_LENGTH,
+    )
+    # The follower is voted in: on a chain with the validator registry (config.jsc) that vote is
+    # valid only for an attested address, so the genesis attests it too (a marked development
+    # attestation, as the validators').
+    given = [bytes.fromhex(k.address[2:]) for k in keys]
+    attested = {address: registry.dev_attestation(i) for i, address in enumerate(given)}
+    attested[bytes.fromhex(FOLLOWER_ADDRESS[2:])] = registry.dev_attestation(len(given))
+    genesis["alloc"][registry.REGISTRY_ADDRESS.hex()] = registry.genesis_alloc_entry(
+        given, attested, genesis["config"]["jsc"]["jurisdictions"]
     )
     genesis_path.write_text(json.dumps(genesis))
     # Admitted besides the current validators: the follower (a validator-to-be) and every
