@@ -154,6 +154,24 @@ def run(
             "validators; reloaded when it changes.",
         ),
     ] = None,
+    permissions_accounts_config_file_enabled: Annotated[
+        bool | None,
+        typer.Option(
+            "--permissions-accounts-config-file-enabled",
+            help="Admit only senders on the accounts-allowlist of the accounts config file (RPC, "
+            "gossip, blocks built here; never block validity). [default: off]",
+            show_default=False,
+        ),
+    ] = None,
+    permissions_accounts_config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--permissions-accounts-config-file",
+            metavar="PATH",
+            help="TOML file: accounts-allowlist = [0x-addresses]; reloaded when it changes. "
+            "[default: <data-path>/permissions_config.toml]",
+        ),
+    ] = None,
     node_private_key_file: NodeKeyOpt = None,
     min_gas_price: Annotated[
         int | None,
@@ -212,6 +230,8 @@ def run(
             p2p_port=p2p_port,
             bootnodes=_split_list(bootnodes),
             permissions_nodes_config_file=permissions_nodes_config_file,
+            permissions_accounts_config_file_enabled=permissions_accounts_config_file_enabled,
+            permissions_accounts_config_file=permissions_accounts_config_file,
             node_private_key_file=node_private_key_file,
             min_gas_price=min_gas_price,
             rpc_gas_cap=rpc_gas_cap,

@@ -17,6 +17,9 @@ code     when
 -32603   a bug: an exception nobody meant to raise (logged; message hidden)
 -32000   server errors: ``header not found``, pool refusals, non-revert EVM failures,
          ``filter not found``, ``subscription not found``
+-32007   a sender no account allowlist allows (Besu's TX_SENDER_NOT_AUTHORIZED, ``Sender account
+         not authorized to send transactions``): this node's --permissions-accounts-config-file
+         or the chain's AccountAllowlist contract
 -32005   a query over the node's limits (``query returned more than 10000 results``), too many
          filters or subscriptions, a filter that dropped results
 3        ``eth_call``/``eth_estimateGas`` reverted: ``data`` = revert bytes, message
@@ -45,6 +48,7 @@ from jsc_node.errors import (
     JscError,
     LogQueryLimitExceeded,
     MethodNotFound,
+    SenderNotAuthorized,
     SimBaseFeeTooLow,
     SimBlockGasLimitReached,
     SimBlockNumberOrder,
@@ -72,6 +76,7 @@ INVALID_PARAMS: Final = -32602
 INTERNAL_ERROR: Final = -32603
 SERVER_ERROR: Final = -32000
 LIMIT_EXCEEDED: Final = -32005
+SENDER_NOT_AUTHORIZED: Final = -32007
 EXECUTION_REVERTED: Final = 3
 # eth_simulateV1 (execution-apis execute.yaml; geth internal/ethapi/errors.go).
 SIM_VM_ERROR: Final = -32015
@@ -115,6 +120,8 @@ def error_object(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, SimulationError):
         code = next((c for cls, c in SIMULATION_ERROR_CODES if isinstance(exc, cls)), SERVER_ERROR)
         return {"code": code, "message": str(exc)}
+    if isinstance(exc, SenderNotAuthorized):
+        return {"code": SENDER_NOT_AUTHORIZED, "message": str(exc)}
     if isinstance(exc, InvalidTransaction | ExecutionFailed | JscError):
         return {"code": SERVER_ERROR, "message": str(exc)}
     if isinstance(exc, MethodNotFound):

@@ -191,6 +191,9 @@ class TxPool:
         # first. Entries go stale when that tx leaves or stops being the top; they are
         # skipped when met and the heap is rebuilt when it grows too stale.
         self._evict_heap: list[tuple[tuple[int, int, int], int, bytes]] = []
+        self.sender_check: Callable[[bytes, bool], None] | None = None
+        """Called with (sender, creates a contract) for every tx offered; raises an
+        InvalidTransaction to refuse it (the account allowlists, state/permissions.py)."""
 
     # --- head ---------------------------------------------------------------------------
 
@@ -334,6 +337,8 @@ class TxPool:
             allow_unprotected=allow_unprotected,
         )
         sender = ptx.sender
+        if self.sender_check is not None:
+            self.sender_check(sender, ptx.tx.to == b"")
 
         # Stateful checks (geth's ValidateTransactionWithState), against a fresh account read.
         acct = self._senders.get(sender)
