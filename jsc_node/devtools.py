@@ -166,8 +166,9 @@ def make_genesis(
     With ``accounts_allowlist`` (needs ``registry``: it is a key of ``config.jsc``) the
     AccountAllowlist (contracts/AccountAllowlist.sol) is at ``governance.accounts.ALLOWLIST_ADDRESS``,
     named by ``config.jsc.accountsAllowlist``: the validators are its admins (who may always
-    transact), ``allowlist_accounts`` are allowed to transact, and ``restrict_create`` makes contract
-    creation need the CREATE permission. Off by default: the chain is open.
+    transact; each without an ``alloc`` entry is funded as a dev account, to pay for the admin
+    transactions), ``allowlist_accounts`` are allowed to transact, and ``restrict_create`` makes
+    contract creation need the CREATE permission. Off by default: the chain is open.
     """
     if accounts_allowlist and not registry:
         raise DevToolsInputError("the account allowlist is named by config.jsc, which needs the registry")
@@ -231,8 +232,11 @@ def make_genesis(
             raise DevToolsInputError(f"alloc already holds the account allowlist address 0x{where}")
         config["jsc"]["accountsAllowlist"] = "0x" + where
         listed = [parse_address(a) for a in allowlist_accounts]
+        taken = {a.lower().removeprefix("0x") for a in accounts}
+        unfunded = [a.hex() for a in addresses if a.hex() not in taken]
         accounts = {
             **accounts,
+            **{a: {"balance": hex(DEV_ACCOUNT_BALANCE_WEI)} for a in unfunded},
             where: accounts_contract.genesis_alloc_entry(
                 [parse_address(v) for v in validators], listed, restrict_create=restrict_create
             ),
@@ -326,11 +330,15 @@ def write_devnet(
     timestamp: int = 0,
     empty_block_period_s: int = QBFT_EMPTY_BLOCK_PERIOD_S,
     attestations: Sequence[AttestationFields] | None = None,
+    accounts_allowlist: bool = False,
+    allowlist_accounts: Sequence[str] = (),
+    restrict_create: bool = False,
 ) -> list[ValidatorKey]:
     """Write ``out/validator-<i>/{key,address}``, ``out/genesis.json`` and ``out/README.md``.
 
     ``attestations[i]`` is validator-<i>'s attestation in the registry's genesis storage; without
-    them each gets the marked development attestation. Refuses a non-empty ``out`` so it never
+    them each gets the marked development attestation. ``accounts_allowlist`` and the two after it
+    are ``make_genesis``'s (the account allowlist contract, off by default). Refuses a non-empty ``out`` so it never
     overwrites keys.
     """
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -347,6 +355,9 @@ def write_devnet(
         timestamp=timestamp,
         empty_block_period_s=empty_block_period_s,
         attestations=attestations,
+        accounts_allowlist=accounts_allowlist,
+        allowlist_accounts=allowlist_accounts,
+        restrict_create=restrict_create,
     )
     out.mkdir(parents=True, exist_ok=True)
     for key in keys:

@@ -346,3 +346,57 @@ def _topic(signature: str) -> bytes:
     from eth_hash.auto import keccak
 
     return keccak(signature.encode())
+
+
+def test_genesis_new_writes_the_allowlist_only_when_asked(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from jsc_node.cli import app
+
+    listed = _hex(ADDRESSES[LISTED])
+    args = ["genesis", "new", "--validators", "2", "--out"]
+    result = CliRunner().invoke(
+        app, [*args, str(tmp_path / "on"), "--accounts-allowlist", "--allowlist-accounts", listed]
+    )
+    assert result.exit_code == 0, result.output
+    spec = load_genesis(tmp_path / "on" / "genesis.json")
+    assert spec.jsc is not None
+    assert spec.jsc.accounts_allowlist == ALLOWLIST_ADDRESS
+    storage = spec.alloc[ALLOWLIST_ADDRESS].storage
+    read = lambda slot: storage.get(slot, 0)  # noqa: E731
+    assert sorted(accounts.read_admins(read)) == sorted(spec.validators)
+    assert accounts.read_accounts(read) == (ADDRESSES[LISTED],)
+    assert not accounts.create_restricted(read)
+    assert all(spec.alloc[v].balance > 0 for v in spec.validators)  # admins can pay for their txs
+
+    result = CliRunner().invoke(app, [*args, str(tmp_path / "off")])
+    assert result.exit_code == 0, result.output
+    off = load_genesis(tmp_path / "off" / "genesis.json")
+    assert off.jsc is not None
+    assert off.jsc.accounts_allowlist is None
+    assert ALLOWLIST_ADDRESS not in off.alloc
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "problem"),
+    [
+        ("no-code", "config.jsc.accountsAllowlist", "alloc holds no contract code at 0x0000"),
+        ("no-admin", "alloc.0x000000000000000000000000000000004a534341.storage", "has no admin"),
+        ("bad-address", "config.jsc.accountsAllowlist", ""),
+    ],
+)
+def test_a_genesis_with_a_broken_allowlist_is_refused(change: str, field: str, problem: str) -> None:
+    from jsc_node.errors import GenesisError
+
+    doc = make_genesis([_hex(v) for v in VALIDATORS], accounts_allowlist=True)
+    key = ALLOWLIST_ADDRESS.hex()
+    if change == "no-code":
+        del doc["alloc"][key]
+    elif change == "no-admin":
+        doc["alloc"][key]["storage"] = {}
+    else:
+        doc["config"]["jsc"]["accountsAllowlist"] = "0x1234"
+    with pytest.raises(GenesisError) as refused:
+        parse_genesis(doc)
+    assert refused.value.field == field
+    assert problem in str(refused.value)
