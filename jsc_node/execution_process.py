@@ -328,7 +328,7 @@ def open_node_state(config: NodeConfig, spec: GenesisSpec) -> tuple[LevelDB, Exe
     )
     backend.head_state = head_state  # one head state for the pool and RPC reads
     # Issue 13: the account allowlists (state/permissions.py) gate the pool and this node's blocks.
-    permissions = open_account_permissions(config, spec, head_state.get)
+    permissions = open_account_permissions(config, spec, lambda: executor.allowlist_read(executor.head))
     backend.permissions = permissions
     if permissions.active:
         pool.sender_check = lambda sender, creates: permissions.check(sender, creates=creates)

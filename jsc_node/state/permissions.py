@@ -228,7 +228,7 @@ class AccountPermissions:
     def __init__(
         self,
         local: LocalAccountsAllowlist | None,
-        chain_read: Callable[[], accounts.StorageRead] | None,
+        chain_read: Callable[[], accounts.StorageRead | None] | None,
     ) -> None:
         self.local = local
         self._chain_read = chain_read
@@ -275,30 +275,23 @@ class AccountPermissions:
     def check(self, sender: bytes, *, creates: bool) -> None:
         """Raises SenderNotAuthorized (Besu's -32007) when either list refuses ``sender``."""
         problem = self.local_problem(sender)
-        if problem is None and self._chain_read is not None:
-            problem = accounts.transaction_problem(self._chain_read(), sender, creates=creates)
+        read = None if problem is not None or self._chain_read is None else self._chain_read()
+        if read is not None:
+            problem = accounts.transaction_problem(read, sender, creates=creates)
         if problem is not None:
             raise SenderNotAuthorized(problem)
 
 
 def open_account_permissions(
-    config: NodeConfig, spec: GenesisSpec, head_state: Callable[[], Any]
+    config: NodeConfig, spec: GenesisSpec, read_at_head: Callable[[], accounts.StorageRead | None]
 ) -> AccountPermissions:
-    """The node's AccountPermissions from its flags and genesis; ``head_state`` gives the py-evm
-    state at the head. Raises ConfigError when the local list is enabled but its file is missing
-    or bad (Besu does not start either)."""
+    """The node's AccountPermissions from its flags and genesis; ``read_at_head`` reads the chain's
+    allowlist at the head (``Executor.allowlist_read``). Raises ConfigError when the local list is
+    enabled but its file is missing or bad (Besu does not start either)."""
     local = None
     if config.permissions_accounts_config_file_enabled:
         path = config.permissions_accounts_config_file or config.data_path / DEFAULT_FILE_NAME
         local = LocalAccountsAllowlist(path)
         log.info("accounts allowlist from %s: %d account(s)", path, len(local.accounts))
-    chain_read = None
-    address = None if spec.jsc is None else spec.jsc.accounts_allowlist
-    if address is not None:
-        where = address
-
-        def chain_read() -> accounts.StorageRead:
-            state = head_state()
-            return lambda slot: int(state.get_storage(where, slot))
-
-    return AccountPermissions(local, chain_read)
+    on_chain = spec.jsc is not None and spec.jsc.accounts_allowlist is not None
+    return AccountPermissions(local, read_at_head if on_chain else None)

@@ -32,7 +32,9 @@ from eth.vm.base import VM
 from eth.vm.chain_context import ChainContext
 from eth.vm.interrupt import EVMMissingData
 from eth.vm.spoof import SpoofTransaction
+from eth_hash.auto import keccak
 from eth_utils.exceptions import ValidationError
+from trie.hexary import HexaryTrie
 
 from jsc_node.chainformat import decode_extra_data
 from jsc_node.errors import GenesisError, InvalidBlock, InvalidTransaction
@@ -47,6 +49,9 @@ log = logging.getLogger(__name__)
 ZERO_HASH = b"\x00" * 32
 # Pending (built/validated, not yet committed) blocks kept for commit without re-execution.
 MAX_PENDING_BLOCKS = 64
+# The account allowlist's storage values kept per storage root, for this many roots and slots.
+ALLOWLIST_ROOTS_CACHED = 4
+MAX_ALLOWLIST_SLOTS_CACHED = 200_000
 
 
 @dataclass
@@ -87,6 +92,9 @@ class Executor:
         self._last_decoded: tuple[bytes, BlockAPI] | None = None
         self.genesis = self._init_genesis()
         self.head: BlockHeaderAPI = self.chaindb.get_canonical_head()
+        self._allowlist_slots: dict[bytes, dict[int, int]] = {}
+        """The account allowlist's storage root -> slot -> value (``allowlist_read``)."""
+        self._allowlist_root: dict[bytes, bytes] = {}
         self.local_sender_filter: Callable[[bytes], str | None] | None = None
         """This node's own filter on the senders of the blocks it builds (the local account
         allowlist file, state/permissions.py): why a sender is refused, or None. Never applied
@@ -345,17 +353,37 @@ class Executor:
         if problem is not None:
             raise InvalidBlock(vote_refusal(int(header.block_number), vote, problem))
 
-    def _allowlist_read(self, parent: BlockHeaderAPI) -> accounts.StorageRead | None:
-        """Storage reads of the chain's account allowlist at ``parent``'s state, or None when the
-        genesis policy has none (the chain is open)."""
+    def allowlist_read(self, parent: BlockHeaderAPI) -> accounts.StorageRead | None:
+        """Storage reads of the chain's account allowlist in ``parent``'s state, or None when the
+        genesis policy has none (the chain is open).
+
+        Values are cached by the contract's storage root: the list changes seldom, so a sender
+        seen at admission, or in an earlier block, costs a dict lookup, not a storage-trie walk
+        (~250 us here); the account is read once per state (one state-trie walk) for its root."""
         policy = self.spec.jsc
         if policy is None or policy.accounts_allowlist is None:
             return None
-        state = self.state_at(parent)
         address = policy.accounts_allowlist
+        state_root = bytes(parent.state_root)
+        root = self._allowlist_root.get(state_root)
+        if root is None:
+            encoded = HexaryTrie(self.state_db(parent), state_root).get(keccak(address))
+            root = bytes(rlp.decode(encoded)[2]) if encoded else BLANK_ROOT_HASH
+            self._allowlist_root = {state_root: root}  # the last state asked about (mostly the head)
+        cache = self._allowlist_slots.get(root)
+        if cache is None or len(cache) > MAX_ALLOWLIST_SLOTS_CACHED:
+            cache = self._allowlist_slots[root] = {}
+            while len(self._allowlist_slots) > ALLOWLIST_ROOTS_CACHED:
+                self._allowlist_slots.pop(next(iter(self._allowlist_slots)))
+        state: Any = None
 
         def read(slot: int) -> int:
-            value: int = state.get_storage(address, slot)
+            nonlocal state
+            value = cache.get(slot)
+            if value is None:
+                if state is None:
+                    state = self.state_at(parent)
+                value = cache[slot] = int(state.get_storage(address, slot))
             return value
 
         return read
@@ -368,7 +396,7 @@ class Executor:
         naming the block, the transaction and the sender."""
         if not block.transactions:
             return
-        read = self._allowlist_read(parent)
+        read = self.allowlist_read(parent)
         if read is None:
             return
         seen: dict[tuple[bytes, bool], str | None] = {}
@@ -394,7 +422,7 @@ class Executor:
         """``transactions`` less those this node may not put in a block on ``parent``: the chain's
         allowlist (``validate_senders``' rule) and this node's local filter; each left out is
         added to ``refused`` with its reason."""
-        read = self._allowlist_read(parent)
+        read = self.allowlist_read(parent)
         local = self.local_sender_filter
         if read is None and local is None:
             yield from transactions
