@@ -26,6 +26,7 @@ from eth_abi import decode
 from eth_account import Account
 from eth_utils import to_checksum_address
 
+from jsc_node import verify
 from jsc_node.chainformat import QbftExtraData, encode_extra_data
 from jsc_node.config import NodeConfig
 from jsc_node.consensus.block import decode_block, private_key, sign_commit_seal
@@ -40,6 +41,7 @@ from jsc_node.rpc.codes import error_object
 from jsc_node.state.evm.executor import Executor
 from jsc_node.views import BlockId, CallRequest
 from tests.unit.registry_harness import calldata, error_data
+from tests.unit.test_vote_rule import _Served
 
 REPO = Path(__file__).resolve().parents[2]
 KEYS = [a.private_key for a in dev_accounts()]
@@ -240,6 +242,13 @@ def test_a_block_from_a_proposer_ignoring_the_list_is_invalid_for_validate_and_i
         chain.import_with(block2, case)
     assert failed.value.number == 2
     assert expected in str(failed.value)
+    # `jsc-node verify` replaying from genesis reaches the same verdict.
+    report = verify.verify_chain(
+        _Served(chain.tmp / f"import-{case}", [*chain.committed, block2]), chain.spec
+    )
+    assert report.summary_line() == "verify: 1 blocks verified, 1 violations"
+    (violation,) = report.violations
+    assert (violation.number, violation.check, violation.reason) == (2, "block", expected)
     # The same chain without the bad block imports: the refusal is that transaction's.
     assert chain.import_with(None, f"{case}-good").imported == 1
 
