@@ -409,3 +409,14 @@ def test_a_genesis_with_a_broken_allowlist_is_refused(change: str, field: str, p
         parse_genesis(doc)
     assert refused.value.field == field
     assert problem in str(refused.value)
+
+
+def test_the_pool_drops_a_sender_the_chain_stops_allowing(chain: Chain) -> None:
+    listed = ADDRESSES[LISTED]
+    chain.pool.add(chain.raw(LISTED))
+    assert chain.pool.pending_count() == 1
+    chain.commit([chain.admin_tx("removeAccounts(address[])", [listed])])
+    head = chain.executor.head
+    # A head naming the sender (or the full recheck every 32 blocks) re-checks its transactions.
+    chain.pool.on_new_head(head.gas_limit, chain.backend.next_base_fee(head), [], [listed])
+    assert chain.pool.pending_count() == 0
