@@ -10,6 +10,7 @@ and the block that was committed are the same block.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -95,6 +96,7 @@ class Executor:
         self._allowlist_slots: dict[bytes, dict[int, int]] = {}
         """The account allowlist's storage root -> slot -> value (``allowlist_read``)."""
         self._allowlist_root: dict[bytes, bytes] = {}
+        self._allowlist_lock = threading.Lock()
         self.local_sender_filter: Callable[[bytes], str | None] | None = None
         """This node's own filter on the senders of the blocks it builds (the local account
         allowlist file, state/permissions.py): why a sender is refused, or None. Never applied
@@ -370,11 +372,13 @@ class Executor:
             encoded = HexaryTrie(self.state_db(parent), state_root).get(keccak(address))
             root = bytes(rlp.decode(encoded)[2]) if encoded else BLANK_ROOT_HASH
             self._allowlist_root = {state_root: root}  # the last state asked about (mostly the head)
-        cache = self._allowlist_slots.get(root)
-        if cache is None or len(cache) > MAX_ALLOWLIST_SLOTS_CACHED:
-            cache = self._allowlist_slots[root] = {}
-            while len(self._allowlist_slots) > ALLOWLIST_ROOTS_CACHED:
-                self._allowlist_slots.pop(next(iter(self._allowlist_slots)))
+        # The pool asks on the event loop while blocks execute in the worker thread.
+        with self._allowlist_lock:
+            cache = self._allowlist_slots.get(root)
+            if cache is None or len(cache) > MAX_ALLOWLIST_SLOTS_CACHED:
+                cache = self._allowlist_slots[root] = {}
+                while len(self._allowlist_slots) > ALLOWLIST_ROOTS_CACHED:
+                    self._allowlist_slots.pop(next(iter(self._allowlist_slots)))
         state: Any = None
 
         def read(slot: int) -> int:
