@@ -154,6 +154,24 @@ def run(
             "validators; reloaded when it changes.",
         ),
     ] = None,
+    permissions_accounts_config_file_enabled: Annotated[
+        bool | None,
+        typer.Option(
+            "--permissions-accounts-config-file-enabled",
+            help="Admit only senders on the accounts-allowlist of the accounts config file (RPC, "
+            "gossip, blocks built here; never block validity). [default: off]",
+            show_default=False,
+        ),
+    ] = None,
+    permissions_accounts_config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--permissions-accounts-config-file",
+            metavar="PATH",
+            help="TOML file: accounts-allowlist = [0x-addresses]; reloaded when it changes. "
+            "[default: <data-path>/permissions_config.toml]",
+        ),
+    ] = None,
     node_private_key_file: NodeKeyOpt = None,
     min_gas_price: Annotated[
         int | None,
@@ -342,6 +360,8 @@ def run(
             p2p_port=p2p_port,
             bootnodes=_split_list(bootnodes),
             permissions_nodes_config_file=permissions_nodes_config_file,
+            permissions_accounts_config_file_enabled=permissions_accounts_config_file_enabled,
+            permissions_accounts_config_file=permissions_accounts_config_file,
             node_private_key_file=node_private_key_file,
             min_gas_price=min_gas_price,
             rpc_gas_cap=rpc_gas_cap,
@@ -427,6 +447,14 @@ def devnet(
         ),
     ] = None,
     log_level: LogLevelOpt = None,
+    accounts_allowlist: Annotated[
+        bool,
+        typer.Option(
+            "--accounts-allowlist",
+            help="New devnet only: the account allowlist contract in genesis, switched on; the "
+            "validators are its admins and nobody else is listed. [default: off, an open chain]",
+        ),
+    ] = False,
 ) -> None:
     """Run N validators (and RPC nodes) on 127.0.0.1 until Ctrl-C; the same --dir again restarts them."""
     from jsc_node.devnet import DevnetOptions, run_devnet
@@ -441,6 +469,7 @@ def devnet(
                 chain_id=chain_id,
                 block_period_s=block_period,
                 log_level=(log_level or "INFO").upper(),
+                accounts_allowlist=accounts_allowlist,
             )
         )
     if status != 0:
@@ -786,13 +815,45 @@ def genesis_new(
             "[default: development attestations, marked as such]",
         ),
     ] = None,
+    accounts_allowlist: Annotated[
+        bool,
+        typer.Option(
+            "--accounts-allowlist",
+            help="Put the account allowlist contract (contracts/AccountAllowlist.sol) in genesis and "
+            "switch it on (config.jsc.accountsAllowlist): only listed senders may transact, on every "
+            "node. The validators are its admins (funded to pay for admin transactions). [default: off, an open chain]",
+        ),
+    ] = False,
+    allowlist_accounts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowlist-accounts",
+            metavar="ADDRESS[,ADDRESS...]",
+            help="With --accounts-allowlist: accounts allowed to transact from genesis.",
+        ),
+    ] = None,
+    restrict_contract_creation: Annotated[
+        bool,
+        typer.Option(
+            "--restrict-contract-creation",
+            help="With --accounts-allowlist: creating a contract needs the CREATE permission an "
+            "admin grants (setCreatePermission). [default: any allowed account may]",
+        ),
+    ] = False,
 ) -> None:
     """Create validator keys and a QBFT genesis.json funding the ten dev accounts, with the validator
     registry (config.jsc) holding each validator's attestation."""
     from jsc_node.devtools import DEV_MNEMONIC, load_attestations, registry_address_hex, write_devnet
+    from jsc_node.errors import DevToolsInputError
+    from jsc_node.governance.accounts import ALLOWLIST_ADDRESS
 
     with user_errors():
         attestations = None if attestations_file is None else load_attestations(attestations_file, validators)
+        listed = _split_list(allowlist_accounts)
+        if (listed or restrict_contract_creation) and not accounts_allowlist:
+            raise DevToolsInputError(
+                "--allowlist-accounts and --restrict-contract-creation need --accounts-allowlist"
+            )
         keys = write_devnet(
             out,
             validators,
@@ -801,6 +862,9 @@ def genesis_new(
             timestamp=int(time.time()),
             empty_block_period_s=empty_block_period,
             attestations=attestations,
+            accounts_allowlist=accounts_allowlist,
+            allowlist_accounts=listed or (),
+            restrict_create=restrict_contract_creation,
         )
     for key in keys:
         typer.echo(f"validator-{key.index}: {key.address}  {out / f'validator-{key.index}' / 'key'}")
@@ -809,6 +873,12 @@ def genesis_new(
         f"registry:    0x{registry_address_hex()} (config.jsc), "
         + (f"attestations from {attestations_file}" if attestations_file else "DEVELOPMENT attestations")
     )
+    if accounts_allowlist:
+        typer.echo(
+            f"allowlist:   0x{ALLOWLIST_ADDRESS.hex()} (config.jsc.accountsAllowlist), admins: the validators, "
+            f"{len(listed or ())} account(s) listed"
+            + (", contract creation restricted" if restrict_contract_creation else "")
+        )
     typer.echo(f"dev accounts funded: the first ten of {DEV_MNEMONIC!r}")
     typer.echo(
         "WARNING: the validator keys are unencrypted files; not for production if you share them.",

@@ -22,7 +22,7 @@ from jsc_node.logs import FORMATS as LOG_FORMATS
 from jsc_node.logs import LEVELS as LOG_LEVELS
 from jsc_node.logs import parse_module_levels
 
-RPC_APIS: Final = ("ETH", "NET", "WEB3", "TXPOOL", "QBFT", "ADMIN", "DEBUG", "TESTING", "JSC")
+RPC_APIS: Final = ("ETH", "NET", "WEB3", "TXPOOL", "QBFT", "ADMIN", "DEBUG", "TESTING", "JSC", "PERM")
 """Every JSON-RPC namespace jsc-node serves, in Besu's spelling (``--rpc-http-api`` / ``--rpc-ws-api``)."""
 
 DEFAULT_RPC_APIS: Final = ("ETH", "NET", "WEB3")
@@ -192,6 +192,16 @@ class NodeConfig(BaseSettings):
     permissions_nodes_config_file: Path | None = Field(
         default=None,
         description="TOML file whose nodes-allowlist admits peers besides the validators (Besu's flag); reloaded on change.",
+    )
+    permissions_accounts_config_file_enabled: bool = Field(
+        default=False,
+        description="Admit only senders the accounts-allowlist of --permissions-accounts-config-file lists "
+        "(RPC, gossip, blocks this node builds; Besu's flag).",
+    )
+    permissions_accounts_config_file: Path | None = Field(
+        default=None,
+        description="TOML file with accounts-allowlist = [0x-addresses]; default permissions_config.toml "
+        "in the data dir (Besu's); reloaded on change.",
     )
 
     tx_pool_max_size: int = Field(

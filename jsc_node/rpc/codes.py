@@ -22,6 +22,9 @@ code     when
          policy refuses (``VoteRefused``: ``cannot vote to add 0x..: 0x.. has no attestation
          in the validator registry``), as geth answers a refused request that has no code of
          its own (rpc/errors.go ``errcodeDefault``) and Besu its ``perm_*`` refusals
+-32007   a sender no account allowlist allows (Besu's TX_SENDER_NOT_AUTHORIZED, ``Sender account
+         not authorized to send transactions``): this node's --permissions-accounts-config-file
+         or the chain's AccountAllowlist contract
 -32005   a query over the node's limits (``query returned more than 10000 results``), too many
          filters or subscriptions, a filter that dropped results; a request over the node's
          public-RPC limits (``rpc/limits.py``: per-client rate, HTTP 429; active requests, 503)
@@ -53,6 +56,7 @@ from jsc_node.errors import (
     JscError,
     LogQueryLimitExceeded,
     MethodNotFound,
+    SenderNotAuthorized,
     SimBaseFeeTooLow,
     SimBlockGasLimitReached,
     SimBlockNumberOrder,
@@ -83,6 +87,7 @@ INTERNAL_ERROR: Final = -32603
 SERVER_ERROR: Final = -32000
 LIMIT_EXCEEDED: Final = -32005
 RESPONSE_TOO_LARGE: Final = -32003
+SENDER_NOT_AUTHORIZED: Final = -32007
 EXECUTION_REVERTED: Final = 3
 UNAUTHORIZED: Final = -40100
 """Besu's RpcErrorType.UNAUTHORIZED (message ``Unauthorized``): JWT authentication refused the call."""
@@ -130,6 +135,8 @@ def error_object(exc: BaseException) -> dict[str, Any]:
         return {"code": code, "message": str(exc)}
     if isinstance(exc, VoteRefused):
         return {"code": SERVER_ERROR, "message": str(exc)}
+    if isinstance(exc, SenderNotAuthorized):
+        return {"code": SENDER_NOT_AUTHORIZED, "message": str(exc)}
     if isinstance(exc, InvalidTransaction | ExecutionFailed | JscError):
         return {"code": SERVER_ERROR, "message": str(exc)}
     if isinstance(exc, MethodNotFound):

@@ -27,7 +27,7 @@ from jsc_node.rpc.codes import (
     response_too_large_error,
 )
 from jsc_node.rpc.filters import FilterManager
-from jsc_node.rpc.methods import admin, debug, eth, jsc, net, qbft, simulate, testing, txpool, web3
+from jsc_node.rpc.methods import admin, debug, eth, jsc, net, perm, qbft, simulate, testing, txpool, web3
 from jsc_node.rpc.ports import RpcBackend
 from jsc_node.rpc.subscriptions import EventHub
 from jsc_node.rpc.wire import loads_request
@@ -70,6 +70,10 @@ METHODS: Final[Mapping[str, Handler]] = {
     "jsc_getValidators": jsc.get_validators,
     "jsc_getAttestation": jsc.get_attestation,
     "jsc_getGovernanceEvents": jsc.get_governance_events,
+    "perm_getAccountsAllowlist": perm.get_accounts_allowlist,
+    "perm_addAccountsToAllowlist": perm.add_accounts_to_allowlist,
+    "perm_removeAccountsFromAllowlist": perm.remove_accounts_from_allowlist,
+    "perm_reloadPermissionsFromFile": perm.reload_permissions_from_file,
     "eth_blockNumber": eth.block_number,
     "eth_syncing": eth.syncing,
     "eth_accounts": eth.accounts,
