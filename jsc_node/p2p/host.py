@@ -317,6 +317,10 @@ class P2PHost:
     async def _dial(self, peer_info: Any) -> None:
         if not self.admits(peer_info.peer_id):
             raise P2PError(f"peer {peer_info.peer_id} is not admitted")
+        # py-libp2p 0.8.1 refuses to dial a peer whose last dial failed (its negative cache) and
+        # each refusal keeps it there: a node the remote refused once (taken off its allowlist)
+        # was never redialled after being listed again. Our own backoff paces redials.
+        self.libp2p.get_network().unblock_peer(peer_info.peer_id)
         with trio.move_on_after(CONNECT_TIMEOUT_S) as scope:
             try:
                 await self.libp2p.connect(peer_info)
