@@ -370,3 +370,18 @@ def test_perm_nodes_methods_edit_the_file_with_besus_refusals(tmp_path: Path, ch
         answer = _dispatch(chain.backend, method, *params)  # a node without a nodes file
         assert answer["error"] == {"code": -32000, "message": "Node allowlist has not been enabled"}
     assert error_object(AllowlistEditError("x"))["code"] == -32000
+
+
+def test_a_devnet_with_the_node_list_lists_its_rpc_nodes_from_genesis(tmp_path: Path) -> None:
+    from jsc_node.accounts import read_private_key_file
+    from jsc_node.devnet import DevnetOptions, prepare_devnet
+
+    options = DevnetOptions(directory=tmp_path / "dn", validators=2, rpc_nodes=1, nodes_allowlist=True)
+    devnet = prepare_devnet(options)
+    spec = load_genesis(devnet.genesis_file)
+    storage = spec.alloc[NODES_ALLOWLIST_ADDRESS].storage
+    listed = nodes.read_nodes(lambda slot: storage.get(slot, 0))
+    rpc_node = address_of(private_key(read_private_key_file(tmp_path / "dn" / "rpc-0" / "key")))
+    assert sorted(listed) == sorted([*spec.validators, rpc_node])
+    prepare_devnet(options)  # a restart reuses the RPC node's key the genesis lists
+    assert address_of(private_key(read_private_key_file(tmp_path / "dn" / "rpc-0" / "key"))) == rpc_node
