@@ -370,17 +370,19 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
     # Issue 13: the chain's node allowlist at the head goes to the consensus process (peer admission)
     # when it subscribes and after each commit that changed the contract's storage.
     chain_nodes = open_chain_nodes(spec, executor.state_db, executor.state_at)
-    snapshot = service.snapshot
-    if chain_nodes is not None:
-        nodes_at = chain_nodes
-        snapshot = lambda: [*service.snapshot(), NodesAllowlistChanged(nodes_at.at_head(executor.head))]  # noqa: E731
 
-        def push_chain_nodes(executed: Any) -> None:
-            changed = nodes_at.changed(executor.head)
-            if changed is not None:
-                seam.publish(NodesAllowlistChanged(changed))
+    def snapshot() -> list[Event]:
+        events = service.snapshot()
+        if chain_nodes is not None:
+            events.append(NodesAllowlistChanged(chain_nodes.at_head(executor.head)))
+        return events
 
-        service.on_commit.append(push_chain_nodes)
+    def push_chain_nodes(executed: Any) -> None:
+        changed = None if chain_nodes is None else chain_nodes.changed(executor.head)
+        if changed is not None:
+            seam.publish(NodesAllowlistChanged(changed))
+
+    service.on_commit.append(push_chain_nodes)
     seam = SeamServer(seam_path, service.handlers(), snapshot)
     service.events = seam
     Path(seam_path).unlink(missing_ok=True)

@@ -413,21 +413,22 @@ class LocalNodesAllowlist:
 
     def add(self, entries: Sequence[object]) -> None:
         peer_ids = self._validated(entries)
-        self._reload_quietly()
+        self.refresh()
         if self._peer_ids() & set(peer_ids):
             raise AllowlistEditError(ERR_NODES_EXISTING_ENTRY)
         self._persist([*self.entries, *(str(e).strip() for e in entries)])
 
     def remove(self, entries: Sequence[object]) -> None:
         peer_ids = set(self._validated(entries))
-        self._reload_quietly()
+        self.refresh()
         if peer_ids & self.fixed:
             raise AllowlistEditError(ERR_NODES_FIXED_NODE)
         if not peer_ids <= self._peer_ids():
             raise AllowlistEditError(ERR_NODES_MISSING_ENTRY)
         self._persist([e for e in self.entries if peer_id_of_node_entry(e) not in peer_ids])
 
-    def _reload_quietly(self) -> None:
+    def refresh(self) -> None:
+        """``reload``, logging a bad file instead of raising (the previous entries stay)."""
         try:
             self.reload()  # edit what is on disk, not a stale copy
         except ConfigError as exc:
@@ -463,7 +464,7 @@ class NodePermissions:
 
     def local_nodes(self) -> tuple[str, ...]:
         local = self._enabled_local()
-        local._reload_quietly()
+        local.refresh()
         return local.entries
 
     def add_local(self, entries: Sequence[object]) -> None:

@@ -361,6 +361,9 @@ def test_perm_nodes_methods_edit_the_file_with_besus_refusals(tmp_path: Path, ch
     assert call("perm_addNodesToAllowlist", peer)["code"] == -32602  # not an array
     assert call("perm_removeNodesFromAllowlist", [peer]) == "Success"
     assert call("perm_getNodesAllowlist") == [boot]
+    path.write_text(f'nodes-allowlist = ["{boot}", "{peer}"]\n')  # edited by hand
+    assert call("perm_reloadPermissionsFromFile") == "Success"
+    assert call("perm_getNodesAllowlist") == [boot, peer]
     path.write_text("nodes-allowlist = [")
     assert call("perm_reloadPermissionsFromFile")["message"].startswith("Error reloading permissions file")
 
