@@ -455,6 +455,14 @@ def devnet(
             "validators are its admins and nobody else is listed. [default: off, an open chain]",
         ),
     ] = False,
+    nodes_allowlist: Annotated[
+        bool,
+        typer.Option(
+            "--nodes-allowlist",
+            help="New devnet only: the node allowlist contract in genesis, switched on; the "
+            "validators are its admins, every validator and RPC node is listed. [default: off]",
+        ),
+    ] = False,
 ) -> None:
     """Run N validators (and RPC nodes) on 127.0.0.1 until Ctrl-C; the same --dir again restarts them."""
     from jsc_node.devnet import DevnetOptions, run_devnet
@@ -470,6 +478,7 @@ def devnet(
                 block_period_s=block_period,
                 log_level=(log_level or "INFO").upper(),
                 accounts_allowlist=accounts_allowlist,
+                nodes_allowlist=nodes_allowlist,
             )
         )
     if status != 0:
@@ -840,12 +849,31 @@ def genesis_new(
             "admin grants (setCreatePermission). [default: any allowed account may]",
         ),
     ] = False,
+    nodes_allowlist: Annotated[
+        bool,
+        typer.Option(
+            "--nodes-allowlist",
+            help="Put the node allowlist contract (contracts/NodeAllowlist.sol) in genesis and switch "
+            "it on (config.jsc.nodesAllowlist): every node admits the nodes it lists besides the "
+            "validators and its nodes file. The validators are its admins and are listed. [default: off]",
+        ),
+    ] = False,
+    allowlist_nodes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowlist-nodes",
+            metavar="ADDRESS[,ADDRESS...]",
+            help="With --nodes-allowlist: more nodes listed from genesis, by the address of their "
+            "node key (admin_nodeInfo's address).",
+        ),
+    ] = None,
 ) -> None:
     """Create validator keys and a QBFT genesis.json funding the ten dev accounts, with the validator
     registry (config.jsc) holding each validator's attestation."""
     from jsc_node.devtools import DEV_MNEMONIC, load_attestations, registry_address_hex, write_devnet
     from jsc_node.errors import DevToolsInputError
     from jsc_node.governance.accounts import ALLOWLIST_ADDRESS
+    from jsc_node.governance.nodes import NODES_ALLOWLIST_ADDRESS
 
     with user_errors():
         attestations = None if attestations_file is None else load_attestations(attestations_file, validators)
@@ -854,6 +882,9 @@ def genesis_new(
             raise DevToolsInputError(
                 "--allowlist-accounts and --restrict-contract-creation need --accounts-allowlist"
             )
+        listed_nodes = _split_list(allowlist_nodes)
+        if listed_nodes and not nodes_allowlist:
+            raise DevToolsInputError("--allowlist-nodes needs --nodes-allowlist")
         keys = write_devnet(
             out,
             validators,
@@ -865,6 +896,8 @@ def genesis_new(
             accounts_allowlist=accounts_allowlist,
             allowlist_accounts=listed or (),
             restrict_create=restrict_contract_creation,
+            nodes_allowlist=nodes_allowlist,
+            allowlist_nodes=listed_nodes or (),
         )
     for key in keys:
         typer.echo(f"validator-{key.index}: {key.address}  {out / f'validator-{key.index}' / 'key'}")
@@ -878,6 +911,11 @@ def genesis_new(
             f"allowlist:   0x{ALLOWLIST_ADDRESS.hex()} (config.jsc.accountsAllowlist), admins: the validators, "
             f"{len(listed or ())} account(s) listed"
             + (", contract creation restricted" if restrict_contract_creation else "")
+        )
+    if nodes_allowlist:
+        typer.echo(
+            f"nodes:       0x{NODES_ALLOWLIST_ADDRESS.hex()} (config.jsc.nodesAllowlist), admins: the "
+            f"validators, {len(keys) + len(listed_nodes or ())} node(s) listed"
         )
     typer.echo(f"dev accounts funded: the first ten of {DEV_MNEMONIC!r}")
     typer.echo(

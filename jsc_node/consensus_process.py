@@ -27,13 +27,14 @@ from jsc_node.consensus.service import ConsensusService, NoPeers, OwnMessageLog
 from jsc_node.genesis import GenesisSpec, load_genesis
 from jsc_node.logs import change_levels
 from jsc_node.p2p.network import P2PConfig, P2PNetwork
-from jsc_node.p2p.permissions import load_nodes_allowlist, watch_allowlist
+from jsc_node.p2p.permissions import ChainNodes, load_nodes_allowlist, watch_allowlist
 from jsc_node.p2p.sync import PeerStatus, SyncClient, Syncer, SyncProgress, SyncServer
 from jsc_node.seam.client import SeamClient
 from jsc_node.seam.messages import (
     HeadChanged,
     LocalTxs,
     LogLevelChanged,
+    NodesAllowlistChanged,
     P2PNode,
     P2PPeer,
     PendingChanged,
@@ -118,6 +119,10 @@ async def _run_qbft(
         nursery.start_soon(_relay_txs, seam, network, outbox)
         nursery.start_soon(_report_peers, seam, network)
         nursery.start_soon(watch_allowlist, config.permissions_nodes_config_file, network)
+        # The chain's node allowlist (issue 13), pushed at subscribe and after each commit changing it.
+        chain_nodes = ChainNodes()
+        seam.listen(lambda event: chain_nodes.push(event.nodes), NodesAllowlistChanged)
+        nursery.start_soon(chain_nodes.run, network)
         log.info(
             "p2p listening on %s:%d as %s", config.p2p_host, config.p2p_port, network.host.node_info().peer_id
         )

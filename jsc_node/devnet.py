@@ -79,6 +79,9 @@ class DevnetOptions:
     accounts_allowlist: bool = False
     """New devnet only: the account allowlist contract in genesis, switched on (the validators are
     its admins; devtools.make_genesis)."""
+    nodes_allowlist: bool = False
+    """New devnet only: the node allowlist contract in genesis, switched on (the validators are its
+    admins; every validator and RPC node is listed: the RPC nodes' keys are made before the genesis)."""
 
 
 @dataclass(frozen=True)
@@ -220,8 +223,17 @@ def prepare_devnet(options: DevnetOptions) -> Devnet:
 
 
 def _create_devnet(options: DevnetOptions) -> None:
+    from eth_account import Account
+
+    from jsc_node.accounts import write_secret
+    from jsc_node.consensus.block import address_of, private_key
     from jsc_node.devtools import write_devnet
 
+    # With the node allowlist the RPC nodes are genesis nodes: their keys exist before the genesis
+    # lists them (written once write_devnet has made the directory; _rpc_node_keys reads them).
+    rpc_keys = [
+        bytes(Account.create().key) for _ in range(options.rpc_nodes if options.nodes_allowlist else 0)
+    ]
     write_devnet(
         options.directory,
         options.validators,
@@ -229,7 +241,13 @@ def _create_devnet(options: DevnetOptions) -> None:
         DEFAULT_BLOCK_PERIOD_S if options.block_period_s is None else options.block_period_s,
         timestamp=int(time.time()),
         accounts_allowlist=options.accounts_allowlist,
+        nodes_allowlist=options.nodes_allowlist,
+        allowlist_nodes=[address_of(private_key(key)).hex() for key in rpc_keys],
     )
+    for j, key in enumerate(rpc_keys):
+        key_file = options.directory / f"rpc-{j}" / "key"
+        key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_secret(key_file, "0x" + key.hex())
 
 
 def _check_same_chain(options: DevnetOptions, chain_id: int, block_period_s: int) -> None:

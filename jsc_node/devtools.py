@@ -23,6 +23,7 @@ from jsc_node.chainformat import (
 from jsc_node.errors import AttestationError, DevToolsInputError
 from jsc_node.genesis import DEV_VALIDATOR_KEY, predeploy_alloc
 from jsc_node.governance import accounts as accounts_contract
+from jsc_node.governance import nodes as nodes_contract
 from jsc_node.governance import registry as registry_contract
 from jsc_node.governance.identity import AttestationFields, attestation_fields
 
@@ -152,6 +153,8 @@ def make_genesis(
     accounts_allowlist: bool = False,
     allowlist_accounts: Sequence[str] = (),
     restrict_create: bool = False,
+    nodes_allowlist: bool = False,
+    allowlist_nodes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """A geth/Besu-style QBFT genesis document (a JSON-ready dict).
 
@@ -169,9 +172,14 @@ def make_genesis(
     transact; each without an ``alloc`` entry is funded as a dev account, to pay for the admin
     transactions), ``allowlist_accounts`` are allowed to transact, and ``restrict_create`` makes
     contract creation need the CREATE permission. Off by default: the chain is open.
+    With ``nodes_allowlist`` (also a key of ``config.jsc``) the NodeAllowlist
+    (contracts/NodeAllowlist.sol) is at ``governance.nodes.NODES_ALLOWLIST_ADDRESS``, named by
+    ``config.jsc.nodesAllowlist``: the validators are its admins (funded as above) and every genesis
+    node is listed: the validators' node keys and ``allowlist_nodes`` (node-key addresses, e.g. RPC
+    nodes). Off by default.
     """
-    if accounts_allowlist and not registry:
-        raise DevToolsInputError("the account allowlist is named by config.jsc, which needs the registry")
+    if (accounts_allowlist or nodes_allowlist) and not registry:
+        raise DevToolsInputError("the allowlists are named by config.jsc, which needs the registry")
     if not validators:
         raise DevToolsInputError("a QBFT genesis needs at least one validator")
     if chain_id <= 0:
@@ -239,6 +247,21 @@ def make_genesis(
             **{a: {"balance": hex(DEV_ACCOUNT_BALANCE_WEI)} for a in unfunded},
             where: accounts_contract.genesis_alloc_entry(
                 [parse_address(v) for v in validators], listed, restrict_create=restrict_create
+            ),
+        }
+    if nodes_allowlist:
+        where = nodes_contract.NODES_ALLOWLIST_ADDRESS.hex()
+        if where in {a.lower().removeprefix("0x") for a in accounts}:
+            raise DevToolsInputError(f"alloc already holds the node allowlist address 0x{where}")
+        config["jsc"]["nodesAllowlist"] = "0x" + where
+        admins = [parse_address(v) for v in validators]
+        taken = {a.lower().removeprefix("0x") for a in accounts}
+        unfunded = [a.hex() for a in addresses if a.hex() not in taken]
+        accounts = {
+            **accounts,
+            **{a: {"balance": hex(DEV_ACCOUNT_BALANCE_WEI)} for a in unfunded},
+            where: nodes_contract.genesis_alloc_entry(
+                admins, [*admins, *(parse_address(n) for n in allowlist_nodes)]
             ),
         }
     return {
@@ -333,12 +356,15 @@ def write_devnet(
     accounts_allowlist: bool = False,
     allowlist_accounts: Sequence[str] = (),
     restrict_create: bool = False,
+    nodes_allowlist: bool = False,
+    allowlist_nodes: Sequence[str] = (),
 ) -> list[ValidatorKey]:
     """Write ``out/validator-<i>/{key,address}``, ``out/genesis.json`` and ``out/README.md``.
 
     ``attestations[i]`` is validator-<i>'s attestation in the registry's genesis storage; without
     them each gets the marked development attestation. ``accounts_allowlist`` and the two after it
-    are ``make_genesis``'s (the account allowlist contract, off by default). Refuses a non-empty ``out`` so it never
+    are ``make_genesis``'s (the account allowlist contract, off by default), as are
+    ``nodes_allowlist`` and ``allowlist_nodes`` (the node allowlist contract, off by default). Refuses a non-empty ``out`` so it never
     overwrites keys.
     """
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -358,6 +384,8 @@ def write_devnet(
         accounts_allowlist=accounts_allowlist,
         allowlist_accounts=allowlist_accounts,
         restrict_create=restrict_create,
+        nodes_allowlist=nodes_allowlist,
+        allowlist_nodes=allowlist_nodes,
     )
     out.mkdir(parents=True, exist_ok=True)
     for key in keys:

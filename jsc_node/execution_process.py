@@ -34,6 +34,7 @@ from jsc_node.seam.messages import (
     HeadRequest,
     LocalTxs,
     LogLevelChanged,
+    NodesAllowlistChanged,
     PendingChanged,
     RemoteTxsRequest,
     Request,
@@ -48,7 +49,7 @@ from jsc_node.seam.messages import (
 from jsc_node.seam.server import Handler, SeamServer
 from jsc_node.state.backend import HeadState, NodeBackend
 from jsc_node.state.evm.executor import Executor
-from jsc_node.state.permissions import open_account_permissions
+from jsc_node.state.permissions import open_account_permissions, open_chain_nodes, open_node_permissions
 from jsc_node.state.pool.pool import PoolLimits, TxPool
 from jsc_node.state.storage.leveldb import LevelDB
 from jsc_node.views import SyncStatus, SyncStatusEvent
@@ -338,6 +339,7 @@ def open_node_state(config: NodeConfig, spec: GenesisSpec) -> tuple[LevelDB, Exe
         pool.sender_check = lambda sender, creates: permissions.check(sender, creates=creates)
     if permissions.local is not None:
         executor.local_sender_filter = permissions.local_problem
+    backend.node_permissions = open_node_permissions(config)  # perm_*Nodes* edit the nodes file
     pool.set_head(executor.head.gas_limit, backend.next_base_fee(executor.head))
     restored = pool.load_journal()
     if restored:
@@ -365,7 +367,23 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
     )
     pool.subscribe(lambda txs: hub.publish_from(lambda: [backend.pending_txs_event(txs)]))
     service.on_sync.append(lambda status: hub.publish(SyncStatusEvent(status)))
-    seam = SeamServer(seam_path, service.handlers(), service.snapshot)
+    # Issue 13: the chain's node allowlist at the head goes to the consensus process (peer admission)
+    # when it subscribes and after each commit that changed the contract's storage.
+    chain_nodes = open_chain_nodes(spec, executor.state_db, executor.state_at)
+
+    def snapshot() -> list[Event]:
+        events = service.snapshot()
+        if chain_nodes is not None:
+            events.append(NodesAllowlistChanged(chain_nodes.at_head(executor.head)))
+        return events
+
+    def push_chain_nodes(executed: Any) -> None:
+        changed = None if chain_nodes is None else chain_nodes.changed(executor.head)
+        if changed is not None:
+            seam.publish(NodesAllowlistChanged(changed))
+
+    service.on_commit.append(push_chain_nodes)
+    seam = SeamServer(seam_path, service.handlers(), snapshot)
     service.events = seam
     Path(seam_path).unlink(missing_ok=True)
     await seam.start()

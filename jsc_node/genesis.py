@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from jsc_node.chainformat import BFT_MIX_HASH, QbftExtraData, decode_extra_data
 from jsc_node.errors import AttestationError, GenesisError, InvalidBlock
-from jsc_node.governance import accounts, registry
+from jsc_node.governance import accounts, nodes, registry
 from jsc_node.governance.identity import validate_jurisdiction_code
 
 # Insecure by design: the key of the one validator of the embedded development chain. Anyone can
@@ -95,9 +95,14 @@ class JscPolicy:
     """``accountsAllowlist``: address of the AccountAllowlist system contract
     (contracts/AccountAllowlist.sol), which ``alloc`` must hold with code; every block's senders
     must be allowed by it at the parent state. None (absent): any account may transact."""
+    nodes_allowlist: bytes | None = None
+    """``nodesAllowlist``: address of the NodeAllowlist system contract (contracts/NodeAllowlist.sol),
+    which ``alloc`` must hold with code; every node admits the peers it lists at the head besides
+    the validators and its local nodes file (node admission, not block validity). None (absent):
+    off."""
 
 
-JSC_POLICY_KEYS: Final = ("registry", "jurisdictions", "accountsAllowlist")
+JSC_POLICY_KEYS: Final = ("registry", "jurisdictions", "accountsAllowlist", "nodesAllowlist")
 
 
 @dataclass(frozen=True)
@@ -311,7 +316,20 @@ def _jsc_policy(value: Any) -> JscPolicy:
             raise GenesisError(
                 "config.jsc.accountsAllowlist", "is the registry's address; the allowlist is its own contract"
             )
-    return JscPolicy(registry=registry_address, jurisdictions=tuple(codes), accounts_allowlist=allowlist)
+    nodes_allowlist = None
+    if "nodesAllowlist" in value:
+        nodes_allowlist = _data(value["nodesAllowlist"], "config.jsc.nodesAllowlist", length=20)
+        if nodes_allowlist in (registry_address, allowlist):
+            raise GenesisError(
+                "config.jsc.nodesAllowlist",
+                "is the address of another config.jsc contract; the node allowlist is its own contract",
+            )
+    return JscPolicy(
+        registry=registry_address,
+        jurisdictions=tuple(codes),
+        accounts_allowlist=allowlist,
+        nodes_allowlist=nodes_allowlist,
+    )
 
 
 def _validate_registry_genesis(
@@ -357,6 +375,18 @@ def _validate_registry_genesis(
             raise GenesisError(
                 f"alloc.0x{policy.accounts_allowlist.hex()}.storage",
                 "the account allowlist has no admin (contracts/AccountAllowlist.sol: slot 4)",
+            )
+
+    if policy.nodes_allowlist is not None:
+        node_list = alloc.get(policy.nodes_allowlist)
+        where = f"0x{policy.nodes_allowlist.hex()}"
+        if node_list is None or not node_list.code:
+            raise GenesisError("config.jsc.nodesAllowlist", f"alloc holds no contract code at {where}")
+        node_storage = node_list.storage
+        if not nodes.read_admins(lambda slot: node_storage.get(slot, 0)):
+            raise GenesisError(
+                f"alloc.{where}.storage",
+                "the node allowlist has no admin (contracts/NodeAllowlist.sol: slot 2)",
             )
 
 

@@ -118,19 +118,23 @@ def _address_or_none(peer_id: ID) -> bytes | None:
 
 
 class PeerAllowlist:
-    """Who may connect: validators (by Ethereum address, read from the peer ID) and extra peers
-    (by peer ID, e.g. RPC nodes). The caller updates both as the validator set changes, then
-    calls ``P2PHost.enforce_allowlist``. ``extra_check``, if given, is asked last (a callable
-    the caller owns, for rules that do not fit two sets)."""
+    """Who may connect: validators (by Ethereum address, read from the peer ID), extra peers
+    (by peer ID, e.g. RPC nodes: the local nodes-allowlist file) and the chain's node list (by the
+    address of the node key, read from the peer ID as for validators: the NodeAllowlist contract at
+    the head, jsc_node/governance/nodes.py). A peer any of the three admits is admitted. The caller
+    updates them as they change, then calls ``P2PHost.enforce_allowlist``. ``extra_check``, if
+    given, is asked last (a callable the caller owns, for rules that do not fit these sets)."""
 
     def __init__(
         self,
         validators: Iterable[bytes] = (),
         extra_peers: Iterable[ID] = (),
         extra_check: Callable[[ID], bool] | None = None,
+        chain_nodes: Iterable[bytes] = (),
     ) -> None:
         self._validators = frozenset(validators)
         self._extra_peers = frozenset(extra_peers)
+        self._chain_nodes = frozenset(chain_nodes)
         self._extra_check = extra_check
 
     def set_validators(self, addresses: Iterable[bytes]) -> None:
@@ -138,6 +142,9 @@ class PeerAllowlist:
 
     def set_extra_peers(self, peer_ids: Iterable[ID]) -> None:
         self._extra_peers = frozenset(peer_ids)
+
+    def set_chain_nodes(self, addresses: Iterable[bytes]) -> None:
+        self._chain_nodes = frozenset(addresses)
 
     @property
     def validators(self) -> frozenset[bytes]:
@@ -147,10 +154,15 @@ class PeerAllowlist:
     def extra_peers(self) -> frozenset[ID]:
         return self._extra_peers
 
+    @property
+    def chain_nodes(self) -> frozenset[bytes]:
+        return self._chain_nodes
+
     def allows(self, peer_id: ID) -> bool:
         if peer_id in self._extra_peers:
             return True
-        if _address_or_none(peer_id) in self._validators:
+        address = _address_or_none(peer_id)
+        if address in self._validators or address in self._chain_nodes:
             return True
         return self._extra_check is not None and self._extra_check(peer_id)
 
@@ -305,6 +317,10 @@ class P2PHost:
     async def _dial(self, peer_info: Any) -> None:
         if not self.admits(peer_info.peer_id):
             raise P2PError(f"peer {peer_info.peer_id} is not admitted")
+        # py-libp2p 0.8.1 refuses to dial a peer whose last dial failed (its negative cache) and
+        # each refusal keeps it there: a node the remote refused once (taken off its allowlist)
+        # was never redialled after being listed again. Our own backoff paces redials.
+        self.libp2p.get_network().unblock_peer(peer_info.peer_id)
         with trio.move_on_after(CONNECT_TIMEOUT_S) as scope:
             try:
                 await self.libp2p.connect(peer_info)

@@ -1,11 +1,12 @@
 """The p2p side of one node in one object: host + gossip + allowlist, kept in step with the
 validator set. What ``consensus_process.py`` builds from its config and the chain head.
 
-Who is admitted: the current validators (by address, read from their peer IDs) and the
+Who is admitted: the current validators (by address, read from their peer IDs), the
 configured extra peers (peer IDs, e.g. RPC nodes or validators-to-be; p2p/permissions.py reads
-them from the nodes allowlist file). Whose consensus messages and block seals are accepted: the
-current validators. ``set_validators`` and ``set_extra_peers`` change them and disconnect peers no
-longer admitted.
+them from the nodes allowlist file) and the chain's node list (node-key addresses, the
+NodeAllowlist contract at the head, pushed by the execution process). Whose consensus messages and
+block seals are accepted: the current validators. ``set_validators``, ``set_extra_peers`` and
+``set_chain_nodes`` change them and disconnect peers no longer admitted.
 """
 
 from __future__ import annotations
@@ -76,6 +77,16 @@ class P2PNetwork:
         if extra == self.allowlist.extra_peers:
             return
         self.allowlist.set_extra_peers(extra)
+        await self.host.enforce_allowlist()
+
+    async def set_chain_nodes(self, addresses: Iterable[bytes]) -> None:
+        """The chain's node allowlist at the head changed (pushed by the execution process): admit
+        these node-key addresses besides the validators and the file, disconnect peers no longer
+        admitted by any of them."""
+        nodes = frozenset(addresses)
+        if nodes == self.allowlist.chain_nodes:
+            return
+        self.allowlist.set_chain_nodes(nodes)
         await self.host.enforce_allowlist()
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:

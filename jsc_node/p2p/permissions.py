@@ -16,6 +16,13 @@ dial is ``--bootnodes``).
 ``watch_allowlist`` reloads the file when it changes (mtime, size or inode: an editor's atomic
 rename counts) and disconnects peers no longer listed. A reload that fails keeps the previous
 list: a half-written or mistyped file must not cut an RPC node off, nor admit anyone new.
+
+The chain's node list (the NodeAllowlist contract, ``config.jsc.nodesAllowlist``) lives in the
+execution process's state; it pushes the list at the head over the seam when a commit changed the
+contract's storage, and when this process subscribes (``NodesAllowlistChanged``). ``ChainNodes``
+keeps the latest push and hands it to the network, which admits those node-key addresses besides
+the validators and this file and disconnects peers admitted by none of the three (node admission,
+never block validity: p2p/host.py ``PeerAllowlist``).
 """
 
 from __future__ import annotations
@@ -42,6 +49,35 @@ class ExtraPeersSink(Protocol):
     """What the watcher updates: ``P2PNetwork``."""
 
     async def set_extra_peers(self, peer_ids: Iterable[str]) -> None: ...
+
+
+class ChainNodesSink(Protocol):
+    """What ``ChainNodes`` updates: ``P2PNetwork``."""
+
+    async def set_chain_nodes(self, addresses: Iterable[bytes]) -> None: ...
+
+
+class ChainNodes:
+    """The chain's node list as pushed by the execution process: ``push`` (from the seam reader,
+    which must not block) keeps the latest; ``run`` applies each latest one to the network, in order
+    (a push that arrives while one is applied waits; pushes in between are superseded)."""
+
+    def __init__(self) -> None:
+        self._latest: tuple[bytes, ...] | None = None
+        self._ready = trio.Event()
+
+    def push(self, addresses: Iterable[bytes]) -> None:
+        self._latest = tuple(addresses)
+        self._ready.set()
+
+    async def run(self, network: ChainNodesSink) -> None:
+        while True:
+            await self._ready.wait()
+            self._ready = trio.Event()
+            latest, self._latest = self._latest, None
+            if latest is not None:
+                log.info("chain's node allowlist at the head: %d node(s)", len(latest))
+                await network.set_chain_nodes(latest)
 
 
 def load_nodes_allowlist(path: Path | None) -> tuple[str, ...]:

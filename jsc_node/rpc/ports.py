@@ -392,7 +392,22 @@ class NodeWrites(Protocol):
         ...
 
     async def perm_reload(self) -> None:
-        """Read the local list's file again (``AllowlistEditError`` if it is bad: the previous list stays)."""
+        """Read the local lists' files again (``AllowlistEditError`` if one is bad: the previous list stays)."""
+        ...
+
+    async def perm_nodes_allowlist(self) -> tuple[str, ...]:
+        """The local nodes file's entries as written (peer IDs or multiaddrs). Raises
+        ``AllowlistEditError`` ("Node allowlist has not been enabled") without
+        --permissions-nodes-config-file."""
+        ...
+
+    async def perm_add_nodes(self, entries: list[Any]) -> None:
+        """Add ``entries`` (peer IDs or /p2p/ multiaddrs) to the nodes file, which the consensus
+        process reloads; ``AllowlistEditError`` with Besu's words for a refusal (nothing changes)."""
+        ...
+
+    async def perm_remove_nodes(self, entries: list[Any]) -> None:
+        """Remove ``entries`` from the nodes file, as ``perm_add_nodes`` (a bootnode is refused)."""
         ...
 
     # -- QBFT (Besu's qbft_* API) ---------------------------------------------

@@ -319,6 +319,19 @@ class LogLevelChanged(Event):
     """Logger names; none: the root and the node's own loggers."""
 
 
+@dataclass(frozen=True)
+class NodesAllowlistChanged(Event):
+    """The chain's node allowlist (contracts/NodeAllowlist.sol, ``config.jsc.nodesAllowlist``) at
+    the head: sent after a commit that changed the contract's storage, and to a new subscriber.
+    The consensus process admits these peers besides the validators and its nodes file. Never sent
+    on a chain without the contract."""
+
+    name = "nodes_allowlist_changed"
+
+    nodes: tuple[bytes, ...]
+    """The 20-byte node-key addresses listed, in the contract's order."""
+
+
 REQUESTS: dict[str, type[Request[Response]]] = {
     cls.method: cls
     for cls in (
@@ -337,5 +350,13 @@ REQUESTS: dict[str, type[Request[Response]]] = {
 
 EVENTS: dict[str, type[Event]] = {
     cls.name: cls
-    for cls in (PendingChanged, LocalTxs, VoteProposed, VoteDiscarded, HeadChanged, LogLevelChanged)
+    for cls in (
+        PendingChanged,
+        LocalTxs,
+        VoteProposed,
+        VoteDiscarded,
+        HeadChanged,
+        LogLevelChanged,
+        NodesAllowlistChanged,
+    )
 }

@@ -44,7 +44,7 @@ from jsc_node.state.chain import ChainReader, effective_gas_price, tx_view
 from jsc_node.state.evm import rules
 from jsc_node.state.evm.executor import ExecutedBlock, Executor
 from jsc_node.state.evm.forks import Fork
-from jsc_node.state.permissions import AccountPermissions
+from jsc_node.state.permissions import AccountPermissions, NodePermissions
 from jsc_node.state.pool.pool import PooledTx, TxPool
 from jsc_node.state.serve import (
     blobs,
@@ -727,7 +727,24 @@ class NodeBackend:
         self.permissions.remove_local(entries)
 
     async def perm_reload(self) -> None:
-        self.permissions.reload_local()
+        # Besu reloads both files; "not enabled" only when neither list is.
+        if self.permissions.local is not None or self.node_permissions.local is None:
+            self.permissions.reload_local()
+        self.node_permissions.reload_local()
+
+    # -- PERM: the local nodes file; the consensus process reloads it (state/permissions.py) --
+
+    node_permissions: NodePermissions = NodePermissions(None)
+    """The nodes file perm_*Nodes* edit; set by the execution process (``open_node_state``)."""
+
+    async def perm_nodes_allowlist(self) -> tuple[str, ...]:
+        return self.node_permissions.local_nodes()
+
+    async def perm_add_nodes(self, entries: list[Any]) -> None:
+        self.node_permissions.add_local(entries)
+
+    async def perm_remove_nodes(self, entries: list[Any]) -> None:
+        self.node_permissions.remove_local(entries)
 
     # -- QBFT --------------------------------------------------------------------------
 

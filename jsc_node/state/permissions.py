@@ -1,4 +1,6 @@
-"""Which senders this node admits: its local account allowlist file and the chain's AccountAllowlist.
+"""Which senders this node admits: its local account allowlist file and the chain's AccountAllowlist;
+and, for the consensus process's peer admission, the local nodes file that perm_*Nodes* edit and
+the chain's NodeAllowlist at the head (both at the end of this module).
 
 The local list is Besu's ``--permissions-accounts-config-file`` (enabled by
 ``--permissions-accounts-config-file-enabled``; default ``permissions_config.toml`` in the data
@@ -32,10 +34,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+import rlp
+from coincurve import PublicKey
+from eth.constants import BLANK_ROOT_HASH
+from eth_hash.auto import keccak
+from trie.hexary import HexaryTrie
+
 from jsc_node.config import NodeConfig
 from jsc_node.errors import AllowlistEditError, ConfigError, SenderNotAuthorized
 from jsc_node.genesis import GenesisSpec
-from jsc_node.governance import accounts
+from jsc_node.governance import accounts, nodes
 
 log = logging.getLogger("jsc_node.permissions")
 
@@ -264,7 +272,7 @@ class AccountPermissions:
 
     def reload_local(self) -> None:
         if self.local is None:
-            # Besu: PERMISSIONING_NOT_ENABLED (no nodes list is reloaded through perm_* here).
+            # Besu: PERMISSIONING_NOT_ENABLED (NodeBackend.perm_reload asks here only when neither list is on).
             raise AllowlistEditError(ERR_PERMISSIONING_NOT_ENABLED)
         try:
             self.local.reload()
@@ -295,3 +303,229 @@ def open_account_permissions(
         log.info("accounts allowlist from %s: %d account(s)", path, len(local.accounts))
     on_chain = spec.jsc is not None and spec.jsc.accounts_allowlist is not None
     return AccountPermissions(local, read_at_head if on_chain else None)
+
+
+# --- nodes: the local nodes-allowlist file (perm_*Nodes*) and the chain's NodeAllowlist -------------
+
+NODES_KEY: Final = "nodes-allowlist"
+"""The nodes file's key (p2p/permissions.py reads the same file in the consensus process)."""
+
+# Besu's words (RpcErrorType.java: NODE_ALLOWLIST_*), all -32000.
+ERR_NODES_NOT_ENABLED: Final = "Node allowlist has not been enabled"
+ERR_NODES_EMPTY_ENTRY: Final = "Request contains an empty list of nodes"
+ERR_NODES_INVALID_ENTRY: Final = "Request contains an invalid node"
+ERR_NODES_DUPLICATED_ENTRY: Final = "Request contains duplicate nodes"
+ERR_NODES_EXISTING_ENTRY: Final = "Cannot add an existing node to allowlist"
+ERR_NODES_MISSING_ENTRY: Final = "Cannot remove an absent node from allowlist"
+ERR_NODES_FIXED_NODE: Final = "Cannot remove a fixed node (bootnode or static node) from allowlist"
+
+_BASE58_ALPHABET: Final = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_BASE58_INDEX: Final = {c: i for i, c in enumerate(_BASE58_ALPHABET)}
+# A jsc-node peer ID is an identity multihash (code 0x00, length 37) of the libp2p PublicKey protobuf
+# {1: KeyType Secp256k1 (2), 2: the 33-byte compressed key}: the key is inlined, so the ID alone
+# names the node's address (p2p/host.py address_of_peer). Checked here byte for byte, without
+# libp2p, which the execution process does not import (pyproject.toml, state-execution-side).
+_PEER_ID_PREFIX: Final = bytes([0x00, 0x25, 0x08, 0x02, 0x12, 0x21])
+_PEER_ID_BYTES: Final = len(_PEER_ID_PREFIX) + 33
+
+
+def _base58_decode(text: str) -> bytes | None:
+    """Bitcoin's base58 (libp2p peer IDs), or None when ``text`` holds another character."""
+    number = 0
+    for char in text:
+        digit = _BASE58_INDEX.get(char)
+        if digit is None:
+            return None
+        number = number * 58 + digit
+    body = number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
+    return b"\x00" * (len(text) - len(text.lstrip("1"))) + body
+
+
+def peer_id_of_node_entry(entry: object) -> str | None:
+    """The peer ID (base58) a nodes-allowlist entry names: a peer ID, or a multiaddr whose last two
+    parts are ``/p2p/<peer id>``; None unless it is a jsc-node peer ID (a secp256k1 key inlined, a
+    point on the curve). The same entries p2p/permissions.py ``load_nodes_allowlist`` accepts."""
+    if not isinstance(entry, str):
+        return None
+    text = entry.strip()
+    if text.startswith("/"):
+        parts = text.rstrip("/").split("/")
+        if len(parts) < 3 or parts[-2] not in ("p2p", "ipfs"):
+            return None
+        text = parts[-1]
+    raw = _base58_decode(text)
+    if raw is None or len(raw) != _PEER_ID_BYTES or not raw.startswith(_PEER_ID_PREFIX):
+        return None
+    try:
+        PublicKey(raw[len(_PEER_ID_PREFIX) :])
+    except ValueError:
+        return None
+    return text
+
+
+def _load_nodes_entries(path: Path) -> tuple[str, ...]:
+    """The file's nodes-allowlist entries as written; ConfigError naming the file and a bad entry."""
+    document = _read_document(path)
+    if NODES_KEY not in document:
+        raise ConfigError(f"nodes allowlist file {path} has no {NODES_KEY!r} key")
+    entries = document[NODES_KEY]
+    if not isinstance(entries, list):
+        raise ConfigError(
+            f"nodes allowlist file {path}: {NODES_KEY!r} must be a list of peer IDs or multiaddrs"
+        )
+    for index, entry in enumerate(entries):
+        if peer_id_of_node_entry(entry) is None:
+            raise ConfigError(
+                f"nodes allowlist file {path}, entry {index} ({entry!r}): not a jsc-node peer ID"
+            )
+    return tuple(entries)
+
+
+class LocalNodesAllowlist:
+    """The nodes-allowlist of the ``--permissions-nodes-config-file``, for perm_*Nodes*. The consensus
+    process watches the same file and admits what it lists (p2p/permissions.py ``watch_allowlist``):
+    editing the file here is how an edit reaches the p2p layer, within its poll interval."""
+
+    def __init__(self, path: Path, fixed: Sequence[str] = ()) -> None:
+        self.path = path
+        self.fixed = frozenset(p for p in (peer_id_of_node_entry(f) for f in fixed) if p is not None)
+        """Peer IDs of the bootnodes: Besu refuses to remove a fixed node from the list."""
+        self.entries: tuple[str, ...] = _load_nodes_entries(path)
+
+    def reload(self) -> None:
+        self.entries = _load_nodes_entries(self.path)
+
+    def _peer_ids(self) -> set[str]:
+        return {p for p in (peer_id_of_node_entry(e) for e in self.entries) if p is not None}
+
+    @staticmethod
+    def _validated(entries: Sequence[object]) -> list[str]:
+        """Besu's order: empty, invalid, duplicated (two entries naming one peer ID included)."""
+        if not entries:
+            raise AllowlistEditError(ERR_NODES_EMPTY_ENTRY)
+        peer_ids = [peer_id_of_node_entry(e) for e in entries]
+        found = [p for p in peer_ids if p is not None]
+        if len(found) != len(peer_ids):
+            raise AllowlistEditError(ERR_NODES_INVALID_ENTRY)
+        if len(set(found)) != len(found):
+            raise AllowlistEditError(ERR_NODES_DUPLICATED_ENTRY)
+        return found
+
+    def add(self, entries: Sequence[object]) -> None:
+        peer_ids = self._validated(entries)
+        self.refresh()
+        if self._peer_ids() & set(peer_ids):
+            raise AllowlistEditError(ERR_NODES_EXISTING_ENTRY)
+        self._persist([*self.entries, *(str(e).strip() for e in entries)])
+
+    def remove(self, entries: Sequence[object]) -> None:
+        peer_ids = set(self._validated(entries))
+        self.refresh()
+        if peer_ids & self.fixed:
+            raise AllowlistEditError(ERR_NODES_FIXED_NODE)
+        if not peer_ids <= self._peer_ids():
+            raise AllowlistEditError(ERR_NODES_MISSING_ENTRY)
+        self._persist([e for e in self.entries if peer_id_of_node_entry(e) not in peer_ids])
+
+    def refresh(self) -> None:
+        """``reload``, logging a bad file instead of raising (the previous entries stay)."""
+        try:
+            self.reload()  # edit what is on disk, not a stale copy
+        except ConfigError as exc:
+            log.error("nodes allowlist not reloaded, editing the previous one: %s", exc)
+
+    def _persist(self, updated: list[str]) -> None:
+        """Write ``updated`` as the file's nodes-allowlist (other keys kept, as Besu's
+        AllowlistPersistor); nothing changes if the write fails."""
+        try:
+            document = _read_document(self.path)
+            document[NODES_KEY] = updated
+            text = "".join(f"{key} = {_toml_value(value)}\n" for key, value in document.items())
+            temp = self.path.with_name(f".{self.path.name}.tmp")
+            temp.write_text(text)
+            os.replace(temp, self.path)
+        except (ConfigError, OSError, ValueError) as exc:
+            log.error("nodes allowlist file %s not rewritten: %s", self.path, exc)
+            raise AllowlistEditError(ERR_PERSIST_FAILURE) from exc
+        self.entries = tuple(updated)
+        log.info("nodes allowlist file %s now lists %d node(s)", self.path, len(updated))
+
+
+class NodePermissions:
+    """perm_*Nodes* over the local nodes file, with Besu's answers when it is not enabled."""
+
+    def __init__(self, local: LocalNodesAllowlist | None) -> None:
+        self.local = local
+
+    def _enabled_local(self) -> LocalNodesAllowlist:
+        if self.local is None:
+            raise AllowlistEditError(ERR_NODES_NOT_ENABLED)
+        return self.local
+
+    def local_nodes(self) -> tuple[str, ...]:
+        local = self._enabled_local()
+        local.refresh()
+        return local.entries
+
+    def add_local(self, entries: Sequence[object]) -> None:
+        self._enabled_local().add(entries)
+
+    def remove_local(self, entries: Sequence[object]) -> None:
+        self._enabled_local().remove(entries)
+
+    def reload_local(self) -> None:
+        """perm_reloadPermissionsFromFile: read the nodes file again (when there is one); a bad
+        file keeps the previous list here, and the consensus process does the same."""
+        if self.local is None:
+            return
+        try:
+            self.local.reload()
+        except ConfigError as exc:
+            log.error("perm_reloadPermissionsFromFile: %s", exc)
+            raise AllowlistEditError(ERR_RELOAD) from exc
+
+
+def open_node_permissions(config: NodeConfig) -> NodePermissions:
+    """perm_*Nodes* edit ``--permissions-nodes-config-file`` when it is given (the flag enables the
+    file, as it did before perm_*); the bootnodes are its fixed nodes. Raises ConfigError when the
+    file is missing or bad (the consensus process refuses it too)."""
+    path = config.permissions_nodes_config_file
+    return NodePermissions(None if path is None else LocalNodesAllowlist(path, config.bootnodes))
+
+
+class ChainNodesAllowlist:
+    """The chain's NodeAllowlist (contracts/NodeAllowlist.sol) at the head, followed by its storage
+    root: ``at_head`` reads the list, ``changed`` reads it only when the root moved since the last
+    look (one state-trie walk a commit; the list is read from storage only when it changed)."""
+
+    def __init__(
+        self, address: bytes, state_db: Callable[[Any], Any], state_at: Callable[[Any], Any]
+    ) -> None:
+        self.address = address
+        self._state_db = state_db
+        self._state_at = state_at
+        self._root: bytes | None = None
+
+    def _storage_root(self, header: Any) -> bytes:
+        encoded = HexaryTrie(self._state_db(header), bytes(header.state_root)).get(keccak(self.address))
+        return bytes(rlp.decode(encoded)[2]) if encoded else BLANK_ROOT_HASH
+
+    def at_head(self, head: Any) -> tuple[bytes, ...]:
+        self._root = self._storage_root(head)
+        state = self._state_at(head)
+        return nodes.read_nodes(lambda slot: int(state.get_storage(self.address, slot)))
+
+    def changed(self, head: Any) -> tuple[bytes, ...] | None:
+        """The list at ``head`` when the contract's storage changed since the last look, else None."""
+        if self._storage_root(head) == self._root:
+            return None
+        return self.at_head(head)
+
+
+def open_chain_nodes(
+    spec: GenesisSpec, state_db: Callable[[Any], Any], state_at: Callable[[Any], Any]
+) -> ChainNodesAllowlist | None:
+    """The chain's node allowlist, or None when the genesis has none (``config.jsc.nodesAllowlist``)."""
+    if spec.jsc is None or spec.jsc.nodes_allowlist is None:
+        return None
+    return ChainNodesAllowlist(spec.jsc.nodes_allowlist, state_db, state_at)
