@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import orjson
 
-from jsc_node.errors import BlockNotFound, NoValidatorRegistry
+from jsc_node.errors import AllowlistEditError, BlockNotFound, NoValidatorRegistry
 from jsc_node.rpc.ports import RpcBackend
 from jsc_node.views import (
     AccessListEntry,
@@ -307,6 +307,7 @@ class FakeBackend:
     fee_history_view: FeeHistoryView | None = None
     pool: TxPoolContent = field(default_factory=lambda: TxPoolContent(pending={}, queued={}))
     sync: SyncStatus | None = None
+    log_levels: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)
     resolved_override: int | None = None
     calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
     votes: dict[bytes, bool] = field(default_factory=dict)
@@ -524,6 +525,32 @@ class FakeBackend:
 
     async def qbft_discard_vote(self, address: bytes) -> bool:
         return self.votes.pop(address, None) is not None
+
+    # -- admin_changeLogLevel and PERM: a node with no allowlist enabled ------------------
+
+    async def admin_change_log_level(self, level: int, loggers: tuple[str, ...]) -> None:
+        self.log_levels.append((level, loggers))
+
+    async def perm_accounts_allowlist(self) -> tuple[bytes, ...]:
+        raise AllowlistEditError("Account allowlist has not been enabled")
+
+    async def perm_add_accounts(self, entries: list[Any]) -> None:
+        raise AllowlistEditError("Account allowlist has not been enabled")
+
+    async def perm_remove_accounts(self, entries: list[Any]) -> None:
+        raise AllowlistEditError("Account allowlist has not been enabled")
+
+    async def perm_reload(self) -> None:
+        raise AllowlistEditError("Node/Account allowlist has not been enabled")
+
+    async def perm_nodes_allowlist(self) -> tuple[str, ...]:
+        raise AllowlistEditError("Node allowlist has not been enabled")
+
+    async def perm_add_nodes(self, entries: list[Any]) -> None:
+        raise AllowlistEditError("Node allowlist has not been enabled")
+
+    async def perm_remove_nodes(self, entries: list[Any]) -> None:
+        raise AllowlistEditError("Node allowlist has not been enabled")
 
     async def qbft_pending_votes(self) -> dict[bytes, bool]:
         return dict(self.votes)

@@ -412,7 +412,7 @@ def test_headers_are_blocks_without_body(backend: FakeBackend) -> None:
 
 
 def test_rpc_modules(backend: FakeBackend) -> None:
-    namespaces = ("admin", "debug", "eth", "jsc", "net", "qbft", "testing", "txpool", "web3")
+    namespaces = ("admin", "debug", "eth", "jsc", "net", "perm", "qbft", "testing", "txpool", "web3")
     assert result(backend, "rpc_modules") == dict.fromkeys(namespaces, "1.0")
     assert {name.lower() for name in RPC_APIS} == set(namespaces)
     # Every method served belongs to a namespace rpc_modules names.
@@ -427,3 +427,11 @@ def test_log_filter_caps(backend: FakeBackend) -> None:
         "invalid argument 0: exceed max addresses or topics per search position"
     )
     assert error(backend, "eth_getLogs", {"topics": [["0x" + "00" * 32] * 1001]})["code"] == -32602
+
+
+def test_change_log_level_reaches_the_backend_with_besu_words(backend: FakeBackend) -> None:
+    assert result(backend, "admin_changeLogLevel", "DEBUG", ["jsc_node.p2p"]) is None
+    assert result(backend, "admin_changeLogLevel", "OFF") is None
+    assert backend.log_levels == [(10, ("jsc_node.p2p",)), (60, ())]
+    assert error(backend, "admin_changeLogLevel", "debug")["code"] == -32602
+    assert error(backend, "admin_changeLogLevel")["message"] == "missing value for required argument 0"
