@@ -18,6 +18,7 @@
     ├── KeystoreError / DevToolsInputError   CLI tools' bad input
     ├── AttestationError        a validator attestation field breaks its rule (jsc_node/governance)
     ├── NoValidatorRegistry     jsc_* asked of a chain whose genesis has no config.jsc
+    ├── VoteRefused             a qbft_* vote the validator-registry policy does not allow (names why)
     ├── DependencyMismatch      a patched library is not as pinned (jsc_node/pins.py)
     │   ├── PinnedVersionMismatch   another version installed (package, found, expected)
     │   └── PatchTargetMissing      an internal a runtime patch replaces is gone (names it)
@@ -190,6 +191,17 @@ class NoValidatorRegistry(JscError):
 
     def __init__(self) -> None:
         super().__init__("no validator registry in this chain's genesis (config.jsc)")
+
+
+class VoteRefused(JscError):
+    """``qbft_proposeValidatorVote`` / ``qbft_discardValidatorVote`` refused by the chain's
+    validator-registry policy (``config.jsc``): an add vote for an address without a valid
+    attestation, or a change to a vote the policy holds. Nothing is held or withdrawn (-32000)."""
+
+    def __init__(self, address: bytes, problem: str) -> None:
+        self.address = address
+        self.problem = problem
+        super().__init__(problem)
 
 
 class DependencyMismatch(JscError):

@@ -119,7 +119,8 @@ class ExecutionService:
             self.events.publish(event)
 
     def snapshot(self) -> list[Event]:
-        """The events a new subscriber starts from: the pending count and every held vote."""
+        """The events a new subscriber starts from: the pending count and every held vote (the
+        operator's and the registry policy's)."""
         self._pending_sent = self.pool.pending_count()
         self._local_txs_ready.set()  # a subscriber for what piled up meanwhile, perhaps
         return [
@@ -225,6 +226,9 @@ class ExecutionService:
             head.gas_used,
             executed.elapsed_s * 1000,
         )
+        # The registry policy's votes for the new head, pushed before HeadChanged so that the
+        # consensus side holds them when it proposes on this head.
+        self.backend.apply_registry_policy()
         for listener in self.on_commit:
             listener(executed)
         self._pending_sent = self.pool.pending_count()
@@ -321,6 +325,9 @@ def open_node_state(config: NodeConfig, spec: GenesisSpec) -> tuple[LevelDB, Exe
     restored = pool.load_journal()
     if restored:
         log.info("restored %d transactions from the pool journal", restored)
+    # A restarted node carries on the registry policy's drop votes (operators' votes are not
+    # kept across a restart); a new seam subscriber gets them with the snapshot.
+    backend.apply_registry_policy()
     return db, executor, pool, backend
 
 

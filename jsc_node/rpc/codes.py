@@ -16,7 +16,10 @@ code     when
 -32602   bad parameters (``invalid argument N: ...``), bad block range
 -32603   a bug: an exception nobody meant to raise (logged; message hidden)
 -32000   server errors: ``header not found``, pool refusals, non-revert EVM failures,
-         ``filter not found``, ``subscription not found``
+         ``filter not found``, ``subscription not found``; a validator vote the registry
+         policy refuses (``VoteRefused``: ``cannot vote to add 0x..: 0x.. has no attestation
+         in the validator registry``), as geth answers a refused request that has no code of
+         its own (rpc/errors.go ``errcodeDefault``) and Besu its ``perm_*`` refusals
 -32005   a query over the node's limits (``query returned more than 10000 results``), too many
          filters or subscriptions, a filter that dropped results
 3        ``eth_call``/``eth_estimateGas`` reverted: ``data`` = revert bytes, message
@@ -63,6 +66,7 @@ from jsc_node.errors import (
     SubscriptionLimitExceeded,
     TransactionNotFound,
     UnknownSubscription,
+    VoteRefused,
 )
 
 PARSE_ERROR: Final = -32700
@@ -115,6 +119,8 @@ def error_object(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, SimulationError):
         code = next((c for cls, c in SIMULATION_ERROR_CODES if isinstance(exc, cls)), SERVER_ERROR)
         return {"code": code, "message": str(exc)}
+    if isinstance(exc, VoteRefused):
+        return {"code": SERVER_ERROR, "message": str(exc)}
     if isinstance(exc, InvalidTransaction | ExecutionFailed | JscError):
         return {"code": SERVER_ERROR, "message": str(exc)}
     if isinstance(exc, MethodNotFound):

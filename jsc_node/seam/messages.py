@@ -274,7 +274,8 @@ class LocalTxs(Event):
 
 @dataclass(frozen=True)
 class VoteProposed(Event):
-    """qbft_proposeValidatorVote: put this vote into the blocks this validator proposes."""
+    """qbft_proposeValidatorVote, or the registry policy's drop vote for a validator whose
+    attestation is no longer valid: put this vote into the blocks this validator proposes."""
 
     name = "vote_proposed"
 
@@ -285,7 +286,8 @@ class VoteProposed(Event):
 
 @dataclass(frozen=True)
 class VoteDiscarded(Event):
-    """qbft_discardValidatorVote: withdraw the vote about ``address``."""
+    """qbft_discardValidatorVote, or the registry policy withdrawing a vote: withdraw the vote
+    about ``address``."""
 
     name = "vote_discarded"
 

@@ -22,7 +22,9 @@ from typing import Any, TypeVar
 import rlp
 from eth.abc import BlockHeaderAPI
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
+from eth_hash.auto import keccak
 from eth_utils.exceptions import ValidationError
+from trie.hexary import HexaryTrie
 
 from jsc_node import CLIENT_NAME, __version__
 from jsc_node.chainformat import decode_extra_data
@@ -34,7 +36,9 @@ from jsc_node.errors import (
     InvalidTransaction,
     NoValidatorRegistry,
     UnknownTracer,
+    VoteRefused,
 )
+from jsc_node.governance.registry import attestation_problem
 from jsc_node.state.chain import ChainReader, effective_gas_price, tx_view
 from jsc_node.state.evm import rules
 from jsc_node.state.evm.executor import ExecutedBlock, Executor
@@ -100,6 +104,14 @@ _PINNED_HEAD: ContextVar[BlockHeaderAPI | None] = ContextVar("jsc_node_pinned_he
 A context variable: the batch's members (asyncio tasks) and their worker threads inherit it."""
 
 
+def _validators_of(header: BlockHeaderAPI) -> tuple[bytes, ...]:
+    """The validators a QBFT header's extraData names; none for a header of another chain."""
+    try:
+        return tuple(decode_extra_data(header.extra_data).validators)
+    except InvalidBlock:
+        return ()
+
+
 class HeadState:
     """The py-evm states of the latest heads, kept until the head moves: most reads (RPC at
     "latest", the pool's nonce and balance checks) are at the head, and building a state costs
@@ -154,8 +166,12 @@ class NodeBackend:
         self.p2p_peers: list[dict[str, Any]] = []
         """Connected peers as the consensus process reports them, every second (admin_peers)."""
         self.votes: dict[bytes, bool] = {}
-        """This node's validator votes (qbft_proposeValidatorVote); the consensus process hears
-        of each change (``on_vote``) and puts them into the blocks it proposes."""
+        """This node's validator votes (qbft_proposeValidatorVote, and the registry policy's drop
+        votes); the consensus process hears of each change (``on_vote``) and puts them into the
+        blocks it proposes."""
+        self.policy_votes: dict[bytes, str] = {}
+        """The drop votes in ``votes`` that the validator-registry policy holds (``config.jsc``):
+        validator -> what is wrong with its attestation (``apply_registry_policy``)."""
         self.local_txs: deque[bytes] = deque(maxlen=LOCAL_TX_OUTBOX)
         """Transactions accepted over RPC, not yet handed to the consensus process to gossip.
         Bounded: if nobody collects them the oldest are dropped (they stay pooled and mined here)."""
@@ -163,6 +179,9 @@ class NodeBackend:
         """Called after a transaction joins ``local_txs`` (the execution process pushes it on)."""
         self.on_vote: Callable[[bytes, bool | None], None] = lambda address, add: None
         """Called with (address, add) when a vote is proposed, (address, None) when discarded."""
+        self._policy_seen: tuple[bytes, tuple[bytes, ...], frozenset[bytes]] | None = None
+        """What ``apply_registry_policy`` last looked at: the registry's storage root, the head's
+        validators and the held add votes; the same again gives the same answer."""
         self.head_state = HeadState(executor)
         self._published: BlockHeaderAPI = executor.head
 
@@ -687,14 +706,134 @@ class NodeBackend:
     # -- QBFT --------------------------------------------------------------------------
 
     async def qbft_propose_vote(self, address: bytes, add: bool) -> None:
+        policy = self.executor.spec.jsc
+        if policy is not None:
+            who = f"0x{address.hex()}"
+            held = self.policy_votes.get(address)
+            if held is not None:
+                if add:
+                    raise VoteRefused(
+                        address,
+                        f"cannot vote to add {who}: the validator-registry policy votes it out ({held})",
+                    )
+                return  # the policy holds this very drop vote
+            if add:
+                # The chain's rule (a block whose vote adds an address without a valid attestation
+                # in the parent's state is invalid): refused here at once rather than carried into
+                # proposals the other validators reject. An add for a current validator is a no-op
+                # (consensus skips it), so only a newcomer is checked.
+                header = self.head
+                if address not in _validators_of(header):
+                    problem = attestation_problem(
+                        self._policy_read(header, policy.registry), address, policy.jurisdictions
+                    )
+                    if problem is not None:
+                        raise VoteRefused(address, f"cannot vote to add {who}: {problem}")
         self.votes[address] = add
         self.on_vote(address, add)
 
     async def qbft_discard_vote(self, address: bytes) -> bool:
+        held = self.policy_votes.get(address)
+        if held is not None:
+            who = f"0x{address.hex()}"
+            raise VoteRefused(
+                address,
+                f"cannot discard the vote to drop {who}: the validator-registry policy holds it ({held}); "
+                f"it is withdrawn once {who} has left the validator set or is attested again",
+            )
         if self.votes.pop(address, None) is None:
             return False
         self.on_vote(address, None)
         return True
+
+    def apply_registry_policy(self) -> None:
+        """Carry out the validator-registry policy (``config.jsc``) at the executor's head, after
+        each commit and once at startup: every validator of the head's set whose attestation has a
+        problem gets a held drop vote (replacing this node's own vote about it), withdrawn once
+        it has left the set or is attested again; a held add vote whose address lost its valid
+        attestation is withdrawn, so this node never proposes a block the others reject. Each
+        change goes to ``on_vote``.
+
+        Cost per block: one account read (the registry's storage root) when the registry's
+        storage, the validator set and the held add votes are as at the last call; otherwise
+        ``attestation_problem`` per validator, two storage slots of the head state when the
+        attestation is valid (status, jurisdiction), one otherwise, and the same for each held
+        add vote of a non-validator. Nothing without ``config.jsc``."""
+        policy = self.executor.spec.jsc
+        if policy is None:
+            return
+        header = self.executor.head
+        validators = _validators_of(header)
+        # A block that left the registry's storage, the set and the held votes alone (most blocks)
+        # changes nothing: one account read instead of the slots below.
+        seen = (self._registry_storage_root(header, policy.registry), validators, self._held_adds())
+        if seen == self._policy_seen:
+            return
+        read = self._policy_read(header, policy.registry)
+        wanted: dict[bytes, str] = {}
+        for validator in validators:
+            problem = attestation_problem(read, validator, policy.jurisdictions)
+            if problem is not None:
+                wanted[validator] = problem
+        for address in [a for a in self.policy_votes if a not in wanted]:
+            del self.policy_votes[address]
+            self.votes.pop(address, None)
+            log.info(
+                "registry policy: withdrew the vote to drop 0x%s at block %d: %s",
+                address.hex(),
+                header.block_number,
+                "it left the validator set" if address not in validators else "its attestation is valid",
+            )
+            self.on_vote(address, None)
+        for address, problem in wanted.items():
+            if address in self.policy_votes:
+                self.policy_votes[address] = problem
+                continue
+            own = self.votes.get(address)
+            if own is not None:
+                log.info(
+                    "registry policy: this node's own vote to %s 0x%s is replaced by the policy's drop vote",
+                    "add" if own else "drop",
+                    address.hex(),
+                )
+            self.policy_votes[address] = problem
+            self.votes[address] = False
+            log.warning(
+                "registry policy: voting validator 0x%s out at block %d: %s",
+                address.hex(),
+                header.block_number,
+                problem,
+            )
+            if own is not False:
+                self.on_vote(address, False)
+        for address, add in list(self.votes.items()):
+            if not add or address in validators:
+                continue
+            problem = attestation_problem(read, address, policy.jurisdictions)
+            if problem is not None:
+                del self.votes[address]
+                log.warning(
+                    "registry policy: withdrew this node's vote to add 0x%s at block %d "
+                    "(the other validators would reject a block carrying it): %s",
+                    address.hex(),
+                    header.block_number,
+                    problem,
+                )
+                self.on_vote(address, None)
+        self._policy_seen = (seen[0], validators, self._held_adds())
+
+    def _held_adds(self) -> frozenset[bytes]:
+        return frozenset(address for address, add in self.votes.items() if add)
+
+    def _registry_storage_root(self, header: BlockHeaderAPI, registry_address: bytes) -> bytes:
+        """The registry account's storage root after ``header`` (b"" if it has no account)."""
+        encoded = HexaryTrie(self.executor.state_db(header), header.state_root).get(keccak(registry_address))
+        return bytes(rlp.decode(encoded)[2]) if encoded else b""
+
+    def _policy_read(self, header: BlockHeaderAPI, registry_address: bytes) -> Callable[[int], int]:
+        """The registry's storage after ``header``, a head (the state HeadState keeps for it)."""
+        state = self.head_state.get(header)
+        return lambda slot: int(state.get_storage(registry_address, slot))
 
     async def qbft_pending_votes(self) -> dict[bytes, bool]:
         return dict(self.votes)

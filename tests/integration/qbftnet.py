@@ -14,7 +14,8 @@ from eth_account import Account
 from eth_hash.auto import keccak
 
 from jsc_node.consensus.block import QbftBlock, decode_block
-from jsc_node.devtools import write_devnet
+from jsc_node.devtools import registry_address_hex, write_devnet
+from jsc_node.governance import registry
 from jsc_node.p2p.host import peer_id_of
 from tests.integration.conftest import DEV_KEY
 from tests.integration.nodeproc import NodeProcess
@@ -147,11 +148,14 @@ def start_network(
     env: dict[int, dict[str, str]] | None = None,
     extra_args: tuple[str, ...] = (),
     follower_at_start: bool = False,
+    attest_follower: bool = True,
 ) -> Network:
     """``validators`` validators with 1 s blocks, an empty block each second, 2 s round timeouts
     and no epoch, started and peered; ``env[i]`` adds to node i's environment, ``extra_args`` to
     every node's flags. The follower is only prepared (``start_follower`` starts it on a chain
-    under way) unless ``follower_at_start``: then it starts with the validators."""
+    under way) unless ``follower_at_start``: then it starts with the validators. The validators,
+    and the follower if ``attest_follower``, hold development attestations from genesis (on a
+    config.jsc chain only an address validly attested may be voted in)."""
     keys = write_devnet(
         tmp_path / "net", validators, chain_id=1337, block_period_s=1, timestamp=int(time.time())
     )
@@ -162,6 +166,13 @@ def start_network(
         emptyblockperiodseconds=EMPTY_BLOCK_PERIOD_S,
         epochlength=EPOCH_LENGTH,
     )
+    if attest_follower:
+        members = [bytes.fromhex(k.address[2:]) for k in keys]
+        attested = {a: registry.dev_attestation(i) for i, a in enumerate(members)}
+        attested[bytes.fromhex(FOLLOWER_ADDRESS[2:])] = registry.dev_attestation(len(members))
+        genesis["alloc"][registry_address_hex()] = registry.genesis_alloc_entry(
+            members, attested, genesis["config"]["jsc"]["jurisdictions"]
+        )
     genesis_path.write_text(json.dumps(genesis))
     # Admitted besides the current validators: the follower (a validator-to-be) and every
     # validator (one voted out must stay connected to keep following, as with Besu's allowlist).

@@ -61,7 +61,9 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     """Four validators and the fifth node (a follower admitted by the allowlist, synced), every one
     of them funded for gas."""
     tmp = tmp_path_factory.mktemp("govnet")
-    network = start_network(tmp, VALIDATORS, follower=True, extra_args=NODE_FLAGS)
+    network = start_network(
+        tmp, VALIDATORS, follower=True, extra_args=NODE_FLAGS, follower_at_start=True, attest_follower=False
+    )
     try:
         start_follower(network)
         hashes = [

@@ -81,3 +81,19 @@ def test_submit_approve_and_read_back_over_http(w3: Web3) -> None:
 
     # Plain eth_call on the contract reads the same record.
     assert registry.functions.getAttestation(candidate).call()[2] == "株式会社テスト"
+
+
+def test_vote_to_add_an_unattested_address_is_refused_over_http(w3: Web3) -> None:
+    stranger = Web3.to_checksum_address("0x" + "12" * 20)  # never submitted an attestation
+    answer = w3.provider.make_request("qbft_proposeValidatorVote", [stranger, True])  # type: ignore[arg-type]
+    # geth's code for a refused request (-32000), the words of the chain's rule.
+    assert answer["error"] == {
+        "code": -32000,
+        "message": f"cannot vote to add {stranger.lower()}: {stranger.lower()} has no attestation "
+        "in the validator registry",
+    }
+    assert _rpc(w3, "qbft_getPendingVotes") == {}  # nothing held
+    # The dev validator is attested (and a validator already): its vote is taken, then withdrawn.
+    assert _rpc(w3, "qbft_proposeValidatorVote", DEV_VALIDATOR, True) is True
+    assert _rpc(w3, "qbft_getPendingVotes") == {DEV_VALIDATOR: True}
+    assert _rpc(w3, "qbft_discardValidatorVote", DEV_VALIDATOR) is True

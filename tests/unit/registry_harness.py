@@ -103,6 +103,16 @@ class RegistryChain:
         return list(receipt.logs)
 
     def block(self, txs: list[tuple[int, bytes]]) -> list[Any]:
+        sealed, receipts = self.build(txs)
+        self.executor.commit_block(sealed)
+        self.backend.publish_head()
+        return receipts
+
+    def build(
+        self, txs: list[tuple[int, bytes]], validators: tuple[bytes, ...] | None = None
+    ) -> tuple[bytes, list[Any]]:
+        """A sealed block on the head holding ``txs`` (key index, calldata to the registry), its
+        extraData naming ``validators`` (default: the genesis set), not committed; its receipts."""
         from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 
         decoded = []
@@ -126,16 +136,15 @@ class RegistryChain:
             )
             decoded.append(PragueTransactionBuilder.decode(bytes(signed.raw_transaction)))
         head = self.executor.head
-        extra = QbftExtraData(b"\x00" * 32, self.validators, None, 0, ())
+        named = self.validators if validators is None else validators
+        extra = QbftExtraData(b"\x00" * 32, named, None, 0, ())
         built = self.executor.build_block(
             head.hash, head.timestamp + 1, self.validators[0], encode_extra_data(extra), decoded
         )
         assert not built.skipped, built.skipped
-        sealed = QbftExtraData(b"\x00" * 32, self.validators, None, 0, (b"\x01" * 65,))
+        sealed = QbftExtraData(b"\x00" * 32, named, None, 0, (b"\x01" * 65,))
         header = built.block.header.copy(extra_data=encode_extra_data(sealed))
-        self.executor.commit_block(bytes(rlp.encode(built.block.copy(header=header))))
-        self.backend.publish_head()
-        return list(built.receipts)
+        return bytes(rlp.encode(built.block.copy(header=header))), list(built.receipts)
 
     def close(self) -> None:
         self.pool.close()
