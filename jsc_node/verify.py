@@ -10,12 +10,16 @@ import`` takes:
   timestamp, mixHash, coinbase a validator, the validator list in extraData equal to the set
   replayed from genesis (``consensus.validators.ValidatorHistory``), commit seals from a quorum
   of that set;
-- the per-block rules of ``BLOCK_RULES``: ``validate_validator_set_change_attested`` is the place
-  where every validator-set change is checked against the attestations in the parent's state.
-  It checks NOTHING yet (the attestation registry is not part of the chain yet): the report says
-  ``attestations: not checked`` until it does;
+- on a chain with ``config.jsc``, issue 12's rule on validator votes (``Executor.validate_vote``,
+  governance/votes.py), part of execution as on every node: each header vote that adds a validator
+  is checked against the registry's attestations in the parent's replayed state. The report says
+  ``attestations: checked``, or ``no validator registry on this chain`` without ``config.jsc``;
+- the per-block rules of ``BLOCK_RULES`` (a hook for rules beyond execution; none today);
 - re-execution (``Executor.validate_block``): every header field execution computes (state root,
   transactions and receipts roots, bloom, gas used, base fee ...) and py-evm's header rules.
+
+The table of validators over time gives each validator's entity, jurisdiction and region as the
+registry held them in the replayed state of the block where its stretch of service starts.
 
 Over a data dir it also compares what the node stored with the replay: the canonical hash of each
 block; the receipts stored under each block's receipts root (the replay recomputed that root) and
@@ -42,23 +46,22 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import rlp
-from eth.abc import BlockHeaderAPI
 from eth.db.schema import SchemaV1
 from eth_hash.auto import keccak
 
-from jsc_node.consensus.block import QbftBlock, decode_block
+from jsc_node.consensus.block import decode_block
 from jsc_node.errors import InvalidBlock, StoredDataError, VerifyFailed
 from jsc_node.export import StoredChain, TrieReader, indexed_leaves, open_data_dir
 from jsc_node.genesis import GenesisSpec
+from jsc_node.governance import registry
 from jsc_node.importer import (
     CHAINDATA_DIR,
     AppliedBlock,
     BlockRule,
     ChainImporter,
-    ValidatorSetChange,
     identify_block,
     invalid_reason,
 )
@@ -78,26 +81,19 @@ DEBUG_API_HINT = (
 )
 
 
-# --- the validator-set change rule (the attestation hook) ------------------------------------
+# --- attestations ------------------------------------------------------------------------------
 
-ATTESTATIONS_CHECKED = False
-"""Whether ``validate_validator_set_change_attested`` checks anything yet: it does not. The report
-says so, and a test holds this flag to the hook's behaviour."""
+ATTESTATIONS_CHECKED: Final = "checked"
+"""The report's ``attestations`` on a chain with ``config.jsc``: every add vote was checked against
+the registry in its parent's state, by execution (``Executor.validate_vote``)."""
+NO_REGISTRY: Final = "no validator registry on this chain"
+"""The report's ``attestations`` on a chain without ``config.jsc``."""
 
+BLOCK_RULES: tuple[BlockRule, ...] = ()
+"""Per-block rules beyond the sealed-block rule and execution (``ChainImporter``'s hook). The
+attestation rule is not one: it is in execution, so every node, import and verify apply it."""
 
-def validate_validator_set_change_attested(
-    executor: Executor, parent: BlockHeaderAPI, block: QbftBlock, change: ValidatorSetChange
-) -> None:
-    """Every validator a block adds must hold a valid, unrevoked attestation in an allowed
-    jurisdiction in the parent's state (issue 12's consensus rule). Where the check goes: read
-    the registry in ``executor.state_at(parent)`` for ``change.added`` (and ``change.vote`` for a
-    vote that does not yet move the set) and raise InvalidBlock with got/expected.
-
-    NOT IMPLEMENTED: a no-op until the attestation registry contract is part of the chain."""
-    return None
-
-
-BLOCK_RULES: tuple[BlockRule, ...] = (validate_validator_set_change_attested,)
+AttestationLookup = Callable[[bytes], registry.Attestation | None]
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -128,8 +124,9 @@ class Violation:
 
 @dataclass
 class ValidatorService:
-    """One stretch of consecutive heights whose validator set held ``address``. Entity,
-    jurisdiction and region are for the attestation registry to fill; none yet."""
+    """One stretch of consecutive heights whose validator set held ``address``, with the
+    attestation the registry held for it at the stretch's first block (None: no registry on the
+    chain, or no attestation)."""
 
     address: bytes
     first: int
@@ -165,6 +162,8 @@ class VerifyReport:
     head_number: int = 0
     head_hash: bytes = b""
     state_root: bytes = b""
+    attestations: str = ATTESTATIONS_CHECKED
+    """``checked`` or ``no validator registry on this chain``."""
     validators: list[ValidatorService] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
     _open: dict[bytes, ValidatorService] = field(default_factory=dict, repr=False)
@@ -182,16 +181,34 @@ class VerifyReport:
         """Blocks to replay in all (1..last)."""
         return self.last
 
-    def served(self, height: int, validators: Sequence[bytes]) -> None:
-        """Record that ``validators`` validated block ``height``."""
+    def served(
+        self,
+        height: int,
+        validators: Sequence[bytes],
+        attestations: Callable[[], AttestationLookup | None] | None = None,
+    ) -> None:
+        """Record that ``validators`` validated block ``height``. A stretch that starts here takes
+        entity, jurisdiction and region from ``attestations()`` (the registry at this block; made
+        only when a stretch starts)."""
+        lookup: AttestationLookup | None = None
         for address in validators:
             span = self._open.get(address)
             if span is not None and span.last == height - 1:
                 span.last = height
-            else:
-                span = ValidatorService(address, height, height)
-                self.validators.append(span)
-                self._open[address] = span
+                continue
+            span = ValidatorService(address, height, height)
+            if attestations is not None:
+                if lookup is None:
+                    lookup = attestations()
+                found = lookup(address) if lookup is not None else None
+                if found is not None:
+                    span.entity, span.jurisdiction, span.region = (
+                        found.entity_name,
+                        found.jurisdiction,
+                        found.region,
+                    )
+            self.validators.append(span)
+            self._open[address] = span
 
     def summary_line(self) -> str:
         return f"verify: {self.verified} blocks verified, {len(self.violations)} violations"
@@ -213,7 +230,7 @@ class VerifyReport:
                 "hash": "0x" + self.head_hash.hex(),
                 "stateRoot": "0x" + self.state_root.hex(),
             },
-            "attestations": "checked" if ATTESTATIONS_CHECKED else "not checked",
+            "attestations": self.attestations,
             "validators": [v.as_json() for v in self.validators],
             "violations": [v.as_json() for v in self.violations[:MAX_JSON_VIOLATIONS]],
             "firstViolation": self.violations[0].as_json() if self.violations else None,
@@ -230,9 +247,9 @@ class VerifyReport:
             f"state 0x{self.state_root.hex()}",
             "attestations    "
             + (
-                "checked"
-                if ATTESTATIONS_CHECKED
-                else "not checked (no attestation registry on this chain yet)"
+                "checked (every vote adding a validator, against the registry in its parent's state)"
+                if self.attestations == ATTESTATIONS_CHECKED
+                else self.attestations
             ),
             "",
             "validators over time",
@@ -536,6 +553,8 @@ def verify_chain(
         try:
             executor = Executor(db, spec)
             report = VerifyReport(source.description, bytes(executor.genesis.hash), start, end)
+            if spec.jsc is None:
+                report.attestations = NO_REGISTRY
             _replay(source, ChainImporter(executor, spec, rules), report, progress)
             head_header = executor.head
             report.head_number = int(head_header.block_number)
@@ -579,7 +598,7 @@ def _replay(
             if number >= report.first:
                 report.verified += 1
             if applied.change is not None:
-                report.served(number, applied.change.before)
+                report.served(number, applied.change.before, _attestations_after(importer, applied))
             report.violations.extend(source.after_block(applied))
             report.elapsed_s = time.perf_counter() - started
             if progress is not None:
@@ -591,6 +610,29 @@ def _replay(
         if close is not None:
             close()
     report.elapsed_s = time.perf_counter() - started
+
+
+def _attestations_after(
+    importer: ChainImporter, applied: AppliedBlock
+) -> Callable[[], AttestationLookup | None] | None:
+    """The registry's attestations in the replayed state after ``applied`` (None without
+    ``config.jsc``), made on demand."""
+    policy = importer.spec.jsc
+    if policy is None:
+        return None
+    executor = importer.executor
+    header = applied.executed.block.header
+
+    def lookup() -> AttestationLookup:
+        state = executor.state_at(header)
+
+        def read(slot: int) -> int:
+            value: int = state.get_storage(policy.registry, slot)
+            return value
+
+        return lambda address: registry.read_attestation(read, address)
+
+    return lookup
 
 
 def _checked(blocks: Iterator[tuple[int, bytes]], report: VerifyReport) -> Iterator[tuple[int, bytes]]:
@@ -662,12 +704,12 @@ def verify_data_dir(
 __all__ = [
     "ATTESTATIONS_CHECKED",
     "BLOCK_RULES",
+    "NO_REGISTRY",
     "DataDirChain",
     "RpcChain",
     "ValidatorService",
     "VerifyReport",
     "Violation",
-    "validate_validator_set_change_attested",
     "verify_chain",
     "verify_data_dir",
     "verify_rpc",

@@ -336,6 +336,12 @@ class ConsensusService:
             else:
                 log.warning("building block %d failed: %s", action.height, exc)
             return
+        except InvalidBlock as exc:
+            # Execution refuses to build a block it would reject (issue 12: this node's own vote
+            # adds an address without a valid attestation). No proposal: the round times out and
+            # the next proposer proposes.
+            log.warning("not proposing block %d: %s", action.height, exc)
+            return
         await self.submit(BlockBuilt(built.block))
 
     async def _validate(self, action: ValidateBlock) -> None:

@@ -141,9 +141,22 @@ def decode_address_array(read: StorageRead, slot: int) -> tuple[bytes, ...]:
     return tuple(read(start + i).to_bytes(32, "big")[12:] for i in range(read(slot)))
 
 
+def _abi_address_array(validators: Sequence[bytes]) -> bytes:
+    """abi.encode(address[]): offset 32, length, each address left-padded."""
+    return _word(32) + _word(len(validators)) + b"".join(address_key(a) for a in validators)
+
+
 def validator_set_hash(validators: Sequence[bytes]) -> bytes:
-    """keccak256(abi.encode(address[])): offset 32, length, each address left-padded."""
-    return keccak(_word(32) + _word(len(validators)) + b"".join(address_key(a) for a in validators))
+    """keccak256(abi.encode(address[])), the contract's ``validatorSetHash`` (slot 2)."""
+    return keccak(_abi_address_array(validators))
+
+
+SYNC_VALIDATORS_SELECTOR: Final = keccak(b"syncValidators(address[])")[:4]
+
+
+def sync_validators_calldata(validators: Sequence[bytes]) -> bytes:
+    """Input of the per-block system call ``syncValidators(address[])``."""
+    return SYNC_VALIDATORS_SELECTOR + _abi_address_array(validators)
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ from jsc_node.chainformat import QbftExtraData, Vote, encode_extra_data
 from jsc_node.cli import app
 from jsc_node.consensus.block import decode_block, private_key, sign_commit_seal
 from jsc_node.genesis import GenesisSpec, parse_genesis
+from jsc_node.governance import registry
+from jsc_node.governance.registry import REGISTRY_ADDRESS
 from jsc_node.importer import CHAINDATA_DIR, ValidatorSetChange, split_rlp_items
 from jsc_node.procutil import data_dir_lock
 from jsc_node.state.evm.executor import Executor
@@ -52,11 +54,16 @@ def _address(key: Any) -> bytes:
 
 
 def _genesis() -> GenesisSpec:
+    """The dev genesis with these validators; the registry attests them and the newcomer (whose
+    add votes the chain carries: an unattested newcomer would make those blocks invalid)."""
     doc = json.loads(resources.files("jsc_node").joinpath("data/dev.json").read_text())
     validators = sorted(_address(k) for k in KEYS)
     doc["extraData"] = (
         "0x" + encode_extra_data(QbftExtraData(b"\x00" * 32, tuple(validators), None, 0, ())).hex()
     )
+    attestations = {v: registry.dev_attestation(i + 1) for i, v in enumerate(validators)}
+    attestations[NEWCOMER] = registry.dev_attestation(5)
+    doc["alloc"][REGISTRY_ADDRESS.hex()] = registry.genesis_alloc_entry(validators, attestations, ["JP"])
     return parse_genesis(doc)
 
 
@@ -207,11 +214,17 @@ def test_verify_report_validators_over_time_and_json(chain: Chain) -> None:
     assert report["transactions"] == 9
     assert report["violations"] == []
     assert report["firstViolation"] is None
-    assert report["attestations"] == "not checked"
+    assert report["attestations"] == "checked"
     spans = {(v["address"], v["fromBlock"], v["toBlock"]) for v in report["validators"]}
     expected = {("0x" + _address(k).hex(), 1, BLOCKS) for k in KEYS} | {("0x" + NEWCOMER.hex(), 5, BLOCKS)}
     assert spans == expected
-    assert all(v["entity"] is None and v["region"] is None for v in report["validators"])
+    newcomer = next(v for v in report["validators"] if v["address"] == "0x" + NEWCOMER.hex())
+    assert (newcomer["entity"], newcomer["jurisdiction"], newcomer["region"]) == (
+        registry.dev_attestation(5).entity_name,
+        "JP",
+        "JP-13",
+    )
+    assert all(v["entity"].startswith("DEVELOPMENT VALIDATOR") for v in report["validators"])
     head = decode_block(chain.blocks[-1])
     assert report["head"]["hash"] == "0x" + head.onchain_hash.hex()
 
@@ -222,9 +235,9 @@ def test_from_narrows_what_is_reported_not_what_is_replayed(chain: Chain) -> Non
     assert report.violations == []
 
 
-def test_the_validator_set_change_hook_sees_each_block_and_checks_nothing_yet(chain: Chain) -> None:
-    """The attestation check's place: called once per block, before execution, with the parent
-    header and the change. It is a no-op today, and the report says so."""
+def test_the_block_rule_hook_sees_each_block_and_its_validator_set_change(chain: Chain) -> None:
+    """``BLOCK_RULES``' hook: called once per block, before execution, with the parent header and
+    the change (the attestation rule itself is execution's: tests/unit/test_vote_rule.py)."""
     seen: list[tuple[int, int, ValidatorSetChange]] = []
 
     def record(executor: Executor, parent: Any, block: Any, change: ValidatorSetChange) -> None:
@@ -235,7 +248,8 @@ def test_the_validator_set_change_hook_sees_each_block_and_checks_nothing_yet(ch
 
     with open_data_dir(chain.data) as stored:
         source = verify.DataDirChain(stored, "test")
-        verify.verify_chain(source, chain.spec, rules=[*verify.BLOCK_RULES, record])
+        report = verify.verify_chain(source, chain.spec, rules=[*verify.BLOCK_RULES, record])
+    assert report.violations == []
     assert [(p, n) for p, n, _ in seen] == [(n - 1, n) for n in range(1, BLOCKS + 1)]
     changes = {n: c for _, n, c in seen}
     assert changes[4].added == (NEWCOMER,)
@@ -243,9 +257,6 @@ def test_the_validator_set_change_hook_sees_each_block_and_checks_nothing_yet(ch
     assert changes[2].added == ()
     assert changes[2].vote == Vote(NEWCOMER, True)
     assert NEWCOMER in changes[5].before
-    # The hook that will check attestations accepts an unattested newcomer today: not done.
-    assert verify.ATTESTATIONS_CHECKED is False
-    assert verify.validate_validator_set_change_attested(None, None, None, changes[4]) is None  # type: ignore[arg-type]
 
 
 # --- a changed data dir ------------------------------------------------------------------------

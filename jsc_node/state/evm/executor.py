@@ -34,8 +34,10 @@ from eth.vm.interrupt import EVMMissingData
 from eth.vm.spoof import SpoofTransaction
 from eth_utils.exceptions import ValidationError
 
+from jsc_node.chainformat import decode_extra_data
 from jsc_node.errors import GenesisError, InvalidBlock, InvalidTransaction
 from jsc_node.genesis import GenesisSpec
+from jsc_node.governance.votes import vote_problem, vote_refusal
 from jsc_node.state.evm import forks, rules
 from jsc_node.state.storage.leveldb import LevelDB, Overlay
 
@@ -233,6 +235,9 @@ class Executor:
         if fork >= forks.Fork.CANCUN:
             header_params["parent_beacon_block_root"] = ZERO_HASH
         header = vm_class.create_header_from_parent(parent, **header_params)
+        # A node never proposes a block it would reject (the consensus service logs the refusal
+        # and the round times out).
+        self.validate_vote(header, parent)
         vm = self._vm(header, overlay)
         vm.block_preprocessing(vm.get_block())
         header = vm.get_header().copy(gas_used=0)
@@ -272,6 +277,7 @@ class Executor:
             ) from exc
         vm_class = self.schedule.vm_class_for_header(block.header)
         overlay = Overlay(self.db)
+        self.validate_vote(block.header, parent)
         try:
             vm_class.validate_header(block.header, parent)
             if self.spec.qbft is not None and block.uncles:
@@ -305,6 +311,30 @@ class Executor:
         executed = ExecutedBlock(block, receipts, overlay, [], time.perf_counter() - started)
         self._remember(executed)
         return executed
+
+    def validate_vote(self, header: BlockHeaderAPI, parent: BlockHeaderAPI) -> None:
+        """Issue 12's rule on a chain with ``config.jsc`` (governance/votes.py): a header vote that
+        adds a validator needs a Valid attestation in an allowed jurisdiction in the parent's state.
+        Every block executed (validate, commit, import, verify) or built passes here; the parent's
+        state is read only for an add vote. Raises InvalidBlock naming the block, the address and
+        what is missing."""
+        policy = self.spec.jsc
+        if policy is None:
+            return
+        extra = decode_extra_data(header.extra_data)
+        vote = extra.vote
+        if vote is None or not vote.add or vote.recipient in extra.validators:
+            return
+        state = self.state_at(parent)
+        registry = policy.registry
+
+        def read(slot: int) -> int:
+            value: int = state.get_storage(registry, slot)
+            return value
+
+        problem = vote_problem(read, vote, extra.validators, policy.jurisdictions)
+        if problem is not None:
+            raise InvalidBlock(vote_refusal(int(header.block_number), vote, problem))
 
     def _validate_terminal_difficulty(self, header: BlockHeaderAPI, parent: BlockHeaderAPI) -> None:
         """EIP-3675: blocks after the terminal PoW block are PoS (difficulty 0), blocks up to it

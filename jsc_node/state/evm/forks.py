@@ -36,15 +36,20 @@ from eth.vm.forks import (
     TangerineWhistleVM,
 )
 from eth.vm.forks.prague.constants import DEPOSIT_REQUEST_TYPE
+from eth_typing import Address
 from eth_utils.exceptions import ValidationError
 
-from jsc_node.chainformat import BFT_MIX_HASH
-from jsc_node.errors import GenesisError
+from jsc_node.chainformat import BFT_MIX_HASH, decode_extra_data
+from jsc_node.errors import GenesisError, InvalidBlock
 from jsc_node.genesis import GenesisSpec
+from jsc_node.governance import registry as validator_registry
+from jsc_node.governance.errors import decode_registry_error
 
 ZERO_NONCE = b"\x00" * 8
 # extraData of a QBFT header grows with validators and seals: 32 + 21·n + 66·n + a few bytes.
 QBFT_EXTRA_DATA_MAX_BYTES = 64 * 1024
+# Gas of a system call (EIP-4788 / EIP-2935 / EIP-7002's SYSTEM_CALL_GAS).
+SYSTEM_CALL_GAS = 30_000_000
 
 
 class Fork(IntEnum):
@@ -111,9 +116,15 @@ def fork_of_vm(vm: VM | type[VM]) -> Fork:
         raise ValueError(f"VM {type(vm).__name__} runs fork {name!r}, which jsc-node does not know") from None
 
 
-def make_qbft_vm(base: type[VM], zero_base_fee: bool) -> type[VM]:
+def make_qbft_vm(base: type[VM], zero_base_fee: bool, registry: bytes | None = None) -> type[VM]:
     """``base`` with Besu's BFT header rules: difficulty 1, zero nonce, the BFT mixHash, empty
-    uncles, no block reward, seals in extraData (so extraData may be long), fee to coinbase."""
+    uncles, no block reward, seals in extraData (so extraData may be long), fee to coinbase.
+
+    With ``registry`` (the genesis's ``config.jsc.registry``) every block starts with the
+    ValidatorRegistry's system call (``sync_validator_registry``), in ``block_preprocessing``:
+    py-evm's import and every builder and replayer of the node (Executor.build_block, the
+    pending block, testing_buildBlockV1, eth_simulateV1, debug_trace*) call it before a block's
+    transactions, so each path reaches the same state."""
     fork = fork_of_vm(base)
     has_base_fee = fork >= Fork.LONDON
     is_post_merge = fork >= Fork.PARIS
@@ -160,7 +171,63 @@ def make_qbft_vm(base: type[VM], zero_base_fee: bool) -> type[VM]:
         # depositContractAddress: the deposit request list is always empty. py-evm would re-read
         # and decode every receipt of the block from the trie to find none (5% of a build).
         namespace["process_deposit_request_data"] = _no_deposit_requests
+    if registry is not None:
+        base_preprocessing = base.block_preprocessing
+        at: bytes = registry
+
+        def block_preprocessing(vm: VM, block: BlockAPI) -> None:
+            base_preprocessing(vm, block)
+            sync_validator_registry(vm, block.header, at)
+
+        namespace["block_preprocessing"] = block_preprocessing
     return type(f"Qbft{base.__name__}", (base,), namespace)
+
+
+def sync_validator_registry(vm: VM, header: BlockHeaderAPI, registry: bytes) -> bool:
+    """The registry's system call (contracts/ValidatorRegistry.sol ``syncValidators``): the
+    validators ``header``'s extraData lists become the contract's set, before the block's
+    transactions. True when the set changed (the EVM ran).
+
+    An unchanged set (nearly every block) is one storage read, compared with the contract's
+    ``validatorSetHash``, and no EVM. A change runs the contract's code as Prague's system calls
+    do (py-evm's ``PragueVM.process_withdrawal_request_data``; geth's ``ProcessParentBlockHash``):
+    from SYSTEM_ADDRESS, gas price 0, through ``apply_computation``, which neither touches the
+    caller's account nor charges it, so no account but the registry changes. A call that fails
+    makes the block invalid (InvalidBlock), whichever path runs it.
+
+    A header without extraData (eth_simulateV1's blocks) names no validators: the parent's stay.
+    """
+    if not header.extra_data:
+        return False
+    try:
+        validators = decode_extra_data(header.extra_data).validators
+    except InvalidBlock as exc:
+        raise InvalidBlock(f"block {header.block_number}: {exc}") from exc
+    state = vm.state
+    want = int.from_bytes(validator_registry.validator_set_hash(validators), "big")
+    if state.get_storage(registry, validator_registry.SLOT_VALIDATOR_SET_HASH) == want:
+        return False
+    computation = vm.execute_bytecode(
+        origin=Address(validator_registry.SYSTEM_ADDRESS),
+        gas_price=0,
+        gas=SYSTEM_CALL_GAS,
+        to=Address(registry),
+        sender=Address(validator_registry.SYSTEM_ADDRESS),
+        value=0,
+        data=validator_registry.sync_validators_calldata(validators),
+        code=state.get_code(registry),
+        code_address=Address(registry),
+    )
+    if computation.is_error:
+        reason = decode_registry_error(computation.output) if computation.output else None
+        raise InvalidBlock(
+            f"block {header.block_number}: the validator registry's system call "
+            f"syncValidators({len(validators)} validators) failed: {reason or repr(computation.error)}"
+        )
+    # What the block's first transaction sees as "original" storage (EIP-2200) and as warm
+    # (EIP-2929) is the state after the system call, whichever path runs the transactions next.
+    state.lock_changes()
+    return True
 
 
 def _no_deposit_requests(vm: VM, block: BlockAPI) -> None:
@@ -211,7 +278,8 @@ class ForkSchedule:
         wrap: Callable[[type[VM]], type[VM]]
         if spec.qbft is not None:
             zero = spec.zero_base_fee
-            wrap = lambda vm: make_qbft_vm(vm, zero)  # noqa: E731
+            registry = spec.jsc.registry if spec.jsc is not None else None
+            wrap = lambda vm: make_qbft_vm(vm, zero, registry)  # noqa: E731
         else:
             wrap = make_imported_vm
         forks = dict(FORK_VMS)
@@ -291,5 +359,6 @@ __all__ = [
     "genesis_int",
     "make_imported_vm",
     "make_qbft_vm",
+    "sync_validator_registry",
     "validate_bft_header_fields",
 ]
