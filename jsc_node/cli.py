@@ -180,6 +180,18 @@ def run(
         ),
     ] = None,
     log_level: LogLevelOpt = None,
+    logging_format: Annotated[
+        str | None,
+        typer.Option("--logging-format", help="plain, or json: one JSON object a line. [default: plain]"),
+    ] = None,
+    log_module_levels: Annotated[
+        str | None,
+        typer.Option(
+            "--log-module-levels",
+            metavar="LOGGER=LEVEL[,...]",
+            help="Levels per logger over --log-level, e.g. jsc_node.p2p=DEBUG,libp2p=INFO.",
+        ),
+    ] = None,
     config_file: ConfigFileOpt = None,
 ) -> None:
     """Run a node: JSON-RPC over HTTP and WebSocket, libp2p, QBFT."""
@@ -206,6 +218,8 @@ def run(
             rpc_evm_timeout=rpc_evm_timeout,
             rpc_allow_unprotected_txs=rpc_allow_unprotected_txs,
             log_level=log_level,
+            logging_format=logging_format,
+            log_module_levels=log_module_levels,
         )
         # Imported here: the node pulls in py-evm, libp2p and uvicorn, which the other commands never need.
         from jsc_node.node import run_node

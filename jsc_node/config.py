@@ -18,6 +18,9 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from jsc_node.errors import ConfigError
+from jsc_node.logs import FORMATS as LOG_FORMATS
+from jsc_node.logs import LEVELS as LOG_LEVELS
+from jsc_node.logs import parse_module_levels
 
 RPC_APIS: Final = ("ETH", "NET", "WEB3", "TXPOOL", "QBFT", "ADMIN", "DEBUG", "TESTING", "JSC")
 """Every JSON-RPC namespace jsc-node serves, in Besu's spelling (``--rpc-http-api`` / ``--rpc-ws-api``)."""
@@ -112,6 +115,13 @@ class NodeConfig(BaseSettings):
     )
 
     log_level: str = "INFO"
+    logging_format: str = Field(
+        default="plain", description="plain (a line of text) or json (one JSON object a line)."
+    )
+    log_module_levels: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Levels per logger over --log-level, e.g. jsc_node.p2p=DEBUG,libp2p=INFO.",
+    )
 
     @field_validator("rpc_http_cors_origins", "rpc_http_api", "rpc_ws_api", "bootnodes", mode="before")
     @classmethod
@@ -137,8 +147,26 @@ class NodeConfig(BaseSettings):
     @classmethod
     def _level(cls, value: str) -> str:
         value = value.upper()
-        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        if value not in LOG_LEVELS:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @field_validator("logging_format")
+    @classmethod
+    def _format(cls, value: str) -> str:
+        value = value.lower()
+        if value not in LOG_FORMATS:
+            raise ValueError(f"must be {' or '.join(LOG_FORMATS)}")
+        return value
+
+    @field_validator("log_module_levels", mode="before")
+    @classmethod
+    def _module_levels(cls, value: Any) -> Any:
+        # "jsc_node.p2p=DEBUG,libp2p=INFO" from a flag or JSC_LOG_MODULE_LEVELS; a TOML table as is.
+        if isinstance(value, str):
+            return parse_module_levels(value)
+        if isinstance(value, dict):
+            return parse_module_levels(",".join(f"{k}={v}" for k, v in value.items()))
         return value
 
 

@@ -25,6 +25,7 @@ from jsc_node.consensus.engine import EngineConfig, QbftEngine
 from jsc_node.consensus.events import Head
 from jsc_node.consensus.service import ConsensusService, NoPeers, OwnMessageLog
 from jsc_node.genesis import GenesisSpec, load_genesis
+from jsc_node.logs import change_levels
 from jsc_node.p2p.network import P2PConfig, P2PNetwork
 from jsc_node.p2p.permissions import load_nodes_allowlist, watch_allowlist
 from jsc_node.p2p.sync import PeerStatus, SyncClient, Syncer, SyncProgress, SyncServer
@@ -32,6 +33,7 @@ from jsc_node.seam.client import SeamClient
 from jsc_node.seam.messages import (
     HeadChanged,
     LocalTxs,
+    LogLevelChanged,
     P2PNode,
     P2PPeer,
     PendingChanged,
@@ -89,6 +91,7 @@ async def _run_qbft(
     )
     head = await service.load_history()
     seam.listen(service.on_execution_event, PendingChanged, HeadChanged, VoteProposed, VoteDiscarded)
+    seam.listen(_change_log_level, LogLevelChanged)
     if config.p2p_enabled:
         network = P2PNetwork(
             P2PConfig(
@@ -219,6 +222,12 @@ async def _report_peers(seam: SeamClient, network: P2PNetwork) -> None:
             ),
         )
         await trio.sleep(PEER_REPORT_INTERVAL_S)
+
+
+def _change_log_level(event: LogLevelChanged) -> None:
+    """admin_changeLogLevel, as the execution process applied it to itself."""
+    changed = change_levels(event.level, event.loggers)
+    log.info("log level %s on %s", logging.getLevelName(event.level), ", ".join(changed))
 
 
 def main(config: NodeConfig, seam_path: str, node_key: bytes) -> None:

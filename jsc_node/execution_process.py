@@ -33,6 +33,7 @@ from jsc_node.seam.messages import (
     HeaderSummary,
     HeadRequest,
     LocalTxs,
+    LogLevelChanged,
     PendingChanged,
     RemoteTxsRequest,
     Request,
@@ -94,6 +95,7 @@ class ExecutionService:
         self._local_txs_ready = asyncio.Event()
         backend.on_local_tx = self._on_local_tx
         backend.on_vote = self._on_vote
+        backend.on_log_level = lambda level, loggers: self._publish(LogLevelChanged(level, loggers))
         pool.subscribe(lambda txs: self._check_pending())
 
     async def _in_worker(self, fn: Any, *args: Any) -> Any:
@@ -225,6 +227,13 @@ class ExecutionService:
             len(txs),
             head.gas_used,
             executed.elapsed_s * 1000,
+            extra={
+                "block": head.block_number,
+                "hash": "0x" + head.hash.hex(),
+                "txs": len(txs),
+                "gas_used": head.gas_used,
+                "exec_ms": round(executed.elapsed_s * 1000, 1),
+            },
         )
         # The registry policy's votes for the new head, pushed before HeadChanged so that the
         # consensus side holds them when it proposes on this head.
@@ -365,7 +374,9 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
 
     app = create_app(backend, config, hub)
     # uvicorn runs inside this process's uvloop loop (loop="none"), next to the seam server.
-    options = {**server_options(config), "loop": "none", "log_level": "warning"}
+    # log_config None: uvicorn's records go through this process's handler and format (a JSON
+    # line with --logging-format json), not uvicorn's own.
+    options = {**server_options(config), "loop": "none", "log_level": "warning", "log_config": None}
     listeners = []
     if config.rpc_http_enabled:
         listeners.append((config.rpc_http_host, config.rpc_http_port))

@@ -31,6 +31,7 @@ from jsc_node import __version__
 from jsc_node.config import NodeConfig
 from jsc_node.errors import ConfigError
 from jsc_node.genesis import DEV_VALIDATOR_KEY, GenesisSpec, load_genesis
+from jsc_node.logs import setup_logging
 from jsc_node.pins import PINNED_VERSIONS, check_versions
 from jsc_node.procutil import data_dir_lock, die_with_parent
 
@@ -82,16 +83,6 @@ DEV_ACCOUNTS = (
         "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
     ),
 )
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level),
-        format="%(asctime)s %(levelname)-5s %(name)s [%(process)d] %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("eth", "trie", "libp2p", "uvicorn", "multiaddr", "asyncio"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level)))
 
 
 def adopt_libp2p_logging(level: str) -> None:
@@ -203,27 +194,32 @@ def init_node(config: NodeConfig) -> GenesisSpec:
     return spec
 
 
-def _child(target: str, level: str, *args: Any) -> None:
+def _child(target: str, config: NodeConfig, *args: Any) -> None:
     # spawn hands the child its supervisor's pid as the supervisor knew it
     supervisor = multiprocessing.parent_process()
     if supervisor is None or supervisor.pid is None:
         os._exit(1)
     die_with_parent(signal.SIGKILL, supervisor.pid)
-    setup_logging(level)
+    level = config.log_level
+    setup_logging(level, config.logging_format, target, config.log_module_levels)
     from jsc_node.errors import JscError
 
     try:
         if target == "execution":
             from jsc_node.execution_process import main as execution_main
 
-            execution_main(*args)
+            execution_main(config, *args)
         else:
             from jsc_node.consensus_process import main as consensus_main
 
             adopt_libp2p_logging(level)
-            consensus_main(*args)
+            consensus_main(config, *args)
     except JscError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        if config.logging_format == "json":
+            log.error("%s", exc)
+            logging.shutdown()
+        else:
+            print(f"error: {exc}", file=sys.stderr)
         sys.stderr.flush()
         os._exit(2)
     except KeyboardInterrupt:
@@ -261,6 +257,24 @@ def _print_banner(config: NodeConfig, spec: GenesisSpec) -> None:
         lines.append("Development accounts (10,000 ETH each; public keys, never use them on a real network):")
         for i, (address, key) in enumerate(DEV_ACCOUNTS):
             lines.append(f"  ({i}) {address}  key {key}")
+    if config.logging_format == "json":
+        # One record a log pipeline can read, not lines of text among the JSON ones.
+        log.info(
+            "jsc-node v%s ready",
+            __version__,
+            extra={
+                "chain_id": spec.chain_id,
+                "data_path": str(config.data_path),
+                "rpc_http": f"http://{config.rpc_http_host}:{config.rpc_http_port}",
+                "rpc_ws": f"ws://{config.rpc_ws_host}:{config.rpc_ws_port}"
+                if config.rpc_ws_enabled
+                else None,
+                "dev_accounts": [address for address, _key in DEV_ACCOUNTS]
+                if config.genesis_file is None
+                else None,
+            },
+        )
+        return
     print("\n".join(lines), flush=True)
 
 
@@ -286,7 +300,7 @@ def check_ports_free(config: NodeConfig) -> None:
 
 
 def run_node(config: NodeConfig) -> int:
-    setup_logging(config.log_level)
+    setup_logging(config.log_level, config.logging_format, "main", config.log_module_levels)
     # Each process checks again before it patches; checked here, a mismatch is one error line
     # and no process starts.
     check_versions(*PINNED_VERSIONS)
@@ -304,12 +318,10 @@ def run_node(config: NodeConfig) -> int:
     with data_dir_lock(config.data_path):
         seam_path = seam_socket_path(config.data_path)
         ctx = multiprocessing.get_context("spawn")
-        execution = ctx.Process(
-            target=_child, args=("execution", config.log_level, config, seam_path), name="jsc-execution"
-        )
+        execution = ctx.Process(target=_child, args=("execution", config, seam_path), name="jsc-execution")
         consensus = ctx.Process(
             target=_child,
-            args=("consensus", config.log_level, config, seam_path, node_key),
+            args=("consensus", config, seam_path, node_key),
             name="jsc-consensus",
         )
         stopping = False

@@ -58,6 +58,7 @@ METHODS: Final[Mapping[str, Handler]] = {
     "eth_chainId": eth.chain_id,
     "admin_nodeInfo": admin.node_info,
     "admin_peers": admin.peers,
+    "admin_changeLogLevel": admin.change_log_level,
     "qbft_proposeValidatorVote": qbft.propose_validator_vote,
     "qbft_discardValidatorVote": qbft.discard_validator_vote,
     "qbft_getPendingVotes": qbft.get_pending_votes,

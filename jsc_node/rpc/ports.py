@@ -252,6 +252,11 @@ class ChainReads(Protocol):
         ``network`` (``remoteAddress``, ``inbound``)."""
         ...
 
+    async def admin_change_log_level(self, level: int, loggers: tuple[str, ...]) -> None:
+        """Set ``level`` (Python's) on ``loggers`` (none: the node's own and the root) in every
+        process of this node."""
+        ...
+
     async def qbft_pending_votes(self) -> Mapping[bytes, bool]:
         """This node's votes not yet discarded: address -> add."""
         ...

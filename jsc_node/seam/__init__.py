@@ -31,6 +31,7 @@ Events (pushed by the execution process to the connections subscribed to them):
 - ``vote_proposed``   address, add   qbft_proposeValidatorVote
 - ``vote_discarded``  address        qbft_discardValidatorVote
 - ``head_changed``    number, hash, pending   a block was committed; the pool's count after it
+- ``log_level_changed`` level, loggers  admin_changeLogLevel (the consensus process follows)
 
 A HeaderSummary is ``number, hash, parent_hash, timestamp, coinbase, extra_data, gas_limit``.
 Errors cross by name: InvalidBlock stays InvalidBlock, any other JscError becomes SeamError.

@@ -306,6 +306,19 @@ class HeadChanged(Event):
     """The pool's count of executable transactions at this head."""
 
 
+@dataclass(frozen=True)
+class LogLevelChanged(Event):
+    """admin_changeLogLevel: the consensus process sets the same levels as the execution process
+    (jsc_node/logs.py change_levels)."""
+
+    name = "log_level_changed"
+
+    level: int
+    """A Python logging level (logging.DEBUG is 10)."""
+    loggers: tuple[str, ...]
+    """Logger names; none: the root and the node's own loggers."""
+
+
 REQUESTS: dict[str, type[Request[Response]]] = {
     cls.method: cls
     for cls in (
@@ -323,5 +336,6 @@ REQUESTS: dict[str, type[Request[Response]]] = {
 }
 
 EVENTS: dict[str, type[Event]] = {
-    cls.name: cls for cls in (PendingChanged, LocalTxs, VoteProposed, VoteDiscarded, HeadChanged)
+    cls.name: cls
+    for cls in (PendingChanged, LocalTxs, VoteProposed, VoteDiscarded, HeadChanged, LogLevelChanged)
 }

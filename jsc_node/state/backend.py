@@ -39,6 +39,7 @@ from jsc_node.errors import (
     VoteRefused,
 )
 from jsc_node.governance.registry import attestation_problem
+from jsc_node.logs import change_levels
 from jsc_node.state.chain import ChainReader, effective_gas_price, tx_view
 from jsc_node.state.evm import rules
 from jsc_node.state.evm.executor import ExecutedBlock, Executor
@@ -182,6 +183,8 @@ class NodeBackend:
         self._policy_seen: tuple[bytes, tuple[bytes, ...], frozenset[bytes]] | None = None
         """What ``apply_registry_policy`` last looked at: the registry's storage root, the head's
         validators and the held add votes; the same again gives the same answer."""
+        self.on_log_level: Callable[[int, tuple[str, ...]], None] = lambda level, loggers: None
+        """Called after admin_changeLogLevel changed this process (the consensus process follows)."""
         self.head_state = HeadState(executor)
         self._published: BlockHeaderAPI = executor.head
 
@@ -702,6 +705,11 @@ class NodeBackend:
             }
             for peer in self.p2p_peers
         ]
+
+    async def admin_change_log_level(self, level: int, loggers: tuple[str, ...]) -> None:
+        changed = change_levels(level, loggers)
+        log.info("log level %s on %s", logging.getLevelName(level), ", ".join(changed))
+        self.on_log_level(level, loggers)
 
     # -- QBFT --------------------------------------------------------------------------
 

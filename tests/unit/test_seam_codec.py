@@ -82,7 +82,7 @@ def test_every_message_is_in_the_tables() -> None:
     assert set(EVENTS.values()) == set(ALL_EVENTS)
     assert {cls.reply for cls in ALL_REQUESTS} <= set(ALL_RESPONSES)
     assert len(ALL_REQUESTS) == 10
-    assert len(ALL_EVENTS) == 5
+    assert len(ALL_EVENTS) == 6
 
 
 @pytest.mark.parametrize("cls", ALL_REQUESTS, ids=lambda c: c.__name__)
