@@ -17,7 +17,7 @@ import httpx
 from jsc_node.config import RPC_APIS
 
 ALL_APIS = ",".join(RPC_APIS)
-READY_TIMEOUT_S = 60.0
+READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 20.0
 
 
