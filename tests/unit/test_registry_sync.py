@@ -117,6 +117,8 @@ def test_set_change_is_synced_before_the_transactions(
 
     read = chain.storage()
     assert registry.read_validators(read) == new_set
+    # The system call touches no account but the registry: SYSTEM_ADDRESS is not created (EIP-158).
+    assert not chain.executor.state_at(chain.executor.head).account_exists(registry.SYSTEM_ADDRESS)
     assert read(registry.SLOT_VALIDATOR_SET_HASH) == int.from_bytes(
         registry.validator_set_hash(new_set), "big"
     )
