@@ -258,7 +258,8 @@ class ChainReads(Protocol):
         ...
 
     async def qbft_pending_votes(self) -> Mapping[bytes, bool]:
-        """This node's votes not yet discarded: address -> add."""
+        """This node's votes not yet discarded, the registry policy's drop votes among them:
+        address -> add."""
         ...
 
     async def qbft_validators(self, block: BlockId) -> tuple[bytes, ...] | None:
@@ -378,11 +379,14 @@ class NodeWrites(Protocol):
 
     async def qbft_propose_vote(self, address: bytes, add: bool) -> None:
         """Record this node's vote to add (True) or drop (False) ``address``; its proposals carry
-        it until it is discarded."""
+        it until it is discarded. ``VoteRefused`` (nothing recorded) on a chain with ``config.jsc``
+        for an add vote of a non-validator without a valid attestation, or a validator the
+        registry policy votes out."""
         ...
 
     async def qbft_discard_vote(self, address: bytes) -> bool:
-        """Withdraw this node's vote about ``address``; False if there was none."""
+        """Withdraw this node's vote about ``address``; False if there was none; ``VoteRefused``
+        for a drop vote the registry policy holds."""
         ...
 
 

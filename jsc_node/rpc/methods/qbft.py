@@ -3,6 +3,11 @@
 A vote proposed here is carried by this node's own proposals (in the block's extraData) until it is
 discarded; a change to the validator set takes effect when more than half of the validators voted
 for it within an epoch (consensus/validators.py).
+
+On a chain with ``config.jsc`` the votes follow the validator registry (state/backend.py): an add
+vote for an address without a valid attestation is refused at once (-32000, ``VoteRefused``, the
+chain rule's words), and the node holds drop votes of its own for validators whose attestation is
+no longer valid; ``qbft_getPendingVotes`` lists them, ``qbft_discardValidatorVote`` refuses them.
 """
 
 from __future__ import annotations
