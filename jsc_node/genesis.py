@@ -7,6 +7,7 @@ problem is a GenesisError naming the field (``config.chainId``, ``alloc.<addr>.b
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -249,7 +250,10 @@ def parse_genesis(doc: Any) -> GenesisSpec:
     jsc = None
     if "jsc" in config:
         jsc = _jsc_policy(config["jsc"])
-        _validate_registry_genesis(jsc, alloc)
+        if qbft is None:
+            raise GenesisError("config.jsc", "the validator registry needs a QBFT chain (config.qbft)")
+        _validate_registry_genesis(jsc, alloc, decode_extra_data(extra_data).validators)
+        _require_prague_at_genesis(time_forks, _int(doc.get("timestamp", 0), "timestamp"))
 
     return GenesisSpec(
         chain_id=chain_id,
@@ -299,11 +303,14 @@ def _jsc_policy(value: Any) -> JscPolicy:
     return JscPolicy(registry=registry_address, jurisdictions=tuple(codes))
 
 
-def _validate_registry_genesis(policy: JscPolicy, alloc: dict[bytes, Account]) -> None:
-    """The registry's genesis storage must agree with the policy: the contract is there and allows
-    every jurisdiction the policy names. Whether each genesis validator is attested is not a rule
-    of the genesis document (no vote adds a genesis validator); the registry's own validator list
-    is overwritten by the chain's system call from block 1 on."""
+def _validate_registry_genesis(
+    policy: JscPolicy, alloc: dict[bytes, Account], validators: Sequence[bytes]
+) -> None:
+    """The registry's genesis storage must agree with the policy: the contract is there, allows
+    every jurisdiction the policy names, and holds a valid attestation in an allowed jurisdiction
+    for every genesis validator (else every honest node would vote it out from block 1: a chain
+    whose genesis set has none would shrink to nothing). The registry's own validator list is
+    overwritten by the chain's system call from block 1 on."""
     where = "0x" + policy.registry.hex()
     account = alloc.get(policy.registry)
     if account is None or not account.code:
@@ -317,6 +324,26 @@ def _validate_registry_genesis(policy: JscPolicy, alloc: dict[bytes, Account]) -
             raise GenesisError(
                 f"alloc.{where}.storage", f"the registry does not allow jurisdiction {code!r} of config.jsc"
             )
+    for validator in validators:
+        problem = registry.attestation_problem(read, validator, policy.jurisdictions)
+        if problem is not None:
+            raise GenesisError(
+                f"alloc.{where}.storage",
+                f"genesis validator {problem} (every node would vote it out; "
+                "`jsc-node genesis new --attestations FILE` writes them)",
+            )
+
+
+def _require_prague_at_genesis(time_forks: Sequence[tuple[str, int]], timestamp: int) -> None:
+    """The registry is compiled for Prague (contracts/ValidatorRegistry.sol, solc evmVersion
+    prague) and called at every validator-set change: its opcodes must run from block 1."""
+    at = dict(time_forks).get("prague")
+    if at is None or at > timestamp:
+        raise GenesisError(
+            "config.pragueTime",
+            "the validator registry (config.jsc) needs Prague rules from genesis: set pragueTime to 0 "
+            "(and every earlier fork at 0)",
+        )
 
 
 def _fork_list(

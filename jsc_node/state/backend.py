@@ -180,11 +180,11 @@ class NodeBackend:
         """Called after a transaction joins ``local_txs`` (the execution process pushes it on)."""
         self.on_vote: Callable[[bytes, bool | None], None] = lambda address, add: None
         """Called with (address, add) when a vote is proposed, (address, None) when discarded."""
+        self.on_log_level: Callable[[int, tuple[str, ...]], None] = lambda level, loggers: None
+        """Called after admin_changeLogLevel changed this process (the consensus process follows)."""
         self._policy_seen: tuple[bytes, tuple[bytes, ...], frozenset[bytes]] | None = None
         """What ``apply_registry_policy`` last looked at: the registry's storage root, the head's
         validators and the held add votes; the same again gives the same answer."""
-        self.on_log_level: Callable[[int, tuple[str, ...]], None] = lambda level, loggers: None
-        """Called after admin_changeLogLevel changed this process (the consensus process follows)."""
         self.head_state = HeadState(executor)
         self._published: BlockHeaderAPI = executor.head
 

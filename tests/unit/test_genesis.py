@@ -156,6 +156,9 @@ def test_missing_and_unparsable_files(tmp_path: Path) -> None:
 def test_genesis_without_qbft_is_an_imported_chain() -> None:
     doc = _dev()
     del doc["config"]["qbft"]
+    with pytest.raises(GenesisError, match=r"config\.jsc.*needs a QBFT chain"):
+        parse_genesis(doc)
+    del doc["config"]["jsc"]
     doc["mixHash"] = "0x" + "00" * 32
     doc["extraData"] = "0x"
     spec = parse_genesis(doc)

@@ -266,3 +266,28 @@ def test_genesis_new_refuses_a_bad_attestation_and_writes_nothing(tmp_path: Path
         in result.stderr
     )
     assert not out.exists()
+
+
+def test_a_genesis_validator_without_a_valid_attestation_is_refused() -> None:
+    # Every honest node would hold a drop vote for it from block 1 (the registry policy), so a
+    # genesis whose validators are not attested would vote its own set away: refused at load.
+    doc = copy.deepcopy(dev_genesis())
+    entry = doc["alloc"][REGISTRY_ADDRESS.hex()]
+    validator = parse_genesis(doc).validators[0]
+    status_slot = registry.attestation_base(validator) + registry.OFF_STATUS
+    for status, words in ((0, "has no attestation"), (1, "pending"), (3, "revoked")):
+        entry["storage"][f"0x{status_slot:064x}"] = f"0x{status:064x}"
+        with pytest.raises(GenesisError, match=f"genesis validator 0x{validator.hex()}.*{words}") as info:
+            parse_genesis(doc)
+        assert info.value.field.endswith(".storage")
+
+
+def test_the_registry_needs_prague_from_genesis() -> None:
+    doc = copy.deepcopy(dev_genesis())
+    doc["config"]["pragueTime"] = 1_000
+    with pytest.raises(GenesisError, match="needs Prague rules from genesis") as info:
+        parse_genesis(doc)
+    assert info.value.field == "config.pragueTime"
+    del doc["config"]["pragueTime"]
+    with pytest.raises(GenesisError, match="needs Prague rules from genesis"):
+        parse_genesis(doc)

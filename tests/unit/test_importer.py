@@ -23,6 +23,7 @@ from jsc_node.cli import app
 from jsc_node.consensus.block import decode_block, private_key, sign_commit_seal
 from jsc_node.errors import ImportFailed
 from jsc_node.genesis import GenesisSpec, parse_genesis
+from jsc_node.governance import registry
 from jsc_node.importer import ChainImporter, count_blocks, import_files, read_block_files, split_rlp_items
 from jsc_node.state.evm.executor import Executor
 from jsc_node.state.storage.leveldb import LevelDB
@@ -38,6 +39,11 @@ def _genesis(keys: list[Any]) -> GenesisSpec:
     validators = sorted(key.public_key.to_canonical_address() for key in keys)
     doc["extraData"] = (
         "0x" + encode_extra_data(QbftExtraData(b"\x00" * 32, tuple(validators), None, 0, ())).hex()
+    )
+    # config.jsc: every genesis validator holds an attestation in the registry's genesis storage.
+    attested = {address: registry.dev_attestation(i) for i, address in enumerate(validators)}
+    doc["alloc"][registry.REGISTRY_ADDRESS.hex()] = registry.genesis_alloc_entry(
+        validators, attested, doc["config"]["jsc"]["jurisdictions"]
     )
     return parse_genesis(doc)
 
