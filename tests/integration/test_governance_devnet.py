@@ -73,9 +73,10 @@ RECEIPT_TIMEOUT_S = "60"
 NODE_FLAGS = ("--rpc-evm-timeout", "60")
 ROGUE = 3
 """Index of the validator started with the rogue switch (off until step 3)."""
-MAX_GAP_S = 6
-"""Longest time between two consecutive blocks allowed while validators are voted out: the block
-period (1 s), a round change (2 s) and slack for a loaded machine."""
+MAX_GAP_S = 8
+"""Longest time allowed between two consecutive blocks while validators are voted out: the block
+period (1 s) and two round changes (2 s, then 4 s: QBFT doubles the round timeout), where a halt
+(GoQuorum #1728) never ends. Measured: 2 s on a quiet machine, 5 s with load average 12 on 2 cores."""
 
 ROGUE_SITECUSTOMIZE = '''
 """Test-only: while the file $JSC_TEST_ROGUE_FLAG exists, this node neither refuses a vote for an
@@ -290,15 +291,6 @@ def votes_in(node: NodeProcess, first: int, last: int) -> list[tuple[int, str, s
     return found
 
 
-def timestamps(node: NodeProcess, first: int, last: int) -> list[int]:
-    stamps = []
-    for number in range(first, last + 1):
-        block = node.rpc("eth_getBlockByNumber", hex(number), False)
-        assert isinstance(block, dict)
-        stamps.append(int(block["timestamp"], 16))
-    return stamps
-
-
 # --- the steps ---------------------------------------------------------------------------------
 
 
@@ -473,7 +465,7 @@ def test_4_revoked_validators_are_voted_out_live(net: Devnet) -> None:
             f"{subject}: missing quorum: {i} of 4 revocation votes; revoked at 4" for i in (1, 2, 3)
         ], outcome
         assert outcome[subject][3].startswith(f"{subject}: revoked at block "), outcome
-    revoked_at = int(outcome[leaving][-1].rsplit(" ", 1)[1])
+    revoked_at = {subject: int(outcome[subject][3].rsplit(" ", 1)[1]) for subject in (CANDIDATE, leaving)}
 
     # No operator votes: every node holds the policy's drop votes; 5→4→3 while blocks go on.
     remaining = sorted_addresses(net.network.addresses[:3])
@@ -484,30 +476,32 @@ def test_4_revoked_validators_are_voted_out_live(net: Devnet) -> None:
         lambda: f"three blocks after the change at {changed_at} (at {heads([v0, v1, v2])})",
     )
     end = min(heads(net.nodes))
-    # The removals, in the order they happened.
-    for number in range(start, changed_at + 1):
-        present = {a.lower() for a in validators_at(v0, hex(number))}
-        for address in (CANDIDATE, leaving):
-            if address not in net.removed_at and address.lower() not in present:
-                net.removed_at[address] = number
-    assert set(net.removed_at) == {CANDIDATE, leaving}, net.removed_at
+    blocks = [raw_block(v0, n) for n in range(start, end + 1)]
+    # Each removal: the first block whose validator list lacks it.
+    for address in (CANDIDATE, leaving):
+        member = bytes.fromhex(address[2:])
+        net.removed_at[address] = next(b.number for b in blocks if member not in b.extra.validators)
     assert max(net.removed_at.values()) == changed_at
-    assert changed_at > revoked_at
-    # They were voted out by drop votes that no operator proposed: the proposers of the votes.
-    drops = [v for v in votes_in(v0, start, changed_at - 1) if not v[3]]
-    assert {v[2] for v in drops} == {CANDIDATE.lower(), leaving.lower()}, drops
-    assert all(
-        v[3] is False for v in votes_in(v0, start, end) if v[2] in (CANDIDATE.lower(), leaving.lower())
-    )
+    assert all(net.removed_at[a] > revoked_at[a] for a in revoked_at), (net.removed_at, revoked_at)
+    # They were voted out by drop votes no operator proposed (the policy's), and no block voted
+    # to keep or add either of them.
+    subjects = {bytes.fromhex(a[2:]) for a in (CANDIDATE, leaving)}
+    about = [b for b in blocks if b.extra.vote is not None and b.extra.vote.recipient in subjects]
+    assert all(b.extra.vote is not None and not b.extra.vote.add for b in about)
+    assert {b.extra.vote.recipient for b in about if b.extra.vote is not None} == subjects
     for node in (v0, v1, v2):
         logs = node.logs()
         for address in (CANDIDATE, leaving):
             assert f"registry policy: voting validator {address.lower()} out at block " in logs, address
+            assert f"registry policy: withdrew the vote to drop {address.lower()} at block " in logs, address
     # Without a halt: the longest time between two blocks from the first revocation on.
-    stamps = timestamps(v0, start, end)
-    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    gaps = [later.timestamp - earlier.timestamp for earlier, later in itertools.pairwise(blocks)]
     longest = max(gaps)
-    print(f"revocation: blocks {start}..{end}, removed at {net.removed_at}, longest gap {longest} s")
+    slow = {start + i + 1: gap for i, gap in enumerate(gaps) if gap > 1}
+    print(
+        f"revocation: blocks {start}..{end}, removed at {net.removed_at}, longest gap {longest} s "
+        f"(blocks after a gap over 1 s: {slow})"
+    )
     assert longest <= MAX_GAP_S, (longest, gaps)
     # The nodes voted out follow as non-validators; a transfer sent to one is final on all.
     wait_mined_everywhere(net.nodes, net.network.send(v3))
