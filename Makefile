@@ -10,7 +10,7 @@ TXS ?= 500
 PYTEST_ARGS ?=
 # The dev node serves every JSON-RPC namespace (Foundry/Hardhat trace with debug_*); a plain
 # `jsc-node run` serves ETH,NET,WEB3 only.
-RPC_APIS ?= ETH,NET,WEB3,TXPOOL,QBFT,ADMIN,DEBUG,TESTING,JSC
+RPC_APIS ?= ETH,NET,WEB3,TXPOOL,QBFT,ADMIN,DEBUG,TESTING,JSC,PERM
 
 .PHONY: install run test lint bench conformance sim probe contracts clean
 

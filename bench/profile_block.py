@@ -188,7 +188,7 @@ def profile_rpc(
     from bench.rpc import hx, request
     from jsc_node.rpc.dispatch import Dispatcher
 
-    dispatcher = Dispatcher(backend, max_batch_size=config.rpc_max_batch_size)
+    dispatcher = Dispatcher(backend, max_batch_size=config.rpc_http_max_batch_size)
     token = hx(w.token)
     data = hx(wl.erc20_balance_of_data(w.read_addresses[0]))
     last = "0x" + wl.tx_hash(raws[0]).hex()  # in the first, largest block

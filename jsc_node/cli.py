@@ -154,6 +154,24 @@ def run(
             "validators; reloaded when it changes.",
         ),
     ] = None,
+    permissions_accounts_config_file_enabled: Annotated[
+        bool | None,
+        typer.Option(
+            "--permissions-accounts-config-file-enabled",
+            help="Admit only senders on the accounts-allowlist of the accounts config file (RPC, "
+            "gossip, blocks built here; never block validity). [default: off]",
+            show_default=False,
+        ),
+    ] = None,
+    permissions_accounts_config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--permissions-accounts-config-file",
+            metavar="PATH",
+            help="TOML file: accounts-allowlist = [0x-addresses]; reloaded when it changes. "
+            "[default: <data-path>/permissions_config.toml]",
+        ),
+    ] = None,
     node_private_key_file: NodeKeyOpt = None,
     min_gas_price: Annotated[
         int | None,
@@ -177,6 +195,136 @@ def run(
             help="Accept pre-EIP-155 (no chain id) legacy transactions over RPC, as geth's "
             "--rpc.allow-unprotected-txs. [default: off]",
             show_default=False,
+        ),
+    ] = None,
+    host_allowlist: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host-allowlist",
+            metavar="HOST[,HOST...]",
+            help="Host names served over HTTP and WebSocket (DNS-rebinding guard; port not compared; "
+            "IP-address Hosts always served); * for any. [default: localhost,127.0.0.1]",
+        ),
+    ] = None,
+    rpc_ws_origins: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rpc-ws-origins",
+            metavar="ORIGIN[,ORIGIN...]",
+            help="Origins allowed to open a WebSocket (geth's --ws.origins); * for any; a client "
+            "sending no Origin is always allowed. [default: local pages: http://localhost, "
+            "http://127.0.0.1, http://[::1], http://HOSTNAME]",
+        ),
+    ] = None,
+    rpc_http_max_active_connections: Annotated[
+        int | None,
+        typer.Option(
+            "--rpc-http-max-active-connections",
+            help="HTTP requests answered at once; more get HTTP 503. [default: 80]",
+        ),
+    ] = None,
+    rpc_ws_max_active_connections: Annotated[
+        int | None,
+        typer.Option(
+            "--rpc-ws-max-active-connections",
+            help="WebSocket connections open at once; more are closed (1013). [default: 80]",
+        ),
+    ] = None,
+    rpc_http_max_batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--rpc-http-max-batch-size", help="Calls in one batch, HTTP and WebSocket. [default: 1024]"
+        ),
+    ] = None,
+    rpc_batch_response_max_size: Annotated[
+        int | None,
+        typer.Option(
+            "--rpc-batch-response-max-size",
+            help="Bytes of answers in one batch; later calls get 'response too large'; 0: no limit. "
+            "[default: 25000000]",
+        ),
+    ] = None,
+    rpc_rate_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--rpc-rate-limit",
+            help="Calls per second per client IP (IPv6: /64), HTTP and WebSocket, each call of a "
+            "batch counted; over it HTTP 429 / error -32005; 0: off. [default: 0]",
+        ),
+    ] = None,
+    rpc_rate_limit_burst: Annotated[
+        int | None,
+        typer.Option(
+            "--rpc-rate-limit-burst",
+            help="Calls a client may make at once above --rpc-rate-limit; 0: one second's worth. [default: 0]",
+        ),
+    ] = None,
+    rpc_http_authentication_enabled: Annotated[
+        bool | None,
+        typer.Option(
+            "--rpc-http-authentication-enabled",
+            help="HTTP POSTs need 'Authorization: Bearer <JWT>' signed by the key of "
+            "--rpc-http-authentication-jwt-public-key-file (Besu's flag). [default: off]",
+            show_default=False,
+        ),
+    ] = None,
+    rpc_http_authentication_jwt_public_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--rpc-http-authentication-jwt-public-key-file",
+            metavar="PATH",
+            help="PEM public key (-----BEGIN PUBLIC KEY-----) the tokens are verified with.",
+        ),
+    ] = None,
+    rpc_http_authentication_jwt_algorithm: Annotated[
+        str | None,
+        typer.Option(
+            "--rpc-http-authentication-jwt-algorithm",
+            metavar="ALG",
+            help="RS256, RS384, RS512, ES256, ES384 or ES512. [default: RS256]",
+        ),
+    ] = None,
+    rpc_http_authentication_credentials_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--rpc-http-authentication-credentials-file",
+            metavar="PATH",
+            help="TOML of users ([Users.NAME] password = bcrypt hash, permissions = [...]) who get "
+            "HTTP tokens from POST /login (instead of a public key file).",
+        ),
+    ] = None,
+    rpc_ws_authentication_enabled: Annotated[
+        bool | None,
+        typer.Option(
+            "--rpc-ws-authentication-enabled",
+            help="WebSocket handshakes need 'Authorization: Bearer <JWT>' signed by the key of "
+            "--rpc-ws-authentication-jwt-public-key-file (Besu's flag). [default: off]",
+            show_default=False,
+        ),
+    ] = None,
+    rpc_ws_authentication_jwt_public_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--rpc-ws-authentication-jwt-public-key-file",
+            metavar="PATH",
+            help="PEM public key (-----BEGIN PUBLIC KEY-----) the tokens are verified with.",
+        ),
+    ] = None,
+    rpc_ws_authentication_jwt_algorithm: Annotated[
+        str | None,
+        typer.Option(
+            "--rpc-ws-authentication-jwt-algorithm",
+            metavar="ALG",
+            help="RS256, RS384, RS512, ES256, ES384 or ES512. [default: RS256]",
+        ),
+    ] = None,
+    rpc_ws_authentication_credentials_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--rpc-ws-authentication-credentials-file",
+            metavar="PATH",
+            help="TOML of users ([Users.NAME] password = bcrypt hash, permissions = [...]) who get "
+            "WebSocket tokens from POST /login (instead of a public key file).",
         ),
     ] = None,
     log_level: LogLevelOpt = None,
@@ -212,11 +360,29 @@ def run(
             p2p_port=p2p_port,
             bootnodes=_split_list(bootnodes),
             permissions_nodes_config_file=permissions_nodes_config_file,
+            permissions_accounts_config_file_enabled=permissions_accounts_config_file_enabled,
+            permissions_accounts_config_file=permissions_accounts_config_file,
             node_private_key_file=node_private_key_file,
             min_gas_price=min_gas_price,
             rpc_gas_cap=rpc_gas_cap,
             rpc_evm_timeout=rpc_evm_timeout,
             rpc_allow_unprotected_txs=rpc_allow_unprotected_txs,
+            host_allowlist=_split_list(host_allowlist),
+            rpc_ws_origins=_split_list(rpc_ws_origins),
+            rpc_http_max_active_connections=rpc_http_max_active_connections,
+            rpc_ws_max_active_connections=rpc_ws_max_active_connections,
+            rpc_http_max_batch_size=rpc_http_max_batch_size,
+            rpc_batch_response_max_size=rpc_batch_response_max_size,
+            rpc_rate_limit=rpc_rate_limit,
+            rpc_rate_limit_burst=rpc_rate_limit_burst,
+            rpc_http_authentication_enabled=rpc_http_authentication_enabled,
+            rpc_http_authentication_jwt_public_key_file=rpc_http_authentication_jwt_public_key_file,
+            rpc_http_authentication_jwt_algorithm=rpc_http_authentication_jwt_algorithm,
+            rpc_ws_authentication_enabled=rpc_ws_authentication_enabled,
+            rpc_ws_authentication_jwt_public_key_file=rpc_ws_authentication_jwt_public_key_file,
+            rpc_ws_authentication_jwt_algorithm=rpc_ws_authentication_jwt_algorithm,
+            rpc_http_authentication_credentials_file=rpc_http_authentication_credentials_file,
+            rpc_ws_authentication_credentials_file=rpc_ws_authentication_credentials_file,
             log_level=log_level,
             logging_format=logging_format,
             log_module_levels=log_module_levels,
@@ -281,6 +447,14 @@ def devnet(
         ),
     ] = None,
     log_level: LogLevelOpt = None,
+    accounts_allowlist: Annotated[
+        bool,
+        typer.Option(
+            "--accounts-allowlist",
+            help="New devnet only: the account allowlist contract in genesis, switched on; the "
+            "validators are its admins and nobody else is listed. [default: off, an open chain]",
+        ),
+    ] = False,
 ) -> None:
     """Run N validators (and RPC nodes) on 127.0.0.1 until Ctrl-C; the same --dir again restarts them."""
     from jsc_node.devnet import DevnetOptions, run_devnet
@@ -295,6 +469,7 @@ def devnet(
                 chain_id=chain_id,
                 block_period_s=block_period,
                 log_level=(log_level or "INFO").upper(),
+                accounts_allowlist=accounts_allowlist,
             )
         )
     if status != 0:
@@ -640,13 +815,45 @@ def genesis_new(
             "[default: development attestations, marked as such]",
         ),
     ] = None,
+    accounts_allowlist: Annotated[
+        bool,
+        typer.Option(
+            "--accounts-allowlist",
+            help="Put the account allowlist contract (contracts/AccountAllowlist.sol) in genesis and "
+            "switch it on (config.jsc.accountsAllowlist): only listed senders may transact, on every "
+            "node. The validators are its admins (funded to pay for admin transactions). [default: off, an open chain]",
+        ),
+    ] = False,
+    allowlist_accounts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowlist-accounts",
+            metavar="ADDRESS[,ADDRESS...]",
+            help="With --accounts-allowlist: accounts allowed to transact from genesis.",
+        ),
+    ] = None,
+    restrict_contract_creation: Annotated[
+        bool,
+        typer.Option(
+            "--restrict-contract-creation",
+            help="With --accounts-allowlist: creating a contract needs the CREATE permission an "
+            "admin grants (setCreatePermission). [default: any allowed account may]",
+        ),
+    ] = False,
 ) -> None:
     """Create validator keys and a QBFT genesis.json funding the ten dev accounts, with the validator
     registry (config.jsc) holding each validator's attestation."""
     from jsc_node.devtools import DEV_MNEMONIC, load_attestations, registry_address_hex, write_devnet
+    from jsc_node.errors import DevToolsInputError
+    from jsc_node.governance.accounts import ALLOWLIST_ADDRESS
 
     with user_errors():
         attestations = None if attestations_file is None else load_attestations(attestations_file, validators)
+        listed = _split_list(allowlist_accounts)
+        if (listed or restrict_contract_creation) and not accounts_allowlist:
+            raise DevToolsInputError(
+                "--allowlist-accounts and --restrict-contract-creation need --accounts-allowlist"
+            )
         keys = write_devnet(
             out,
             validators,
@@ -655,6 +862,9 @@ def genesis_new(
             timestamp=int(time.time()),
             empty_block_period_s=empty_block_period,
             attestations=attestations,
+            accounts_allowlist=accounts_allowlist,
+            allowlist_accounts=listed or (),
+            restrict_create=restrict_contract_creation,
         )
     for key in keys:
         typer.echo(f"validator-{key.index}: {key.address}  {out / f'validator-{key.index}' / 'key'}")
@@ -663,6 +873,12 @@ def genesis_new(
         f"registry:    0x{registry_address_hex()} (config.jsc), "
         + (f"attestations from {attestations_file}" if attestations_file else "DEVELOPMENT attestations")
     )
+    if accounts_allowlist:
+        typer.echo(
+            f"allowlist:   0x{ALLOWLIST_ADDRESS.hex()} (config.jsc.accountsAllowlist), admins: the validators, "
+            f"{len(listed or ())} account(s) listed"
+            + (", contract creation restricted" if restrict_contract_creation else "")
+        )
     typer.echo(f"dev accounts funded: the first ten of {DEV_MNEMONIC!r}")
     typer.echo(
         "WARNING: the validator keys are unencrypted files; not for production if you share them.",

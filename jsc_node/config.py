@@ -12,7 +12,7 @@ import os
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
@@ -22,7 +22,7 @@ from jsc_node.logs import FORMATS as LOG_FORMATS
 from jsc_node.logs import LEVELS as LOG_LEVELS
 from jsc_node.logs import parse_module_levels
 
-RPC_APIS: Final = ("ETH", "NET", "WEB3", "TXPOOL", "QBFT", "ADMIN", "DEBUG", "TESTING", "JSC")
+RPC_APIS: Final = ("ETH", "NET", "WEB3", "TXPOOL", "QBFT", "ADMIN", "DEBUG", "TESTING", "JSC", "PERM")
 """Every JSON-RPC namespace jsc-node serves, in Besu's spelling (``--rpc-http-api`` / ``--rpc-ws-api``)."""
 
 DEFAULT_RPC_APIS: Final = ("ETH", "NET", "WEB3")
@@ -41,6 +41,8 @@ def validate_apis(names: Iterable[str]) -> list[str]:
     return apis
 
 
+JwtAlgorithm = Literal["RS256", "RS384", "RS512", "ES256", "ES384", "ES512"]
+"""Besu's --rpc-http-authentication-jwt-algorithm values (its HS256 serves only the Engine API)."""
 DEFAULT_RPC_EVM_TIMEOUT_S = 5.0
 """geth's --rpc.evmtimeout default."""
 DEFAULT_DEV_DATA_PATH = (
@@ -79,7 +81,6 @@ class NodeConfig(BaseSettings):
     rpc_max_request_bytes: int = Field(
         default=5 * 1024 * 1024, ge=1024, description="geth's 5 MiB body limit."
     )
-    rpc_max_batch_size: int = Field(default=1000, ge=1)
     rpc_gas_cap: int = Field(
         default=50_000_000, ge=21_000, description="eth_call / eth_estimateGas gas cap (geth)."
     )
@@ -96,6 +97,94 @@ class NodeConfig(BaseSettings):
         "and debug_traceCall are aborted (geth's --rpc.evmtimeout); 0: no limit.",
     )
 
+    # --- RPC access guards (rpc/guards.py) and public-RPC limits (rpc/limits.py) ---
+    host_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1"],
+        description="Host names served over HTTP and WebSocket, port not compared (Besu's flag and "
+        "default; DNS-rebinding guard); * for any. IP-address Hosts are always served (geth).",
+    )
+    rpc_ws_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to open a WebSocket (geth's --ws.origins); unset: local pages "
+        "(http://localhost, 127.0.0.1, [::1], the hostname); * for any. No Origin: always allowed.",
+    )
+
+    rpc_http_max_active_connections: int = Field(
+        default=80,
+        ge=1,
+        description="HTTP requests answered at once (Besu's flag and default); more get HTTP 503.",
+    )
+    rpc_ws_max_active_connections: int = Field(
+        default=80,
+        ge=1,
+        description="WebSocket connections open at once (Besu's flag and default); more are closed (1013).",
+    )
+    rpc_http_max_batch_size: int = Field(
+        default=1024,
+        ge=1,
+        description="Calls in one batch, HTTP and WebSocket (Besu's flag and default); "
+        "more: one error, geth's -32600 'batch too large'.",
+    )
+    rpc_batch_response_max_size: int = Field(
+        default=25_000_000,
+        ge=0,
+        description="Bytes of answers in one batch (geth's --rpc.batch-response-max-size); calls "
+        "answered after it is passed get geth's -32003 'response too large'; 0: no limit.",
+    )
+    rpc_rate_limit: float = Field(
+        default=0,
+        ge=0,
+        description="Calls per second per client IP address (IPv6: per /64), HTTP and WebSocket "
+        "together, a batch counting each call; over it: HTTP 429 / JSON-RPC -32005; 0: off.",
+    )
+    rpc_rate_limit_burst: int = Field(
+        default=0,
+        ge=0,
+        description="Calls a client may make at once above --rpc-rate-limit (the token bucket's "
+        "size); 0: one second's worth, at least 1.",
+    )
+
+    @field_validator("host_allowlist", "rpc_ws_origins", mode="before")
+    @classmethod
+    def _guard_lists(cls, value: Any) -> Any:
+        return cls._list_from_text(value)
+
+    # JSON-RPC authentication with JWT (Besu's flags; rpc/auth.py). Enabled needs a public key file
+    # (tokens the operator issues) or a credentials file (tokens POST /login issues).
+    rpc_http_authentication_enabled: bool = Field(
+        default=False, description="POSTs need 'Authorization: Bearer <JWT>' (Besu's flag)."
+    )
+    rpc_http_authentication_jwt_public_key_file: Path | None = Field(
+        default=None, description="PEM public key the HTTP tokens are verified with."
+    )
+    rpc_http_authentication_jwt_algorithm: JwtAlgorithm = Field(
+        default="RS256", description="RS256, RS384, RS512, ES256, ES384 or ES512 (Besu's default RS256)."
+    )
+    rpc_ws_authentication_enabled: bool = Field(
+        default=False, description="WebSocket handshakes need 'Authorization: Bearer <JWT>'."
+    )
+    rpc_ws_authentication_jwt_public_key_file: Path | None = Field(
+        default=None, description="PEM public key the WebSocket tokens are verified with."
+    )
+    rpc_ws_authentication_jwt_algorithm: JwtAlgorithm = Field(
+        default="RS256", description="As --rpc-http-authentication-jwt-algorithm."
+    )
+    rpc_http_authentication_credentials_file: Path | None = Field(
+        default=None,
+        description="TOML of users (bcrypt password hash, permissions) who get HTTP tokens from POST /login.",
+    )
+    rpc_ws_authentication_credentials_file: Path | None = Field(
+        default=None,
+        description="As --rpc-http-authentication-credentials-file, for /login on the WebSocket port.",
+    )
+
+    @field_validator(
+        "rpc_http_authentication_jwt_algorithm", "rpc_ws_authentication_jwt_algorithm", mode="before"
+    )
+    @classmethod
+    def _jwt_algorithm(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
     p2p_enabled: bool = True
     p2p_host: str = "127.0.0.1"
     p2p_port: int = Field(default=30303, ge=0, le=65535)
@@ -103,6 +192,16 @@ class NodeConfig(BaseSettings):
     permissions_nodes_config_file: Path | None = Field(
         default=None,
         description="TOML file whose nodes-allowlist admits peers besides the validators (Besu's flag); reloaded on change.",
+    )
+    permissions_accounts_config_file_enabled: bool = Field(
+        default=False,
+        description="Admit only senders the accounts-allowlist of --permissions-accounts-config-file lists "
+        "(RPC, gossip, blocks this node builds; Besu's flag).",
+    )
+    permissions_accounts_config_file: Path | None = Field(
+        default=None,
+        description="TOML file with accounts-allowlist = [0x-addresses]; default permissions_config.toml "
+        "in the data dir (Besu's); reloaded on change.",
     )
 
     tx_pool_max_size: int = Field(

@@ -76,6 +76,9 @@ class DevnetOptions:
     block_period_s: int | None = None
     """None: 1 s for a new devnet, the genesis's period on a restart."""
     log_level: str = "INFO"
+    accounts_allowlist: bool = False
+    """New devnet only: the account allowlist contract in genesis, switched on (the validators are
+    its admins; devtools.make_genesis)."""
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,7 @@ def _create_devnet(options: DevnetOptions) -> None:
         DEFAULT_CHAIN_ID if options.chain_id is None else options.chain_id,
         DEFAULT_BLOCK_PERIOD_S if options.block_period_s is None else options.block_period_s,
         timestamp=int(time.time()),
+        accounts_allowlist=options.accounts_allowlist,
     )
 
 

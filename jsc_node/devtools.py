@@ -22,6 +22,7 @@ from jsc_node.chainformat import (
 )
 from jsc_node.errors import AttestationError, DevToolsInputError
 from jsc_node.genesis import DEV_VALIDATOR_KEY, predeploy_alloc
+from jsc_node.governance import accounts as accounts_contract
 from jsc_node.governance import registry as registry_contract
 from jsc_node.governance.identity import AttestationFields, attestation_fields
 
@@ -148,6 +149,9 @@ def make_genesis(
     registry: bool = True,
     attestations: Sequence[AttestationFields] | None = None,
     jurisdictions: Sequence[str] = DEFAULT_JURISDICTIONS,
+    accounts_allowlist: bool = False,
+    allowlist_accounts: Sequence[str] = (),
+    restrict_create: bool = False,
 ) -> dict[str, Any]:
     """A geth/Besu-style QBFT genesis document (a JSON-ready dict).
 
@@ -159,7 +163,15 @@ def make_genesis(
     naming it and ``jurisdictions``; ``attestations[i]`` is the Valid attestation of
     ``validators[i]`` in its storage, by default the marked development attestation
     ``governance.registry.dev_attestation(i)``.
+    With ``accounts_allowlist`` (needs ``registry``: it is a key of ``config.jsc``) the
+    AccountAllowlist (contracts/AccountAllowlist.sol) is at ``governance.accounts.ALLOWLIST_ADDRESS``,
+    named by ``config.jsc.accountsAllowlist``: the validators are its admins (who may always
+    transact; each without an ``alloc`` entry is funded as a dev account, to pay for the admin
+    transactions), ``allowlist_accounts`` are allowed to transact, and ``restrict_create`` makes
+    contract creation need the CREATE permission. Off by default: the chain is open.
     """
+    if accounts_allowlist and not registry:
+        raise DevToolsInputError("the account allowlist is named by config.jsc, which needs the registry")
     if not validators:
         raise DevToolsInputError("a QBFT genesis needs at least one validator")
     if chain_id <= 0:
@@ -212,6 +224,21 @@ def make_genesis(
             **accounts,
             registry_address_hex(): registry_contract.genesis_alloc_entry(
                 given, dict(zip(given, fields, strict=True)), jurisdictions
+            ),
+        }
+    if accounts_allowlist:
+        where = accounts_contract.ALLOWLIST_ADDRESS.hex()
+        if where in {a.lower().removeprefix("0x") for a in accounts}:
+            raise DevToolsInputError(f"alloc already holds the account allowlist address 0x{where}")
+        config["jsc"]["accountsAllowlist"] = "0x" + where
+        listed = [parse_address(a) for a in allowlist_accounts]
+        taken = {a.lower().removeprefix("0x") for a in accounts}
+        unfunded = [a.hex() for a in addresses if a.hex() not in taken]
+        accounts = {
+            **accounts,
+            **{a: {"balance": hex(DEV_ACCOUNT_BALANCE_WEI)} for a in unfunded},
+            where: accounts_contract.genesis_alloc_entry(
+                [parse_address(v) for v in validators], listed, restrict_create=restrict_create
             ),
         }
     return {
@@ -303,11 +330,15 @@ def write_devnet(
     timestamp: int = 0,
     empty_block_period_s: int = QBFT_EMPTY_BLOCK_PERIOD_S,
     attestations: Sequence[AttestationFields] | None = None,
+    accounts_allowlist: bool = False,
+    allowlist_accounts: Sequence[str] = (),
+    restrict_create: bool = False,
 ) -> list[ValidatorKey]:
     """Write ``out/validator-<i>/{key,address}``, ``out/genesis.json`` and ``out/README.md``.
 
     ``attestations[i]`` is validator-<i>'s attestation in the registry's genesis storage; without
-    them each gets the marked development attestation. Refuses a non-empty ``out`` so it never
+    them each gets the marked development attestation. ``accounts_allowlist`` and the two after it
+    are ``make_genesis``'s (the account allowlist contract, off by default). Refuses a non-empty ``out`` so it never
     overwrites keys.
     """
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -324,6 +355,9 @@ def write_devnet(
         timestamp=timestamp,
         empty_block_period_s=empty_block_period_s,
         attestations=attestations,
+        accounts_allowlist=accounts_allowlist,
+        allowlist_accounts=allowlist_accounts,
+        restrict_create=restrict_create,
     )
     out.mkdir(parents=True, exist_ok=True)
     for key in keys:

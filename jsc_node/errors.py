@@ -10,6 +10,8 @@
     ├── InvalidBlock            a block breaks a rule (got/expected where it applies)
     │   └── InvalidSeal
     ├── InvalidTransaction      a transaction is refused by the pool (geth's words)
+    │   └── SenderNotAuthorized a sender no account allowlist allows (Besu's -32007)
+    ├── AllowlistEditError      perm_add/removeAccounts... refused (Besu's words, -32000)
     ├── ExecutionReverted       eth_call / eth_estimateGas reverted (carries revert data)
     ├── ExecutionFailed         eth_call / eth_estimateGas failed without REVERT
     │   └── CallTimedOut        ... ran past --rpc-evm-timeout
@@ -37,6 +39,7 @@
     InvalidParams (ValueError)  a JSON-RPC parameter breaks its encoding rules (-32602)
     └── ArgumentError           ... of one positional argument (``invalid argument N: ...``)
     MethodNotFound, InvalidRequest (Exception)   raised by the JSON-RPC dispatcher only
+    Unauthorized (Exception)    the caller's JWT does not permit the method (rpc/auth.py, -40100)
     UnknownTracer (ValueError)  a debug_trace* tracer this node does not implement
 
 Foreign errors (py-evm, plyvel, rlp) are translated where they enter: ``raise X(...) from exc``.
@@ -107,6 +110,23 @@ class InvalidSeal(InvalidBlock):
 
 class InvalidTransaction(JscError):
     """Refused by the pool or the executor; the message uses geth's words."""
+
+
+class SenderNotAuthorized(InvalidTransaction):
+    """The sender is on neither this node's local account allowlist nor (when the chain has one)
+    the chain's AccountAllowlist: Besu's TX_SENDER_NOT_AUTHORIZED, -32007 over JSON-RPC. ``reason``
+    says which list refused it (logged; the RPC message is Besu's fixed words)."""
+
+    MESSAGE = "Sender account not authorized to send transactions"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(self.MESSAGE)
+
+
+class AllowlistEditError(JscError):
+    """perm_addAccountsToAllowlist and kin refused the request; the message is Besu's
+    (RpcErrorType ACCOUNT_ALLOWLIST_*, ALLOWLIST_*), -32000 over JSON-RPC."""
 
 
 class ExecutionReverted(JscError):
@@ -387,6 +407,14 @@ class MethodNotFound(Exception):
 
 class InvalidRequest(Exception):
     """Not a JSON-RPC request object: bad ``jsonrpc``/``id``/``method``, empty or oversized batch (-32600)."""
+
+
+class Unauthorized(Exception):
+    """The request's JWT does not permit the method, or has expired since the WebSocket opened
+    (Besu's ``UNAUTHORIZED``, -40100)."""
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
 
 
 class FilterNotFound(JscError):

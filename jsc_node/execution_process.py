@@ -48,6 +48,7 @@ from jsc_node.seam.messages import (
 from jsc_node.seam.server import Handler, SeamServer
 from jsc_node.state.backend import HeadState, NodeBackend
 from jsc_node.state.evm.executor import Executor
+from jsc_node.state.permissions import open_account_permissions
 from jsc_node.state.pool.pool import PoolLimits, TxPool
 from jsc_node.state.storage.leveldb import LevelDB
 from jsc_node.views import SyncStatus, SyncStatusEvent
@@ -330,6 +331,13 @@ def open_node_state(config: NodeConfig, spec: GenesisSpec) -> tuple[LevelDB, Exe
         evm_timeout_s=config.rpc_evm_timeout,
     )
     backend.head_state = head_state  # one head state for the pool and RPC reads
+    # Issue 13: the account allowlists (state/permissions.py) gate the pool and this node's blocks.
+    permissions = open_account_permissions(config, spec, lambda: executor.allowlist_read(executor.head))
+    backend.permissions = permissions
+    if permissions.active:
+        pool.sender_check = lambda sender, creates: permissions.check(sender, creates=creates)
+    if permissions.local is not None:
+        executor.local_sender_filter = permissions.local_problem
     pool.set_head(executor.head.gas_limit, backend.next_base_fee(executor.head))
     restored = pool.load_journal()
     if restored:
@@ -344,6 +352,7 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
     import uvicorn
 
     from jsc_node.rpc.app import create_app, server_options
+    from jsc_node.rpc.auth import load_authentication
     from jsc_node.rpc.subscriptions import EventHub
 
     spec = load_genesis(config.genesis_file)
@@ -372,7 +381,7 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
 
     relay.add_done_callback(relay_ended)
 
-    app = create_app(backend, config, hub)
+    app = create_app(backend, config, hub, load_authentication(config))
     # uvicorn runs inside this process's uvloop loop (loop="none"), next to the seam server.
     # log_config None: uvicorn's records go through this process's handler and format (a JSON
     # line with --logging-format json), not uvicorn's own.

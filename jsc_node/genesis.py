@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from jsc_node.chainformat import BFT_MIX_HASH, QbftExtraData, decode_extra_data
 from jsc_node.errors import AttestationError, GenesisError, InvalidBlock
-from jsc_node.governance import registry
+from jsc_node.governance import accounts, registry
 from jsc_node.governance.identity import validate_jurisdiction_code
 
 # Insecure by design: the key of the one validator of the embedded development chain. Anyone can
@@ -91,9 +91,13 @@ class JscPolicy:
     ``alloc`` must hold with code."""
     jurisdictions: tuple[str, ...]
     """ISO 3166-1 alpha-2 codes a validator's attestation may name, in the document's order."""
+    accounts_allowlist: bytes | None = None
+    """``accountsAllowlist``: address of the AccountAllowlist system contract
+    (contracts/AccountAllowlist.sol), which ``alloc`` must hold with code; every block's senders
+    must be allowed by it at the parent state. None (absent): any account may transact."""
 
 
-JSC_POLICY_KEYS: Final = ("registry", "jurisdictions")
+JSC_POLICY_KEYS: Final = ("registry", "jurisdictions", "accountsAllowlist")
 
 
 @dataclass(frozen=True)
@@ -300,7 +304,14 @@ def _jsc_policy(value: Any) -> JscPolicy:
             raise GenesisError(f"config.jsc.jurisdictions[{i}]", exc.problem) from None
         if code in codes[:i]:
             raise GenesisError(f"config.jsc.jurisdictions[{i}]", f"{code!r} is listed twice")
-    return JscPolicy(registry=registry_address, jurisdictions=tuple(codes))
+    allowlist = None
+    if "accountsAllowlist" in value:
+        allowlist = _data(value["accountsAllowlist"], "config.jsc.accountsAllowlist", length=20)
+        if allowlist == registry_address:
+            raise GenesisError(
+                "config.jsc.accountsAllowlist", "is the registry's address; the allowlist is its own contract"
+            )
+    return JscPolicy(registry=registry_address, jurisdictions=tuple(codes), accounts_allowlist=allowlist)
 
 
 def _validate_registry_genesis(
@@ -331,6 +342,21 @@ def _validate_registry_genesis(
                 f"alloc.{where}.storage",
                 f"genesis validator {problem} (every node would vote it out; "
                 "`jsc-node genesis new --attestations FILE` writes them)",
+            )
+
+    if policy.accounts_allowlist is not None:
+        allowlist = alloc.get(policy.accounts_allowlist)
+        if allowlist is None or not allowlist.code:
+            raise GenesisError(
+                "config.jsc.accountsAllowlist",
+                f"alloc holds no contract code at 0x{policy.accounts_allowlist.hex()}",
+            )
+        storage = allowlist.storage
+        if not accounts.read_admins(lambda slot: storage.get(slot, 0)):
+            # Nobody could ever change the list: a chain frozen on its genesis accounts.
+            raise GenesisError(
+                f"alloc.0x{policy.accounts_allowlist.hex()}.storage",
+                "the account allowlist has no admin (contracts/AccountAllowlist.sol: slot 4)",
             )
 
 

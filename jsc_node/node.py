@@ -304,6 +304,13 @@ def run_node(config: NodeConfig) -> int:
     # Each process checks again before it patches; checked here, a mismatch is one error line
     # and no process starts.
     check_versions(*PINNED_VERSIONS)
+    # JWT authentication: a missing or unusable key file refuses the start (one error line) before
+    # anything is written.
+    from jsc_node.rpc.auth import authentication_warnings, load_authentication
+
+    load_authentication(config)
+    for doubt in authentication_warnings(config):
+        log.warning(doubt)
     spec = load_genesis(config.genesis_file)
     node_key = load_node_key(config, spec)
     warning = isolation_warning(config, spec, node_key)

@@ -10,7 +10,8 @@ WebSocket: the same methods, one JSON text (or binary) frame per request or batc
 each finishes (up to WS_MAX_IN_FLIGHT at once per connection), plus ``eth_subscribe`` /
 ``eth_unsubscribe`` (``rpc/subscriptions.py``). Every frame to the client goes through one bounded
 outbound queue per connection: answers wait for room, a notification that finds it full drops the
-client (close 1008). At most WS_MAX_CONNECTIONS connections at once; more are closed with 1013.
+client (close 1008). At most ``rpc_ws_max_active_connections`` connections at once; more are closed
+with 1013.
 HTTP filters (``eth_newFilter`` ...) are served on both transports (``rpc/filters.py``).
 
 Namespaces (Besu's ``--rpc-http-api`` / ``--rpc-ws-api``): a POST is answered with
@@ -34,9 +35,20 @@ from fastapi.responses import Response
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from jsc_node.rpc import health
+from jsc_node.rpc.auth import (
+    ACCESS_SCOPE_KEY,
+    Access,
+    HttpAuthentication,
+    RpcAuthentication,
+    admit_websocket,
+)
 from jsc_node.rpc.codes import too_large_response
 from jsc_node.rpc.dispatch import Dispatcher
 from jsc_node.rpc.filters import FilterManager
+from jsc_node.rpc.guards import BrowserGuards, GuardSettings
+from jsc_node.rpc.health import HealthSettings
+from jsc_node.rpc.limits import LimitSettings, RpcLimits
 from jsc_node.rpc.ports import RpcBackend
 from jsc_node.rpc.subscriptions import (
     SLOW_CONSUMER_CLOSE_CODE,
@@ -51,7 +63,7 @@ log = logging.getLogger(__name__)
 JSON_MEDIA_TYPE = "application/json"
 
 
-class RpcSettings(Protocol):
+class RpcSettings(GuardSettings, LimitSettings, HealthSettings, Protocol):
     """The knobs the RPC server reads; ``jsc_node.config.NodeConfig`` satisfies it."""
 
     @property
@@ -61,7 +73,10 @@ class RpcSettings(Protocol):
     def rpc_max_request_bytes(self) -> int: ...
 
     @property
-    def rpc_max_batch_size(self) -> int: ...
+    def rpc_http_max_batch_size(self) -> int: ...
+
+    @property
+    def rpc_batch_response_max_size(self) -> int: ...
 
     @property
     def rpc_http_api(self) -> Sequence[str]: ...
@@ -70,19 +85,33 @@ class RpcSettings(Protocol):
     def rpc_ws_api(self) -> Sequence[str]: ...
 
 
-def create_app(backend: RpcBackend, config: RpcSettings, hub: EventHub | None = None) -> FastAPI:
+def create_app(
+    backend: RpcBackend,
+    config: RpcSettings,
+    hub: EventHub | None = None,
+    auth: RpcAuthentication | None = None,
+) -> FastAPI:
     """Build the ASGI app serving JSON-RPC over HTTP and WebSocket at ``/``.
 
     ``hub`` carries the execution side's chain events to subscriptions and filters; without one
     the app makes its own (``app.state.events``), on which nothing is published unless the caller does.
+    ``auth`` (``rpc/auth.py``'s ``load_authentication``) makes POSTs and WebSocket handshakes need a JWT.
     """
     events = hub if hub is not None else EventHub()
     filters = FilterManager(events)
     dispatcher = Dispatcher(
-        backend, max_batch_size=config.rpc_max_batch_size, filters=filters, apis=config.rpc_http_api
+        backend,
+        max_batch_size=config.rpc_http_max_batch_size,
+        max_batch_response_bytes=config.rpc_batch_response_max_size,
+        filters=filters,
+        apis=config.rpc_http_api,
     )
     ws_dispatcher = Dispatcher(
-        backend, max_batch_size=config.rpc_max_batch_size, filters=filters, apis=config.rpc_ws_api
+        backend,
+        max_batch_size=config.rpc_http_max_batch_size,
+        max_batch_response_bytes=config.rpc_batch_response_max_size,
+        filters=filters,
+        apis=config.rpc_ws_api,
     )
     limit = config.rpc_max_request_bytes
     app = FastAPI(
@@ -97,12 +126,19 @@ def create_app(backend: RpcBackend, config: RpcSettings, hub: EventHub | None = 
     app.state.dispatcher = dispatcher
     app.state.ws_dispatcher = ws_dispatcher
     app.state.events = events
-    gate = _ConnectionGate(WS_MAX_CONNECTIONS)
+    gate = _ConnectionGate(config.rpc_ws_max_active_connections)
 
     # JSON-RPC POSTs bypass FastAPI's routing and request objects: that path costs ~10x the dispatch
     # itself (measured: ~110 us vs ~11 us for eth_getBalance). GET, OPTIONS and WebSocket go through
     # FastAPI as usual; CORS (added after, so outside) still wraps these answers.
     app.add_middleware(_JsonRpcPost, dispatcher=dispatcher, limit=limit)
+    if auth is not None and auth.guards_posts:
+        # Inside CORS (added below, so outside it): a browser can read the 401. It answers /login.
+        app.add_middleware(HttpAuthentication, auth=auth)
+
+    # Besu's health endpoints (rpc/health.py): no JWT needed, as Besu's.
+    app.add_api_route("/liveness", health.liveness, methods=["GET"])
+    app.add_api_route("/readiness", health.readiness_endpoint(backend, config), methods=["GET"])
 
     @app.get("/")
     async def http_get() -> Response:
@@ -124,8 +160,17 @@ def create_app(backend: RpcBackend, config: RpcSettings, hub: EventHub | None = 
 
     @app.websocket("/")
     async def ws_rpc(websocket: WebSocket) -> None:
-        await _serve_websocket(websocket, ws_dispatcher, events, limit, gate)
+        access = None
+        if auth is not None and auth.ws is not None:
+            access = await admit_websocket(websocket, auth.ws)
+            if access is None:
+                return
+        await _serve_websocket(websocket, ws_dispatcher, events, limit, gate, access)
 
+    # Host, media type and WebSocket Origin are checked before any method runs.
+    app.add_middleware(BrowserGuards, settings=config)
+    # Outside the guards: every request counts against the limits, refused ones too.
+    app.add_middleware(RpcLimits, settings=config)
     return app
 
 
@@ -134,11 +179,10 @@ WS_MAX_IN_FLIGHT = 16
 Answers go out as they finish, so a slow ``eth_call`` does not hold up ``eth_blockNumber`` (as geth)."""
 
 
-WS_MAX_CONNECTIONS = 256
-"""WebSocket connections served at once; each holds at most WS_MAX_QUEUED_BYTES of outbound frames
-(``rpc/subscriptions.py``), so slow clients can hold at most 1 GiB together."""
 WS_TOO_MANY_CONNECTIONS_CLOSE_CODE = 1013
-"""Close code (try again later) for a connection over WS_MAX_CONNECTIONS."""
+"""Close code (try again later) for a connection over ``rpc_ws_max_active_connections`` (Besu's
+``--rpc-ws-max-active-connections``, 80); each holds at most WS_MAX_QUEUED_BYTES of outbound frames
+(``rpc/subscriptions.py``), so slow clients hold at most that many times 4 MiB together."""
 WS_CLOSE_TIMEOUT_S = 1.0
 """How long a close frame to a dropped client may wait for its socket to drain."""
 WS_SHUTDOWN_GRACE_S = 5
@@ -157,7 +201,12 @@ class _ConnectionGate:
 
 
 async def _serve_websocket(
-    websocket: WebSocket, dispatcher: Dispatcher, hub: EventHub, limit: int, gate: _ConnectionGate
+    websocket: WebSocket,
+    dispatcher: Dispatcher,
+    hub: EventHub,
+    limit: int,
+    gate: _ConnectionGate,
+    access: Access | None = None,
 ) -> None:
     await websocket.accept()
     if gate.open >= gate.limit:
@@ -172,7 +221,7 @@ async def _serve_websocket(
     async def answer(raw: bytes | str) -> None:
         created: list[Subscription] = []
         try:
-            response = await dispatcher.handle_body(raw, subscriptions.methods(created))
+            response = await dispatcher.handle_body(raw, subscriptions.methods(created), access)
             if response is not None:
                 await outbox.put(response)
             # Only now may notifications flow: the client has (in its queue) the id they carry.
@@ -282,8 +331,9 @@ class _JsonRpcPost:
             if len(body) > limit:
                 await _send(send, 413, too_large_response(None, limit))
                 return
-        answer = await self._dispatcher.handle_body(body)
-        await _send(send, 200, answer)
+        access: Access | None = scope.get(ACCESS_SCOPE_KEY)  # set by rpc/auth.py's HttpAuthentication
+        answer = await self._dispatcher.handle_body(body, None, access)
+        await _send(send, 200 if access is None else access.http_status(body), answer)
 
 
 async def _send(send: Send, status: int, body: bytes | None) -> None:

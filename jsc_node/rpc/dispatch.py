@@ -16,6 +16,7 @@ from jsc_node.config import validate_apis
 from jsc_node.errors import (
     InvalidParams,
     MethodNotFound,
+    Unauthorized,
 )
 from jsc_node.rpc.codes import (
     INTERNAL_ERROR,
@@ -23,9 +24,10 @@ from jsc_node.rpc.codes import (
     error_object,
     error_response,
     parse_error_response,
+    response_too_large_error,
 )
 from jsc_node.rpc.filters import FilterManager
-from jsc_node.rpc.methods import admin, debug, eth, jsc, net, qbft, simulate, testing, txpool, web3
+from jsc_node.rpc.methods import admin, debug, eth, jsc, net, perm, qbft, simulate, testing, txpool, web3
 from jsc_node.rpc.ports import RpcBackend
 from jsc_node.rpc.subscriptions import EventHub
 from jsc_node.rpc.wire import loads_request
@@ -68,6 +70,10 @@ METHODS: Final[Mapping[str, Handler]] = {
     "jsc_getValidators": jsc.get_validators,
     "jsc_getAttestation": jsc.get_attestation,
     "jsc_getGovernanceEvents": jsc.get_governance_events,
+    "perm_getAccountsAllowlist": perm.get_accounts_allowlist,
+    "perm_addAccountsToAllowlist": perm.add_accounts_to_allowlist,
+    "perm_removeAccountsFromAllowlist": perm.remove_accounts_from_allowlist,
+    "perm_reloadPermissionsFromFile": perm.reload_permissions_from_file,
     "eth_blockNumber": eth.block_number,
     "eth_syncing": eth.syncing,
     "eth_accounts": eth.accounts,
@@ -143,6 +149,9 @@ Connection = Mapping[str, Handler]
 """Methods bound to one WebSocket connection (``eth_subscribe``/``eth_unsubscribe``), looked up
 before the node's table; ``None`` over HTTP."""
 
+Permits = Callable[[str], bool]
+"""Whether the caller's JWT permits a method by wire name (``rpc/auth.py``); ``None``: no authentication."""
+
 
 class Dispatcher:
     """Answers JSON-RPC payloads (single or batch) against one backend.
@@ -159,12 +168,14 @@ class Dispatcher:
         backend: RpcBackend,
         *,
         max_batch_size: int = 1000,
+        max_batch_response_bytes: int = 0,
         methods: Mapping[str, Handler] = METHODS,
         filters: FilterManager | None = None,
         apis: Collection[str] | None = None,
     ) -> None:
         self._backend = backend
         self._max_batch_size = max_batch_size
+        self._max_batch_response_bytes = max_batch_response_bytes
         self.filters = filters if filters is not None else FilterManager(EventHub())
         table = {**methods, **self.filters.methods()}
         self.apis = None if apis is None else frozenset(validate_apis(apis))
@@ -175,24 +186,30 @@ class Dispatcher:
                 table["rpc_modules"] = web3.rpc_modules_of(served)
         self._methods = table
 
-    async def handle_body(self, body: bytes | str, connection: Connection | None = None) -> bytes | None:
+    async def handle_body(
+        self, body: bytes | str, connection: Connection | None = None, permits: Permits | None = None
+    ) -> bytes | None:
         """Answer a raw request body; ``None`` when nothing is owed (only notifications)."""
         try:
             payload = loads_request(body)
         except orjson.JSONDecodeError:
             return parse_error_response()
-        answer = await self.handle_payload(payload, connection)
+        answer = await self.handle_payload(payload, connection, permits)
         return None if answer is None else orjson.dumps(answer)
 
-    async def handle_payload(self, payload: Any, connection: Connection | None = None) -> Any:
+    async def handle_payload(
+        self, payload: Any, connection: Connection | None = None, permits: Permits | None = None
+    ) -> Any:
         """Answer decoded JSON: a response object, a list of them, or ``None``. A batch is
         answered from one head, as one request is (RpcBackend.read_snapshot)."""
         with self._backend.read_snapshot():
             if isinstance(payload, list):
-                return await self._handle_batch(payload, connection)
-            return await self.handle_message(payload, connection)
+                return await self._handle_batch(payload, connection, permits)
+            return await self.handle_message(payload, connection, permits)
 
-    async def _handle_batch(self, batch: list[Any], connection: Connection | None) -> Any:
+    async def _handle_batch(
+        self, batch: list[Any], connection: Connection | None, permits: Permits | None
+    ) -> Any:
         if not batch:
             return error_response(None, {"code": INVALID_REQUEST, "message": "empty batch"})
         if len(batch) > self._max_batch_size:
@@ -202,12 +219,40 @@ class Dispatcher:
                 None,
             )
             return [error_response(first_id, {"code": INVALID_REQUEST, "message": "batch too large"})]
-        answers = await asyncio.gather(*(self.handle_message(message, connection) for message in batch))
+        if self._max_batch_response_bytes:
+            answers = await self._handle_capped_batch(batch, connection, permits)
+        else:
+            answers = await asyncio.gather(
+                *(self.handle_message(message, connection, permits) for message in batch)
+            )
         responses = [a for a in answers if a is not None]
         return responses or None
 
+    async def _handle_capped_batch(
+        self, batch: list[Any], connection: Connection | None, permits: Permits | None
+    ) -> list[Any]:
+        # geth rpc/handler.go handleBatch: once the answers so far pass the cap, every call still to
+        # be answered gets -32003 "response too large". The calls of a batch run at once here, so
+        # "so far" is in the order they finish. Each answer is encoded once, as it finishes (a
+        # Fragment: the batch's encoding copies the bytes), and dropped if over the cap.
+        cap = self._max_batch_response_bytes
+        total = 0
+
+        async def answer(message: Any) -> orjson.Fragment | None:
+            nonlocal total
+            response = await self.handle_message(message, connection, permits)
+            if response is None:
+                return None
+            if total > cap:
+                response = error_response(response["id"], response_too_large_error())
+            encoded = orjson.dumps(response)
+            total += len(encoded)
+            return orjson.Fragment(encoded)
+
+        return await asyncio.gather(*(answer(message) for message in batch))
+
     async def handle_message(
-        self, message: Any, connection: Connection | None = None
+        self, message: Any, connection: Connection | None = None, permits: Permits | None = None
     ) -> dict[str, Any] | None:
         """Answer one request object; ``None`` for a valid notification (no ``id`` member)."""
         if not isinstance(message, dict):
@@ -225,7 +270,7 @@ class Dispatcher:
         try:
             if not isinstance(params, list):
                 raise InvalidParams("non-array args")
-            result = await self.call(method, params, connection)
+            result = await self.call(method, params, connection, permits)
         except Exception as exc:
             if is_notification:
                 return None
@@ -237,7 +282,13 @@ class Dispatcher:
             return None
         return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
-    async def call(self, method: str, params: list[Any], connection: Connection | None = None) -> Any:
+    async def call(
+        self,
+        method: str,
+        params: list[Any],
+        connection: Connection | None = None,
+        permits: Permits | None = None,
+    ) -> Any:
         """Run one method by wire name; raises what the handler raises."""
         handler = connection.get(method) if connection is not None else None
         if handler is not None and self.apis is not None and not is_served(method, self.apis):
@@ -247,4 +298,8 @@ class Dispatcher:
         if handler is None:
             # Over WebSocket, eth_subscribe is missing only because ETH is not served there.
             raise MethodNotFound(method, UNSUPPORTED.get(method) if connection is None else None)
+        # After the lookup, as Besu (JsonRpcExecutor, then AuthenticatedJsonRpcProcessor): an
+        # unknown method is -32601 whatever the token says.
+        if permits is not None and not permits(method):
+            raise Unauthorized
         return await handler(self._backend, params)

@@ -375,6 +375,26 @@ class NodeWrites(Protocol):
         """
         ...
 
+    # -- PERM (Besu's perm_* API, accounts) -----------------------------------
+
+    async def perm_accounts_allowlist(self) -> tuple[bytes, ...]:
+        """The local account allowlist, in file order. Raises ``AllowlistEditError`` ("Account
+        allowlist has not been enabled") without --permissions-accounts-config-file-enabled."""
+        ...
+
+    async def perm_add_accounts(self, entries: list[Any]) -> None:
+        """Add ``entries`` (0x-address strings as the client sent them) to the local list and its
+        file; ``AllowlistEditError`` with Besu's words for a refusal (nothing changes then)."""
+        ...
+
+    async def perm_remove_accounts(self, entries: list[Any]) -> None:
+        """Remove ``entries`` from the local list and its file, as ``perm_add_accounts``."""
+        ...
+
+    async def perm_reload(self) -> None:
+        """Read the local list's file again (``AllowlistEditError`` if it is bad: the previous list stays)."""
+        ...
+
     # -- QBFT (Besu's qbft_* API) ---------------------------------------------
 
     async def qbft_propose_vote(self, address: bytes, add: bool) -> None:

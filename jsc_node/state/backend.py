@@ -44,6 +44,7 @@ from jsc_node.state.chain import ChainReader, effective_gas_price, tx_view
 from jsc_node.state.evm import rules
 from jsc_node.state.evm.executor import ExecutedBlock, Executor
 from jsc_node.state.evm.forks import Fork
+from jsc_node.state.permissions import AccountPermissions
 from jsc_node.state.pool.pool import PooledTx, TxPool
 from jsc_node.state.serve import (
     blobs,
@@ -710,6 +711,23 @@ class NodeBackend:
         changed = change_levels(level, loggers)
         log.info("log level %s on %s", logging.getLevelName(level), ", ".join(changed))
         self.on_log_level(level, loggers)
+
+    # -- PERM: the local account allowlist (state/permissions.py) ---------------------
+
+    permissions: AccountPermissions = AccountPermissions(None, None)
+    """Whom the pool admits; set by the execution process (``open_node_state``)."""
+
+    async def perm_accounts_allowlist(self) -> tuple[bytes, ...]:
+        return self.permissions.local_accounts()
+
+    async def perm_add_accounts(self, entries: list[Any]) -> None:
+        self.permissions.add_local(entries)
+
+    async def perm_remove_accounts(self, entries: list[Any]) -> None:
+        self.permissions.remove_local(entries)
+
+    async def perm_reload(self) -> None:
+        self.permissions.reload_local()
 
     # -- QBFT --------------------------------------------------------------------------
 

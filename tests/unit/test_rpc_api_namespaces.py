@@ -155,7 +155,7 @@ def test_http_and_ws_lists_are_independent() -> None:
     assert _http(app, "debug_getRawHeader", "0x0")["result"] == "0xc0"
     assert _http(app, "txpool_status")["error"] == _not_available("txpool_status")
     assert _http(app, "rpc_modules")["result"] == {"debug": "1.0", "eth": "1.0"}
-    with TestClient(app) as client, client.websocket_connect("/") as ws:
+    with TestClient(app) as client, client.websocket_connect("ws://localhost/") as ws:
         assert _ws_call(ws, "txpool_status")["result"] == {"pending": "0x0", "queued": "0x0"}
         assert _ws_call(ws, "debug_getRawHeader", "0x0")["error"] == _not_available("debug_getRawHeader")
         assert _ws_call(ws, "rpc_modules")["result"] == {"eth": "1.0", "txpool": "1.0"}
@@ -165,10 +165,10 @@ def test_eth_subscribe_follows_the_ws_list() -> None:
     backend = FakeBackend()
     backend.add_block(make_block(0))
     served = create_app(backend, NodeConfig())
-    with TestClient(served) as client, client.websocket_connect("/") as ws:
+    with TestClient(served) as client, client.websocket_connect("ws://localhost/") as ws:
         assert _ws_call(ws, "eth_subscribe", "newHeads")["result"].startswith("0x")
     refused = create_app(backend, NodeConfig(rpc_http_api=["ETH"], rpc_ws_api=["NET", "WEB3"]))
-    with TestClient(refused) as client, client.websocket_connect("/") as ws:
+    with TestClient(refused) as client, client.websocket_connect("ws://localhost/") as ws:
         assert _ws_call(ws, "eth_subscribe", "newHeads")["error"] == _not_available("eth_subscribe")
         assert _ws_call(ws, "eth_unsubscribe", "0x1")["error"] == _not_available("eth_unsubscribe")
         assert _ws_call(ws, "eth_newBlockFilter")["error"] == _not_available("eth_newBlockFilter")
@@ -179,7 +179,7 @@ def test_filters_are_shared_between_transports() -> None:
     backend = FakeBackend()
     backend.add_block(make_block(0))
     app = create_app(backend, NodeConfig())
-    with TestClient(app) as client, client.websocket_connect("/") as ws:
+    with TestClient(app) as client, client.websocket_connect("ws://localhost/") as ws:
         filter_id = _ws_call(ws, "eth_newBlockFilter")["result"]
     assert _http(app, "eth_getFilterChanges", filter_id)["result"] == []
 

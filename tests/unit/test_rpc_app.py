@@ -13,7 +13,7 @@ import pytest
 
 from jsc_node.config import RPC_APIS, NodeConfig
 from jsc_node.rpc.app import create_app, server_options
-from tests.unit.test_rpc_fake import FakeBackend, make_block, post, request
+from tests.unit.test_rpc_fake import AccessSettings, FakeBackend, make_block, post, request
 
 with warnings.catch_warnings():
     # Starlette 1.x warns at import that it wants "httpx2"; the WebSocket test client still works.
@@ -21,11 +21,11 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 
-class Settings:
+class Settings(AccessSettings):
     def __init__(self, origins: tuple[str, ...] = (), max_bytes: int = 4096, max_batch: int = 100) -> None:
         self.rpc_http_cors_origins = origins
         self.rpc_max_request_bytes = max_bytes
-        self.rpc_max_batch_size = max_batch
+        self.rpc_http_max_batch_size = max_batch
         self.rpc_http_api = RPC_APIS
         self.rpc_ws_api = RPC_APIS
 
@@ -85,7 +85,7 @@ def test_streamed_body_over_limit_is_cut_off() -> None:
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=_app(Settings(max_bytes=4096)))
         async with httpx.AsyncClient(transport=transport, base_url="http://rpc.test") as client:
-            return await client.post("/", content=chunks())
+            return await client.post("/", content=chunks(), headers={"content-type": "application/json"})
 
     response = asyncio.run(go())
     assert response.status_code == 413
@@ -147,7 +147,7 @@ def test_cors_wildcard() -> None:
 
 
 def test_node_config_satisfies_settings() -> None:
-    config = NodeConfig(rpc_http_cors_origins=["https://dapp.example"], rpc_max_batch_size=7)
+    config = NodeConfig(rpc_http_cors_origins=["https://dapp.example"], rpc_http_max_batch_size=7)
     app = create_app(FakeBackend(), config)
     assert (
         post(app, b"[" + b",".join([CHAIN_ID] * 8) + b"]").json()[0]["error"]["message"] == "batch too large"

@@ -21,6 +21,7 @@ from jsc_node.errors import ExecutionReverted
 from jsc_node.rpc.app import create_app
 from jsc_node.views import CallRequest
 from tests.unit.test_rpc_fake import (
+    AccessSettings,
     FakeBackend,
     parse_block,
     parse_fee_history,
@@ -36,10 +37,10 @@ HEAD = 0x2D
 CHAIN_ID = 0xC72DD9D5E883E
 
 
-class Settings:
+class Settings(AccessSettings):
     rpc_http_cors_origins: tuple[str, ...] = ()
     rpc_max_request_bytes = 5 * 1024 * 1024
-    rpc_max_batch_size = 1000
+    rpc_http_max_batch_size = 1000
     rpc_http_api = RPC_APIS
     rpc_ws_api = RPC_APIS
 

@@ -275,6 +275,20 @@ def make_tx(
     return TxView(**values)
 
 
+class AccessSettings:
+    """The guard and limit knobs of ``RpcSettings`` (rpc/guards.py, rpc/limits.py), for the tests'
+    own settings classes: the node's defaults, but any Host (the test clients' is not localhost)."""
+
+    host_allowlist: tuple[str, ...] = ("*",)
+    rpc_ws_origins: tuple[str, ...] = ()
+    rpc_http_max_active_connections = 80
+    rpc_ws_max_active_connections = 80
+    rpc_batch_response_max_size = 25_000_000
+    rpc_rate_limit = 0.0
+    rpc_rate_limit_burst = 0
+    bootnodes: tuple[str, ...] = ()
+
+
 @dataclass
 class FakeBackend:
     """Holds views in dicts. State reads ignore the block (one state) but honour "not found"."""
@@ -594,7 +608,7 @@ def post(
 
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://rpc.test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             return await client.post(
                 path, content=body, headers=headers or {"content-type": "application/json"}
             )
@@ -605,7 +619,7 @@ def post(
 def request(app: Any, method: str, path: str = "/", headers: dict[str, str] | None = None) -> httpx.Response:
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://rpc.test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             return await client.request(method, path, headers=headers)
 
     return asyncio.run(go())

@@ -16,7 +16,7 @@ from jsc_node.rpc.dispatch import Dispatcher
 from jsc_node.rpc.filters import FILTER_TIMEOUT_S, FilterManager
 from jsc_node.rpc.subscriptions import EventHub
 from jsc_node.views import LogView, NewHeadEvent, NewLogsEvent, NewPendingTxsEvent
-from tests.unit.test_rpc_fake import FakeBackend, make_block, make_tx, post
+from tests.unit.test_rpc_fake import AccessSettings, FakeBackend, make_block, make_tx, post
 from tests.unit.test_rpc_fuzz import JSON
 from tests.unit.test_rpc_subscriptions import A1, A2, T1, T2, make_log
 
@@ -238,10 +238,10 @@ def test_filters_over_http_with_the_app() -> None:
     backend = FakeBackend()
     backend.add_block(make_block(0))
 
-    class Settings:
+    class Settings(AccessSettings):
         rpc_http_cors_origins: tuple[str, ...] = ()
         rpc_max_request_bytes = 1 << 20
-        rpc_max_batch_size = 100
+        rpc_http_max_batch_size = 100
         rpc_http_api = RPC_APIS
         rpc_ws_api = RPC_APIS
 

@@ -10,16 +10,16 @@ from jsc_node.config import RPC_APIS
 from jsc_node.errors import ExecutionReverted, InvalidTransaction
 from jsc_node.rpc.app import create_app
 from jsc_node.views import BlockId, CallRequest, LogFilter, LogView, SyncStatus, TxPoolContent
-from tests.unit.test_rpc_fake import FakeBackend, make_block, make_tx, rpc
+from tests.unit.test_rpc_fake import AccessSettings, FakeBackend, make_block, make_tx, rpc
 
 ALICE = b"\xa1" * 20
 HEAD = 5
 
 
-class Settings:
+class Settings(AccessSettings):
     rpc_http_cors_origins: tuple[str, ...] = ()
     rpc_max_request_bytes = 1 << 20
-    rpc_max_batch_size = 100
+    rpc_http_max_batch_size = 100
     rpc_http_api = RPC_APIS
     rpc_ws_api = RPC_APIS
 

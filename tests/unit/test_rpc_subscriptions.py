@@ -40,7 +40,7 @@ from jsc_node.views import (
     SyncStatus,
     SyncStatusEvent,
 )
-from tests.unit.test_rpc_fake import FakeBackend, make_block, make_tx
+from tests.unit.test_rpc_fake import AccessSettings, FakeBackend, make_block, make_tx
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # Starlette 1.x warns at import that it wants "httpx2"
@@ -457,10 +457,10 @@ def test_subscribe_over_http_is_not_supported() -> None:
 # --- through the app's WebSocket ---------------------------------------------------------------
 
 
-class Settings:
+class Settings(AccessSettings):
     rpc_http_cors_origins: tuple[str, ...] = ()
     rpc_max_request_bytes = 1 << 20
-    rpc_max_batch_size = 100
+    rpc_http_max_batch_size = 100
     rpc_http_api = RPC_APIS
     rpc_ws_api = RPC_APIS
 
@@ -551,7 +551,7 @@ def test_websocket_client_whose_queue_fills_is_dropped(monkeypatch: pytest.Monke
 
 
 def test_websocket_connection_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(app_module, "WS_MAX_CONNECTIONS", 1)
+    monkeypatch.setattr(Settings, "rpc_ws_max_active_connections", 1)
     app = _app()
     with TestClient(app) as client, client.websocket_connect("/") as first:
         with client.websocket_connect("/") as second, pytest.raises(WebSocketDisconnect) as closed:

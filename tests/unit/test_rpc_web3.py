@@ -18,7 +18,7 @@ from jsc_node.config import RPC_APIS
 from jsc_node.errors import ExecutionReverted, InvalidTransaction
 from jsc_node.rpc.app import create_app
 from jsc_node.views import CallRequest
-from tests.unit.test_rpc_fake import FakeBackend, parse_block, parse_receipt, post
+from tests.unit.test_rpc_fake import AccessSettings, FakeBackend, parse_block, parse_receipt, post
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "rpc-compat"
 pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="rpc-compat fixtures not present")
@@ -31,10 +31,10 @@ USER_ERROR = bytes.fromhex(
 )
 
 
-class Settings:
+class Settings(AccessSettings):
     rpc_http_cors_origins: tuple[str, ...] = ()
     rpc_max_request_bytes = 5 << 20
-    rpc_max_batch_size = 100
+    rpc_http_max_batch_size = 100
     rpc_http_api = RPC_APIS
     rpc_ws_api = RPC_APIS
 

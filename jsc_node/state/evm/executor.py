@@ -10,8 +10,9 @@ and the block that was committed are the same block.
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,11 +33,14 @@ from eth.vm.base import VM
 from eth.vm.chain_context import ChainContext
 from eth.vm.interrupt import EVMMissingData
 from eth.vm.spoof import SpoofTransaction
+from eth_hash.auto import keccak
 from eth_utils.exceptions import ValidationError
+from trie.hexary import HexaryTrie
 
 from jsc_node.chainformat import decode_extra_data
 from jsc_node.errors import GenesisError, InvalidBlock, InvalidTransaction
 from jsc_node.genesis import GenesisSpec
+from jsc_node.governance import accounts
 from jsc_node.governance.votes import vote_problem, vote_refusal
 from jsc_node.state.evm import forks, rules
 from jsc_node.state.storage.leveldb import LevelDB, Overlay
@@ -46,6 +50,9 @@ log = logging.getLogger(__name__)
 ZERO_HASH = b"\x00" * 32
 # Pending (built/validated, not yet committed) blocks kept for commit without re-execution.
 MAX_PENDING_BLOCKS = 64
+# The account allowlist's storage values kept per storage root, for this many roots and slots.
+ALLOWLIST_ROOTS_CACHED = 4
+MAX_ALLOWLIST_SLOTS_CACHED = 200_000
 
 
 @dataclass
@@ -86,6 +93,14 @@ class Executor:
         self._last_decoded: tuple[bytes, BlockAPI] | None = None
         self.genesis = self._init_genesis()
         self.head: BlockHeaderAPI = self.chaindb.get_canonical_head()
+        self._allowlist_slots: dict[bytes, dict[int, int]] = {}
+        """The account allowlist's storage root -> slot -> value (``allowlist_read``)."""
+        self._allowlist_root: dict[bytes, bytes] = {}
+        self._allowlist_lock = threading.Lock()
+        self.local_sender_filter: Callable[[bytes], str | None] | None = None
+        """This node's own filter on the senders of the blocks it builds (the local account
+        allowlist file, state/permissions.py): why a sender is refused, or None. Never applied
+        to blocks others built: a file differs from node to node, chain state does not."""
 
     # -- genesis ---------------------------------------------------------------------------
 
@@ -242,7 +257,10 @@ class Executor:
         vm.block_preprocessing(vm.get_block())
         header = vm.get_header().copy(gas_used=0)
 
-        applied = apply_transactions(vm, header, transactions, all_must_apply=False, max_txs=max_txs)
+        refused: list[tuple[bytes, str]] = []
+        permitted = self._permitted_transactions(transactions, parent, refused)
+        applied = apply_transactions(vm, header, permitted, all_must_apply=False, max_txs=max_txs)
+        applied.skipped[:0] = refused
 
         withdrawals = () if fork >= forks.Fork.SHANGHAI else None
         filled = vm.set_block_transactions_and_withdrawals(
@@ -278,6 +296,7 @@ class Executor:
         vm_class = self.schedule.vm_class_for_header(block.header)
         overlay = Overlay(self.db)
         self.validate_vote(block.header, parent)
+        self.validate_senders(block, parent)
         try:
             vm_class.validate_header(block.header, parent)
             if self.spec.qbft is not None and block.uncles:
@@ -335,6 +354,92 @@ class Executor:
         problem = vote_problem(read, vote, extra.validators, policy.jurisdictions)
         if problem is not None:
             raise InvalidBlock(vote_refusal(int(header.block_number), vote, problem))
+
+    def allowlist_read(self, parent: BlockHeaderAPI) -> accounts.StorageRead | None:
+        """Storage reads of the chain's account allowlist in ``parent``'s state, or None when the
+        genesis policy has none (the chain is open).
+
+        Values are cached by the contract's storage root: the list changes seldom, so a sender
+        seen at admission, or in an earlier block, costs a dict lookup, not a storage-trie walk
+        (~250 us here); the account is read once per state (one state-trie walk) for its root."""
+        policy = self.spec.jsc
+        if policy is None or policy.accounts_allowlist is None:
+            return None
+        address = policy.accounts_allowlist
+        state_root = bytes(parent.state_root)
+        root = self._allowlist_root.get(state_root)
+        if root is None:
+            encoded = HexaryTrie(self.state_db(parent), state_root).get(keccak(address))
+            root = bytes(rlp.decode(encoded)[2]) if encoded else BLANK_ROOT_HASH
+            self._allowlist_root = {state_root: root}  # the last state asked about (mostly the head)
+        # The pool asks on the event loop while blocks execute in the worker thread.
+        with self._allowlist_lock:
+            cache = self._allowlist_slots.get(root)
+            if cache is None or len(cache) > MAX_ALLOWLIST_SLOTS_CACHED:
+                cache = self._allowlist_slots[root] = {}
+                while len(self._allowlist_slots) > ALLOWLIST_ROOTS_CACHED:
+                    self._allowlist_slots.pop(next(iter(self._allowlist_slots)))
+        state: Any = None
+
+        def read(slot: int) -> int:
+            nonlocal state
+            value = cache.get(slot)
+            if value is None:
+                if state is None:
+                    state = self.state_at(parent)
+                value = cache[slot] = int(state.get_storage(address, slot))
+            return value
+
+        return read
+
+    def validate_senders(self, block: BlockAPI, parent: BlockHeaderAPI) -> None:
+        """Issue 13's rule on a chain whose ``config.jsc`` names an account allowlist
+        (governance/accounts.py ``transaction_problem``): every transaction's sender is allowed,
+        and a contract creation's may create, in the parent's state. Every block executed
+        (validate, commit, import, verify) passes here, whoever proposed it. Raises InvalidBlock
+        naming the block, the transaction and the sender."""
+        if not block.transactions:
+            return
+        read = self.allowlist_read(parent)
+        if read is None:
+            return
+        seen: dict[tuple[bytes, bool], str | None] = {}
+        for index, tx in enumerate(block.transactions):
+            try:
+                sender = bytes(tx.sender)
+            except (ValidationError, ValueError) as exc:
+                raise InvalidBlock(
+                    f"block {block.number}: transaction {index} has a bad signature: {exc}"
+                ) from exc
+            key = (sender, tx.to == b"")
+            if key not in seen:
+                seen[key] = accounts.transaction_problem(read, sender, creates=key[1])
+            problem = seen[key]
+            if problem is not None:
+                raise InvalidBlock(
+                    f"block {block.number}: transaction {index} 0x{bytes(tx.hash).hex()}: {problem}"
+                )
+
+    def _permitted_transactions(
+        self, transactions: Iterable[Any], parent: BlockHeaderAPI, refused: list[tuple[bytes, str]]
+    ) -> Iterator[Any]:
+        """``transactions`` less those this node may not put in a block on ``parent``: the chain's
+        allowlist (``validate_senders``' rule) and this node's local filter; each left out is
+        added to ``refused`` with its reason."""
+        read = self.allowlist_read(parent)
+        local = self.local_sender_filter
+        if read is None and local is None:
+            yield from transactions
+            return
+        for tx in transactions:
+            sender = bytes(tx.sender)
+            problem = None if local is None else local(sender)
+            if problem is None and read is not None:
+                problem = accounts.transaction_problem(read, sender, creates=tx.to == b"")
+            if problem is None:
+                yield tx
+            else:
+                refused.append((bytes(tx.hash), problem))
 
     def _validate_terminal_difficulty(self, header: BlockHeaderAPI, parent: BlockHeaderAPI) -> None:
         """EIP-3675: blocks after the terminal PoW block are PoS (difficulty 0), blocks up to it

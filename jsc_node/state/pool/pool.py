@@ -191,6 +191,9 @@ class TxPool:
         # first. Entries go stale when that tx leaves or stops being the top; they are
         # skipped when met and the heap is rebuilt when it grows too stale.
         self._evict_heap: list[tuple[tuple[int, int, int], int, bytes]] = []
+        self.sender_check: Callable[[bytes, bool], None] | None = None
+        """Called with (sender, creates a contract) for every tx offered; raises an
+        InvalidTransaction to refuse it (the account allowlists, state/permissions.py)."""
 
     # --- head ---------------------------------------------------------------------------
 
@@ -334,6 +337,8 @@ class TxPool:
             allow_unprotected=allow_unprotected,
         )
         sender = ptx.sender
+        if self.sender_check is not None:
+            self.sender_check(sender, ptx.tx.to == b"")
 
         # Stateful checks (geth's ValidateTransactionWithState), against a fresh account read.
         acct = self._senders.get(sender)
@@ -480,8 +485,13 @@ class TxPool:
         gas_limit = self._block_gas_limit
         for ptx in list(acct.txs.values()):
             # geth list.Filter: each tx alone must still be affordable and fit a block; the
-            # sender's later nonces then wait in the queue for the gap to refill.
-            if ptx.cost > balance or (gas_limit is not None and ptx.gas > gas_limit):
+            # sender's later nonces then wait in the queue for the gap to refill. A sender an
+            # account allowlist stopped allowing since admission leaves (no block may hold it).
+            if (
+                ptx.cost > balance
+                or (gas_limit is not None and ptx.gas > gas_limit)
+                or not self._sender_permitted(ptx)
+            ):
                 del self._by_hash[ptx.hash]
                 del acct.txs[ptx.nonce]
         if not acct.txs:
@@ -490,6 +500,15 @@ class TxPool:
         self._push_eviction_candidate(acct)
         run = self._refresh_pending(acct)
         return [ptx for ptx in run if ptx.nonce not in was_pending]
+
+    def _sender_permitted(self, ptx: PooledTx) -> bool:
+        if self.sender_check is None:
+            return True
+        try:
+            self.sender_check(ptx.sender, ptx.tx.to == b"")
+        except InvalidTransaction:
+            return False
+        return True
 
     # --- events ---------------------------------------------------------------------
 
