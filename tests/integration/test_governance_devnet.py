@@ -73,10 +73,13 @@ RECEIPT_TIMEOUT_S = "60"
 NODE_FLAGS = ("--rpc-evm-timeout", "60")
 ROGUE = 3
 """Index of the validator started with the rogue switch (off until step 3)."""
-MAX_GAP_S = 8
-"""Longest time allowed between two consecutive blocks while validators are voted out: the block
-period (1 s) and two round changes (2 s, then 4 s: QBFT doubles the round timeout), where a halt
-(GoQuorum #1728) never ends. Measured: 2 s on a quiet machine, 5 s with load average 12 on 2 cores."""
+MAX_GAP_S = 12
+"""Longest time allowed between two consecutive blocks while validators are voted out (from the
+first revocation to three blocks after the last removal): the block period (1 s), two round
+changes (2 s, then 4 s: QBFT doubles the round timeout) and slack for a machine running other
+suites, where a halt (GoQuorum #1728, Besu #8425) never ends. Measured on this 2-core machine:
+1-2 s at load average 2-8, 5 s at 12-19, 10 s at 25 (during the CLI's vote rounds, before any
+removal)."""
 
 ROGUE_SITECUSTOMIZE = '''
 """Test-only: while the file $JSC_TEST_ROGUE_FLAG exists, this node neither refuses a vote for an
@@ -494,15 +497,19 @@ def test_4_revoked_validators_are_voted_out_live(net: Devnet) -> None:
         for address in (CANDIDATE, leaving):
             assert f"registry policy: voting validator {address.lower()} out at block " in logs, address
             assert f"registry policy: withdrew the vote to drop {address.lower()} at block " in logs, address
-    # Without a halt: the longest time between two blocks from the first revocation on.
-    gaps = [later.timestamp - earlier.timestamp for earlier, later in itertools.pairwise(blocks)]
-    longest = max(gaps)
-    slow = {start + i + 1: gap for i, gap in enumerate(gaps) if gap > 1}
+    # Without a halt: the longest time between two blocks, while the nodes voted them out (from
+    # the first revocation on) and over the whole step.
+    gaps = {
+        later.number: later.timestamp - earlier.timestamp for earlier, later in itertools.pairwise(blocks)
+    }
+    first_revoked = min(revoked_at.values())
+    removal = max(gap for number, gap in gaps.items() if number > first_revoked)
     print(
-        f"revocation: blocks {start}..{end}, removed at {net.removed_at}, longest gap {longest} s "
-        f"(blocks after a gap over 1 s: {slow})"
+        f"revocation: blocks {start}..{end}, revoked at {revoked_at}, removed at {net.removed_at}; longest "
+        f"gap {removal} s from the first revocation on, {max(gaps.values())} s over the step; blocks after a "
+        f"gap over 1 s: { {n: g for n, g in gaps.items() if g > 1} }"
     )
-    assert longest <= MAX_GAP_S, (longest, gaps)
+    assert removal <= MAX_GAP_S, (removal, gaps)
     # The nodes voted out follow as non-validators; a transfer sent to one is final on all.
     wait_mined_everywhere(net.nodes, net.network.send(v3))
     for node in net.nodes:
