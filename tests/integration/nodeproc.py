@@ -17,7 +17,7 @@ import httpx
 from jsc_node.config import RPC_APIS
 
 ALL_APIS = ",".join(RPC_APIS)
-READY_TIMEOUT_S = 60.0
+READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 20.0
 
 
@@ -39,6 +39,8 @@ class NodeProcess:
     http_port: int = field(default_factory=free_port)
     ws_port: int = field(default_factory=free_port)
     p2p_port: int = field(default_factory=free_port)
+    env: dict[str, str] = field(default_factory=dict)
+    """Added to the test's environment (both of the node's child processes inherit it)."""
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -69,7 +71,7 @@ class NodeProcess:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
         )
         if wait:
             self.wait_ready()

@@ -1,21 +1,36 @@
 """Helpers for tests that run several `jsc-node run` processes as one QBFT network on 127.0.0.1:
-send a dev-account transfer, wait for it on every node, compare chains, restart a node."""
+start validators (and a follower admitted by an allowlist), send a dev-account transfer, wait for
+it on every node, compare chains, restart a node, read the validator set and vote on it."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 from eth_account import Account
 from eth_hash.auto import keccak
 
+from jsc_node.consensus.block import QbftBlock, decode_block
+from jsc_node.devtools import registry_address_hex, write_devnet
+from jsc_node.governance import registry
+from jsc_node.p2p.host import peer_id_of
 from tests.integration.conftest import DEV_KEY
 from tests.integration.nodeproc import NodeProcess
 
 RECIPIENT = "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f"
 FOLLOWER_KEY = keccak(b"jsc-node test follower")
 """A non-validator node's key; tests admit its peer ID with a nodes allowlist file."""
+FOLLOWER_ADDRESS = str(Account.from_key(FOLLOWER_KEY).address)
 STEP_TIMEOUT_S = 60.0
+REQUEST_TIMEOUT_S = 2
+# An empty block each block period: a vote rides in the next block its validator proposes
+# instead of waiting 60 s (the devnet default) for a transaction or the empty-block period.
+EMPTY_BLOCK_PERIOD_S = 1
+# No epoch block (which resets the votes) during a test.
+EPOCH_LENGTH = 30_000
 
 
 def wait_until(
@@ -49,14 +64,14 @@ def wait_for_height(node: NodeProcess, height: int, timeout_s: float) -> None:
     )
 
 
-def send_tx(node: NodeProcess, nonce: int) -> str:
-    """A 1-wei transfer from the dev account, sent to ``node``; its hash."""
+def send_tx(node: NodeProcess, nonce: int, to: str = RECIPIENT, value: int = 1) -> str:
+    """A transfer (1 wei by default) from the dev account, sent to ``node``; its hash."""
     raw = Account.sign_transaction(
         {
             "chainId": 1337,
             "nonce": nonce,
-            "to": RECIPIENT,
-            "value": 1,
+            "to": to,
+            "value": value,
             "gas": 21_000,
             "maxFeePerGas": 20 * 10**9,
             "maxPriorityFeePerGas": 10**9,
@@ -97,4 +112,185 @@ def restart(node: NodeProcess) -> NodeProcess:
         http_port=node.http_port,
         ws_port=node.ws_port,
         p2p_port=node.p2p_port,
+        env=node.env,
     ).start()
+
+
+@dataclass
+class Network:
+    validators: list[NodeProcess]
+    """In key order: ``addresses[i]`` is ``validators[i]``'s."""
+    addresses: list[str]
+    """EIP-55 validator addresses."""
+    follower: NodeProcess | None
+    """A non-validator node with FOLLOWER_KEY, admitted by the validators' nodes allowlist."""
+    key_files: list[Path]
+    """Each node's key file, validators then the follower (as ``nodes``)."""
+    genesis_path: Path
+    nonce: int = 0
+    """Next nonce of DEV_KEY."""
+
+    @property
+    def nodes(self) -> list[NodeProcess]:
+        return [*self.validators, *([self.follower] if self.follower is not None else [])]
+
+    def send(self, node: NodeProcess, to: str = RECIPIENT, value: int = 1) -> str:
+        tx_hash = send_tx(node, self.nonce, to, value)
+        self.nonce += 1
+        return tx_hash
+
+
+def start_network(
+    tmp_path: Path,
+    validators: int,
+    *,
+    follower: bool,
+    env: dict[int, dict[str, str]] | None = None,
+    extra_args: tuple[str, ...] = (),
+    follower_at_start: bool = False,
+    attest_follower: bool = True,
+) -> Network:
+    """``validators`` validators with 1 s blocks, an empty block each second, 2 s round timeouts
+    and no epoch, started and peered; ``env[i]`` adds to node i's environment, ``extra_args`` to
+    every node's flags. The follower is only prepared (``start_follower`` starts it on a chain
+    under way) unless ``follower_at_start``: then it starts with the validators. The validators,
+    and the follower if ``attest_follower``, hold development attestations from genesis (on a
+    config.jsc chain only an address validly attested may be voted in)."""
+    keys = write_devnet(
+        tmp_path / "net", validators, chain_id=1337, block_period_s=1, timestamp=int(time.time())
+    )
+    genesis_path = tmp_path / "net" / "genesis.json"
+    genesis = json.loads(genesis_path.read_text())
+    genesis["config"]["qbft"].update(
+        requesttimeoutseconds=REQUEST_TIMEOUT_S,
+        emptyblockperiodseconds=EMPTY_BLOCK_PERIOD_S,
+        epochlength=EPOCH_LENGTH,
+    )
+    if attest_follower:
+        members = [bytes.fromhex(k.address[2:]) for k in keys]
+        attested = {a: registry.dev_attestation(i) for i, a in enumerate(members)}
+        attested[bytes.fromhex(FOLLOWER_ADDRESS[2:])] = registry.dev_attestation(len(members))
+        genesis["alloc"][registry_address_hex()] = registry.genesis_alloc_entry(
+            members, attested, genesis["config"]["jsc"]["jurisdictions"]
+        )
+    genesis_path.write_text(json.dumps(genesis))
+    # Admitted besides the current validators: the follower (a validator-to-be) and every
+    # validator (one voted out must stay connected to keep following, as with Besu's allowlist).
+    private_keys = [k.private_key for k in keys]
+    key_files = [tmp_path / "net" / f"validator-{k.index}" / "key" for k in keys]
+    nodes = [NodeProcess(tmp_path / f"node-{k.index}", env=(env or {}).get(k.index, {})) for k in keys]
+    if follower:
+        (tmp_path / "follower.key").write_text(FOLLOWER_KEY.hex())
+        private_keys.append(FOLLOWER_KEY)
+        key_files.append(tmp_path / "follower.key")
+        nodes.append(NodeProcess(tmp_path / "follower", env=(env or {}).get(validators, {})))
+    allowlist = ", ".join(f'"{peer_id_of(k)}"' for k in private_keys)
+    (tmp_path / "permissions.toml").write_text(f"nodes-allowlist = [{allowlist}]\n")
+    # No peer discovery: every node dials every other, so a node voted in is connected to all.
+    boot = [
+        f"/ip4/127.0.0.1/tcp/{n.p2p_port}/p2p/{peer_id_of(k)}"
+        for n, k in zip(nodes, private_keys, strict=True)
+    ]
+    for node, key_file in zip(nodes, key_files, strict=True):
+        node.extra_args = [
+            "--genesis-file",
+            str(genesis_path),
+            "--node-private-key-file",
+            str(key_file),
+            "--bootnodes",
+            ",".join(b for b in boot if f"/tcp/{node.p2p_port}/" not in b),
+            "--permissions-nodes-config-file",
+            str(tmp_path / "permissions.toml"),
+            *extra_args,
+        ]
+    network = Network(
+        validators=nodes[:validators],
+        addresses=[k.address for k in keys],
+        follower=nodes[validators] if follower else None,
+        key_files=key_files,
+        genesis_path=genesis_path,
+    )
+    starting = network.nodes if follower_at_start else network.validators
+    for node in starting:
+        node.start(wait=False)
+    try:
+        for node in starting:
+            node.wait_ready()
+        wait_for_peers(starting, len(starting) - 1)
+    except BaseException:
+        stop_all(nodes)
+        raise
+    return network
+
+
+def start_follower(network: Network) -> NodeProcess:
+    """Start the follower, wait until it has synced to the validators' head and is connected to all."""
+    assert network.follower is not None
+    head = max(heads(network.validators))
+    follower = network.follower.start()
+    wait_until(
+        lambda: (
+            int(str(follower.rpc("eth_blockNumber")), 16) >= head and follower.rpc("eth_syncing") is False
+        ),
+        STEP_TIMEOUT_S,
+        lambda: f"follower synced to {head} (at {follower.rpc('eth_blockNumber')})",
+    )
+    wait_for_peers(network.nodes, len(network.nodes) - 1)
+    return follower
+
+
+def stop_all(nodes: list[NodeProcess]) -> None:
+    for node in nodes:
+        if node.process is not None and node.process.poll() is None:
+            node.stop()
+
+
+def validators_at(node: NodeProcess, block: str = "latest") -> list[str]:
+    """qbft_getValidatorsByBlockNumber: EIP-55, ascending by address bytes."""
+    answer = node.rpc("qbft_getValidatorsByBlockNumber", block)
+    assert isinstance(answer, list)
+    return [str(a) for a in answer]
+
+
+def sorted_addresses(addresses: list[str]) -> list[str]:
+    """Ascending by address bytes, as extraData and qbft_getValidatorsByBlockNumber list them."""
+    return sorted(addresses, key=lambda a: bytes.fromhex(a[2:]))
+
+
+def vote(voters: list[NodeProcess], subject: str, add: bool) -> None:
+    for voter in voters:
+        assert voter.rpc("qbft_proposeValidatorVote", subject, add) is True
+
+
+def wait_for_set(nodes: list[NodeProcess], expected: list[str], timeout_s: float = STEP_TIMEOUT_S) -> int:
+    """Wait until every node's head is validated by ``expected``; the first such block's number
+    (the same on all nodes)."""
+    wait_until(
+        lambda: all(validators_at(n) == expected for n in nodes),
+        timeout_s,
+        lambda: (
+            f"validators {expected} on every node (now {[validators_at(n) for n in nodes]}, "
+            f"heads {heads(nodes)})"
+        ),
+    )
+    changes = {first_block_with(n, expected) for n in nodes}
+    assert len(changes) == 1, f"the set changed at different heights: {changes}"
+    return changes.pop()
+
+
+def first_block_with(node: NodeProcess, expected: list[str]) -> int:
+    number = int(str(node.rpc("eth_blockNumber")), 16)
+    while number > 0 and validators_at(node, hex(number - 1)) == expected:
+        number -= 1
+    return number
+
+
+def raw_block(node: NodeProcess, number: int) -> QbftBlock:
+    """Block ``number`` as stored (debug_getRawBlock), commit seals included."""
+    return decode_block(bytes.fromhex(str(node.rpc("debug_getRawBlock", hex(number)))[2:]))
+
+
+def miner(node: NodeProcess, number: int) -> str:
+    block = node.rpc("eth_getBlockByNumber", hex(number), False)
+    assert isinstance(block, dict)
+    return str(block["miner"]).lower()
