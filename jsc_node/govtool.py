@@ -246,6 +246,11 @@ class Registry:
 # --- sending ------------------------------------------------------------------------------------
 
 
+GAS_HEADROOM_PERCENT: Final = 150
+GAS_HEADROOM_MIN: Final = 50_000
+"""A registry transaction's gas limit: 1.5 x the estimate + 50,000 (capped at the block gas limit)."""
+
+
 @dataclass(frozen=True)
 class Sent:
     tx_hash: str
@@ -266,12 +271,16 @@ def send(
 
     sender = str(Account.from_key(key).address)
     tx: dict[str, Any] = {"from": sender, "to": REGISTRY_HEX, "data": "0x" + data.hex()}
-    gas = int(rpc.call("eth_estimateGas", tx), 16)
+    estimate = int(rpc.call("eth_estimateGas", tx), 16)
     chain_id = int(rpc.call("eth_chainId"), 16)
     nonce = int(rpc.call("eth_getTransactionCount", sender, "pending"), 16)
     tip = int(rpc.call("eth_maxPriorityFeePerGas"), 16)
     head = rpc.call("eth_getBlockByNumber", "latest", False)
     base_fee = int(head.get("baseFeePerGas", "0x0"), 16)
+    # The estimate holds at the head's state; mined after other validators' approvals of the same
+    # subject (the one that reaches the quorum writes the approval record) or on a chain still at
+    # its genesis, the call writes more slots than estimated. Unused gas is not charged.
+    gas = min(estimate * GAS_HEADROOM_PERCENT // 100 + GAS_HEADROOM_MIN, int(head["gasLimit"], 16))
     signed = Account.sign_transaction(
         {
             "type": 2,
@@ -301,6 +310,11 @@ def send(
             time.sleep(RECEIPT_POLL_S)
     number = int(receipt["blockNumber"], 16)
     if int(receipt["status"], 16) != 1:
+        if int(receipt["gasUsed"], 16) >= gas:
+            raise GovernanceError(
+                f"{tx_hash} ran out of gas in block {number} (gas limit {gas}, estimated {estimate}): "
+                "send it again"
+            )
         # Replay at the block it failed in, from its sender, to read the revert data.
         try:
             rpc.eth_call(data, hex(number - 1), sender)

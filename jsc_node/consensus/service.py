@@ -51,7 +51,7 @@ from jsc_node.consensus.events import (
 from jsc_node.consensus.messages import decode_message
 from jsc_node.consensus.rules import validate_sealed_block
 from jsc_node.consensus.validators import ValidatorHistory
-from jsc_node.errors import InvalidBlock, InvalidMessage, SeamError
+from jsc_node.errors import InvalidBlock, InvalidMessage, InvalidProposalBlock, SeamError
 from jsc_node.seam import messages as seam
 
 log = logging.getLogger("jsc_node.consensus")
@@ -318,7 +318,13 @@ class ConsensusService:
             else:
                 log.info("peers are at height %d and this node has no block sync", action.height)
         elif isinstance(action, MessageDropped):
-            log.debug("dropped consensus message: %s (%s)", action.reason, action.error)
+            if isinstance(action.error, InvalidProposalBlock):
+                # A proposer broke a chain rule (execution refused its block): an operator wants to
+                # see it, as Besu logs "Invalid Proposal Payload" at INFO. Stale or early messages
+                # are routine and stay at DEBUG.
+                log.warning("refused a proposal: %s", action.error)
+            else:
+                log.debug("dropped consensus message: %s (%s)", action.reason, action.error)
 
     async def _timer(self, action: ScheduleTimeout) -> None:
         await trio.sleep(max(0.0, action.at - self.clock()))
