@@ -1,6 +1,8 @@
 """Validator-set changes by vote with real processes, libp2p on 127.0.0.1: a follower voted in
-(1→2, 2→3, 4→5) and a validator voted out (4→3) while live (its own vote the deciding one) or
-after a kill -9 (by the three others), the chain final throughout. Besu #8425 (adding a 2nd validator halts the chain) and GoQuorum #1728 (removing one
+(1→2, 2→3) and a validator voted out (4→3) while live (its own vote the deciding one) or
+after a kill -9 (by the three others), the chain final throughout. A fifth validator voted into
+four, through the registry's attest/approve flow, is tests/integration/test_governance_devnet.py
+(the same network size here took 3–4 minutes of the suite's two cores for no other path). Besu #8425 (adding a 2nd validator halts the chain) and GoQuorum #1728 (removing one
 halts it) are the failures these guard against."""
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def _assert_final_after_change(network: Network, live: list[NodeProcess], expect
     return changed_at
 
 
-@pytest.mark.parametrize("validators", [1, 2, 4], ids=["1to2", "2to3", "4to5"])
+@pytest.mark.parametrize("validators", [1, 2], ids=["1to2", "2to3"])
 def test_a_follower_voted_in_validates(networks: list[Network], tmp_path: Path, validators: int) -> None:
     network = start_network(tmp_path, validators, follower=True)
     networks.append(network)
