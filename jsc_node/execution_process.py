@@ -369,7 +369,7 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
     service.on_sync.append(lambda status: hub.publish(SyncStatusEvent(status)))
     # Issue 13: the chain's node allowlist at the head goes to the consensus process (peer admission)
     # when it subscribes and after each commit that changed the contract's storage.
-    chain_nodes = open_chain_nodes(spec, executor.state_db, executor.state_at)
+    chain_nodes = open_chain_nodes(spec, executor.account_storage_root, executor.state_at)
 
     def snapshot() -> list[Event]:
         events = service.snapshot()

@@ -22,9 +22,7 @@ from typing import Any, TypeVar
 import rlp
 from eth.abc import BlockHeaderAPI
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
-from eth_hash.auto import keccak
 from eth_utils.exceptions import ValidationError
-from trie.hexary import HexaryTrie
 
 from jsc_node import CLIENT_NAME, __version__
 from jsc_node.chainformat import decode_extra_data
@@ -809,7 +807,7 @@ class NodeBackend:
         validators = _validators_of(header)
         # A block that left the registry's storage, the set and the held votes alone (most blocks)
         # changes nothing: one account read instead of the slots below.
-        seen = (self._registry_storage_root(header, policy.registry), validators, self._held_adds())
+        seen = (self.executor.account_storage_root(header, policy.registry), validators, self._held_adds())
         if seen == self._policy_seen:
             return
         read = self._policy_read(header, policy.registry)
@@ -867,11 +865,6 @@ class NodeBackend:
 
     def _held_adds(self) -> frozenset[bytes]:
         return frozenset(address for address, add in self.votes.items() if add)
-
-    def _registry_storage_root(self, header: BlockHeaderAPI, registry_address: bytes) -> bytes:
-        """The registry account's storage root after ``header`` (b"" if it has no account)."""
-        encoded = HexaryTrie(self.executor.state_db(header), header.state_root).get(keccak(registry_address))
-        return bytes(rlp.decode(encoded)[2]) if encoded else b""
 
     def _policy_read(self, header: BlockHeaderAPI, registry_address: bytes) -> Callable[[int], int]:
         """The registry's storage after ``header``, a head (the state HeadState keeps for it)."""

@@ -34,11 +34,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-import rlp
 from coincurve import PublicKey
-from eth.constants import BLANK_ROOT_HASH
-from eth_hash.auto import keccak
-from trie.hexary import HexaryTrie
 
 from jsc_node.config import NodeConfig
 from jsc_node.errors import AllowlistEditError, ConfigError, SenderNotAuthorized
@@ -499,16 +495,18 @@ class ChainNodesAllowlist:
     look (one state-trie walk a commit; the list is read from storage only when it changed)."""
 
     def __init__(
-        self, address: bytes, state_db: Callable[[Any], Any], state_at: Callable[[Any], Any]
+        self,
+        address: bytes,
+        storage_root: Callable[[Any, bytes], bytes],
+        state_at: Callable[[Any], Any],
     ) -> None:
         self.address = address
-        self._state_db = state_db
+        self._storage_root_of = storage_root
         self._state_at = state_at
         self._root: bytes | None = None
 
     def _storage_root(self, header: Any) -> bytes:
-        encoded = HexaryTrie(self._state_db(header), bytes(header.state_root)).get(keccak(self.address))
-        return bytes(rlp.decode(encoded)[2]) if encoded else BLANK_ROOT_HASH
+        return self._storage_root_of(header, self.address)
 
     def at_head(self, head: Any) -> tuple[bytes, ...]:
         self._root = self._storage_root(head)
@@ -523,9 +521,10 @@ class ChainNodesAllowlist:
 
 
 def open_chain_nodes(
-    spec: GenesisSpec, state_db: Callable[[Any], Any], state_at: Callable[[Any], Any]
+    spec: GenesisSpec, storage_root: Callable[[Any, bytes], bytes], state_at: Callable[[Any], Any]
 ) -> ChainNodesAllowlist | None:
-    """The chain's node allowlist, or None when the genesis has none (``config.jsc.nodesAllowlist``)."""
+    """The chain's node allowlist, or None when the genesis has none (``config.jsc.nodesAllowlist``).
+    ``storage_root`` is ``Executor.account_storage_root``."""
     if spec.jsc is None or spec.jsc.nodes_allowlist is None:
         return None
-    return ChainNodesAllowlist(spec.jsc.nodes_allowlist, state_db, state_at)
+    return ChainNodesAllowlist(spec.jsc.nodes_allowlist, storage_root, state_at)

@@ -114,7 +114,7 @@ def _genesis() -> GenesisSpec:
 def chain(tmp_path: Path) -> Iterator[Chain]:
     spec = _genesis()
     db, executor, pool, backend = open_node_state(NodeConfig(data_path=tmp_path), spec)
-    watch = open_chain_nodes(spec, executor.state_db, executor.state_at)
+    watch = open_chain_nodes(spec, executor.account_storage_root, executor.state_at)
     assert watch is not None
     yield Chain(spec, db, executor, pool, backend, watch)
     pool.close()
@@ -128,7 +128,7 @@ def test_packaged_artifact_is_the_build_and_the_dev_chain_has_no_node_list() -> 
     dev = load_genesis(None)
     assert dev.jsc is not None
     assert dev.jsc.nodes_allowlist is None
-    assert open_chain_nodes(dev, lambda h: None, lambda h: None) is None
+    assert open_chain_nodes(dev, lambda h, a: b"", lambda h: None) is None
     spec = _genesis()
     assert spec.jsc is not None
     assert spec.jsc.nodes_allowlist == NODES_ALLOWLIST_ADDRESS == bytes.fromhex("00" * 16 + "4a53434e")

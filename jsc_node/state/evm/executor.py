@@ -369,8 +369,7 @@ class Executor:
         state_root = bytes(parent.state_root)
         root = self._allowlist_root.get(state_root)
         if root is None:
-            encoded = HexaryTrie(self.state_db(parent), state_root).get(keccak(address))
-            root = bytes(rlp.decode(encoded)[2]) if encoded else BLANK_ROOT_HASH
+            root = self.account_storage_root(parent, address)
             self._allowlist_root = {state_root: root}  # the last state asked about (mostly the head)
         # The pool asks on the event loop while blocks execute in the worker thread.
         with self._allowlist_lock:
@@ -391,6 +390,13 @@ class Executor:
             return value
 
         return read
+
+    def account_storage_root(self, header: BlockHeaderAPI, address: bytes) -> bytes:
+        """The storage root of ``address`` after ``header`` (the empty trie's when it has no
+        account): one state-trie walk, no storage read. The system contracts' readers compare it
+        with the last one seen to learn, cheaply, whether the contract's storage changed."""
+        encoded = HexaryTrie(self.state_db(header), bytes(header.state_root)).get(keccak(address))
+        return bytes(rlp.decode(encoded)[2]) if encoded else BLANK_ROOT_HASH
 
     def validate_senders(self, block: BlockAPI, parent: BlockHeaderAPI) -> None:
         """Issue 13's rule on a chain whose ``config.jsc`` names an account allowlist
