@@ -340,6 +340,16 @@ def run(
             help="Levels per logger over --log-level, e.g. jsc_node.p2p=DEBUG,libp2p=INFO.",
         ),
     ] = None,
+    metrics_enabled: Annotated[
+        bool | None,
+        typer.Option(
+            "--metrics-enabled",
+            help="Serve Prometheus metrics at /metrics. [default: off]",
+            show_default=False,
+        ),
+    ] = None,
+    metrics_host: Annotated[str | None, typer.Option("--metrics-host", help="[default: 127.0.0.1]")] = None,
+    metrics_port: Annotated[int | None, typer.Option("--metrics-port", help="[default: 9545]")] = None,
     config_file: ConfigFileOpt = None,
 ) -> None:
     """Run a node: JSON-RPC over HTTP and WebSocket, libp2p, QBFT."""
@@ -386,6 +396,9 @@ def run(
             log_level=log_level,
             logging_format=logging_format,
             log_module_levels=log_module_levels,
+            metrics_enabled=metrics_enabled,
+            metrics_host=metrics_host,
+            metrics_port=metrics_port,
         )
         # Imported here: the node pulls in py-evm, libp2p and uvicorn, which the other commands never need.
         from jsc_node.node import run_node

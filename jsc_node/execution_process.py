@@ -365,7 +365,12 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
     )
     pool.subscribe(lambda txs: hub.publish_from(lambda: [backend.pending_txs_event(txs)]))
     service.on_sync.append(lambda status: hub.publish(SyncStatusEvent(status)))
-    seam = SeamServer(seam_path, service.handlers(), service.snapshot)
+    handlers = service.handlers()
+    if config.metrics_enabled:  # issue 14: build/validate/commit timed, head, pool, RPC meter
+        from jsc_node.metrics.execution import instrument_execution
+
+        handlers = instrument_execution(service, pool, handlers, executor.head.block_number)
+    seam = SeamServer(seam_path, handlers, service.snapshot)
     service.events = seam
     Path(seam_path).unlink(missing_ok=True)
     await seam.start()

@@ -1,0 +1,153 @@
+"""Every metric the execution and consensus processes update, defined once.
+
+Imported by the two working processes (and tests), never by the supervisor: a metric defined in a
+process creates that process's value file in multiprocess mode. Whether the values go to mmap
+files (``--metrics-enabled``: the supervisor set ``PROMETHEUS_MULTIPROC_DIR`` before it started
+the process) or stay in memory (metrics off, unit tests) is prometheus-client's choice at import.
+
+The README's "Metrics" section lists every metric here; ``tests/unit/test_metrics.py`` keeps the two
+equal. Gauges name how the supervisor merges per-process values (``multiprocess_mode``): each gauge
+here is written by one process only, so ``max`` / ``livesum`` are that process's value.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from jsc_node.metrics.names import UNKNOWN_METHOD
+
+BLOCK_SECONDS_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+INCLUSION_SECONDS_BUCKETS: Final = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
+TX_COUNT_BUCKETS: Final = (0, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
+RPC_SECONDS_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
+
+# --- chain and blocks (execution process) ---------------------------------------------------------
+
+CHAIN_HEAD = Gauge("jsc_chain_head_block", "Number of the canonical head block", multiprocess_mode="max")
+CHAIN_FINALIZED = Gauge(
+    "jsc_chain_finalized_block",
+    "Number of the latest final block (QBFT: every committed block is final, so the head)",
+    multiprocess_mode="max",
+)
+BLOCK_BUILD = Histogram(
+    "jsc_block_build_seconds", "Time to build a proposed block (execution)", buckets=BLOCK_SECONDS_BUCKETS
+)
+BLOCK_VALIDATE = Histogram(
+    "jsc_block_validate_seconds",
+    "Time to execute and check a proposed block of another validator",
+    buckets=BLOCK_SECONDS_BUCKETS,
+)
+BLOCK_COMMIT = Histogram(
+    "jsc_block_commit_seconds",
+    "Time to commit a final block (execution and the LevelDB write)",
+    buckets=BLOCK_SECONDS_BUCKETS,
+)
+BLOCK_TRANSACTIONS = Histogram(
+    "jsc_block_transactions", "Transactions in each committed block", buckets=TX_COUNT_BUCKETS
+)
+TX_INCLUSION = Histogram(
+    "jsc_tx_inclusion_seconds",
+    "Time from a transaction's admission to this node's pool to the commit of the block holding it "
+    "(QBFT: its finality)",
+    buckets=INCLUSION_SECONDS_BUCKETS,
+)
+TXPOOL_PENDING = Gauge(
+    "jsc_txpool_pending", "Executable transactions in the pool", multiprocess_mode="livesum"
+)
+TXPOOL_QUEUED = Gauge(
+    "jsc_txpool_queued", "Transactions in the pool waiting for a nonce gap", multiprocess_mode="livesum"
+)
+
+# --- JSON-RPC (execution process) -----------------------------------------------------------------
+
+RPC_REQUESTS = Counter(
+    "jsc_rpc_requests", "JSON-RPC calls answered, per method (unknown ones as one label value)", ["method"]
+)
+RPC_ERRORS = Counter("jsc_rpc_errors", "JSON-RPC calls answered with an error, per method", ["method"])
+RPC_DURATION = Histogram(
+    "jsc_rpc_request_duration_seconds",
+    "Time to answer one JSON-RPC call, per method",
+    ["method"],
+    buckets=RPC_SECONDS_BUCKETS,
+)
+WS_CONNECTIONS = Gauge(
+    "jsc_rpc_ws_connections", "Open JSON-RPC WebSocket connections", multiprocess_mode="livesum"
+)
+WS_SUBSCRIPTIONS = Gauge(
+    "jsc_rpc_ws_subscriptions", "Active eth_subscribe subscriptions", multiprocess_mode="livesum"
+)
+
+# --- QBFT (consensus process) ---------------------------------------------------------------------
+
+QBFT_ROUND = Gauge(
+    "jsc_qbft_round", "Round of the height being decided (0 when all goes well)", multiprocess_mode="max"
+)
+QBFT_ROUND_CHANGES = Counter(
+    "jsc_qbft_round_changes", "Times this node moved to a higher round at the same height"
+)
+QBFT_TIMEOUTS = Counter("jsc_qbft_timeouts", "QBFT timers that expired, per timer kind", ["kind"])
+QBFT_PROPOSALS = Counter(
+    "jsc_qbft_proposals",
+    "Committed blocks per proposer (the validator whose proposal became the block)",
+    ["validator"],
+)
+QBFT_PROPOSALS_MISSED = Counter(
+    "jsc_qbft_proposals_missed",
+    "Rounds a validator was the proposer of and the height was decided in a later round",
+    ["validator"],
+)
+
+# --- p2p and sync (consensus process) -------------------------------------------------------------
+
+P2P_PEERS = Gauge("jsc_p2p_peers", "Connected peers", multiprocess_mode="max")
+P2P_PEERS_REFUSED = Counter(
+    "jsc_p2p_peers_refused", "Connections refused at the handshake (not a validator or allowlisted)"
+)
+GOSSIP_RECEIVED = Counter("jsc_gossip_messages_received", "Gossip messages received, per topic", ["topic"])
+GOSSIP_FORWARDED = Counter(
+    "jsc_gossip_messages_forwarded",
+    "Gossip messages accepted and so forwarded by gossipsub, per topic",
+    ["topic"],
+)
+GOSSIP_REJECTED = Counter(
+    "jsc_gossip_messages_rejected", "Gossip messages refused by validation, per topic", ["topic"]
+)
+SYNC_CURRENT = Gauge(
+    "jsc_sync_current_block", "Block sync: this node's head while catching up", multiprocess_mode="max"
+)
+SYNC_HIGHEST = Gauge(
+    "jsc_sync_highest_block",
+    "Block sync: the highest head peers announced (equal to the current block when not behind)",
+    multiprocess_mode="max",
+)
+
+
+class RpcMeter:
+    """Per-method RPC metrics with each method's children looked up once (the hot path pays the
+    counter, histogram and clock, no label lookup). ``known`` decides which names get their own
+    label value; any other name counts under ``unknown`` so that a client cannot create series."""
+
+    def __init__(self) -> None:
+        self.enabled = False
+        """Set by the execution process with --metrics-enabled (metrics/execution.py)."""
+        self._children: dict[str, tuple[Counter, Counter, Histogram]] = {}
+
+    def observe(self, method: str, seconds: float, failed: bool) -> None:
+        children = self._children.get(method)
+        if children is None:
+            children = (RPC_REQUESTS.labels(method), RPC_ERRORS.labels(method), RPC_DURATION.labels(method))
+            self._children[method] = children
+        requests, errors, duration = children
+        requests.inc()
+        duration.observe(seconds)
+        if failed:
+            errors.inc()
+
+
+RPC_METER: Final = RpcMeter()
+
+
+def rpc_label(method: str, known: bool) -> str:
+    return method if known else UNKNOWN_METHOD
