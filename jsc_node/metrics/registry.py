@@ -124,6 +124,11 @@ SYNC_HIGHEST = Gauge(
 )
 
 
+def gossip_counters(topic: str) -> tuple[Counter, Counter, Counter]:
+    """Received, forwarded and rejected of one topic (``p2p/gossip.py`` takes them once per topic)."""
+    return GOSSIP_RECEIVED.labels(topic), GOSSIP_FORWARDED.labels(topic), GOSSIP_REJECTED.labels(topic)
+
+
 class RpcMeter:
     """Per-method RPC metrics with each method's children looked up once (the hot path pays the
     counter, histogram and clock, no label lookup). ``known`` decides which names get their own

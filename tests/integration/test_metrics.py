@@ -6,6 +6,7 @@ fold into one label value."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -55,6 +56,23 @@ def scrape(node: MetricsNode) -> Samples:
         for sample in family.samples:
             samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
     return samples
+
+
+def exported(node: MetricsNode) -> set[str]:
+    """Metric names as the README writes them (a counter with its ``_total``)."""
+    text = httpx.get(node.metrics_url, timeout=10).text
+    return {
+        family.name + ("_total" if family.type == "counter" else "")
+        for family in text_string_to_metric_families(text)
+        if family.samples
+    }
+
+
+def readme_metrics() -> set[str]:
+    text = README.read_text()
+    section = text[text.index("## Metrics") :]
+    section = section[: section.index("\n## ", 1)]
+    return set(re.findall(r"^\| `([a-z0-9_]+)` \|", section, re.MULTILINE))
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
@@ -193,3 +211,35 @@ def test_leveldb_size_on_disk(node: MetricsNode, loaded: Samples) -> None:
     size = value(loaded, "jsc_leveldb_size_bytes")
     assert size > 0
     assert size == pytest.approx(on_disk, rel=0.5)
+
+
+def test_every_metric_the_readme_lists_is_exported(node: MetricsNode, loaded: Samples) -> None:
+    listed = readme_metrics()
+    assert len(listed) >= 30
+    assert listed <= exported(node)
+
+
+def test_consensus_process_metrics_reach_the_scrape(node: MetricsNode, loaded: Samples) -> None:
+    # The lone dev validator proposes every block, in round 0, and has no peer.
+    from eth_keys import keys
+
+    from jsc_node.genesis import DEV_VALIDATOR_KEY
+
+    validator = "0x" + keys.PrivateKey(DEV_VALIDATOR_KEY).public_key.to_canonical_address().hex()
+    first = scrape(node)
+    made = value(first, "jsc_qbft_proposals_total", validator=validator)
+    assert made >= value(first, "jsc_block_commit_seconds_count") - 1 > 0
+    assert value(first, "jsc_qbft_proposals_missed_total", validator=validator) == 0
+    assert value(first, "jsc_qbft_round") == 0
+    assert value(first, "jsc_qbft_round_changes_total") == 0
+    assert value(first, "jsc_qbft_timeouts_total", kind="round") == 0
+    assert value(first, "jsc_p2p_peers") == 0
+    head = value(first, "jsc_chain_head_block")
+    assert (
+        head - 2 <= value(first, "jsc_sync_current_block") == value(first, "jsc_sync_highest_block") <= head
+    )
+    for topic in ("qbft", "blocks", "txs"):
+        assert value(first, "jsc_gossip_messages_received_total", topic=topic) == 0
+    node.wait_for_block(int(head) + 1)
+    second = scrape(node)
+    assert value(second, "jsc_qbft_proposals_total", validator=validator) > made
