@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 from eth_account import Account
+from eth_keys import keys
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect
 
+from jsc_node.genesis import DEV_VALIDATOR_KEY
+from jsc_node.p2p.host import peer_id_of
 from tests.integration.conftest import DEV_KEY
 from tests.integration.nodeproc import NodeProcess, free_port
 
@@ -38,8 +41,18 @@ class MetricsNode(NodeProcess):
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MetricsNode]:
+    """The dev chain's validator; its nodes allowlist (empty: it admits no follower yet) is
+    ``allowlist.toml`` next to its data dir."""
     proc = MetricsNode(tmp_path_factory.mktemp("metrics") / "data")
-    proc.extra_args = ["--metrics-enabled", "--metrics-port", str(proc.metrics_port)]
+    allowlist = proc.data_path.parent / "allowlist.toml"
+    allowlist.write_text("nodes-allowlist = []\n")
+    proc.extra_args = [
+        "--metrics-enabled",
+        "--metrics-port",
+        str(proc.metrics_port),
+        "--permissions-nodes-config-file",
+        str(allowlist),
+    ]
     proc.start()
     try:
         yield proc
@@ -243,3 +256,99 @@ def test_consensus_process_metrics_reach_the_scrape(node: MetricsNode, loaded: S
     node.wait_for_block(int(head) + 1)
     second = scrape(node)
     assert value(second, "jsc_qbft_proposals_total", validator=validator) > made
+
+
+# --- a follower: peers, refusals, gossip, sync ------------------------------------------------------
+
+FOLLOWER_SECRET = bytes.fromhex("11" * 32)
+
+
+def wait_for(what: str, condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"{what}: not in {timeout_s} s")
+
+
+@pytest.fixture(scope="module")
+def follower(node: MetricsNode, loaded: Samples) -> Iterator[MetricsNode]:
+    """A non-validator node of the dev chain that the validator's nodes allowlist admits: it
+    catches up by block sync and follows by gossip."""
+    node.wait_for_block(int(value(loaded, "jsc_chain_head_block")) + 3)  # something to sync
+    proc = MetricsNode(node.data_path.parent / "follower")
+    key_file = node.data_path.parent / "follower.key"
+    key_file.write_text(FOLLOWER_SECRET.hex())
+    proc.extra_args = [
+        "--metrics-enabled",
+        "--metrics-port",
+        str(proc.metrics_port),
+        "--node-private-key-file",
+        str(key_file),
+        "--bootnodes",
+        f"/ip4/127.0.0.1/tcp/{node.p2p_port}/p2p/{peer_id_of(DEV_VALIDATOR_KEY)}",
+    ]
+    allowlist = node.data_path.parent / "allowlist.toml"
+    allowlist.write_text(f'nodes-allowlist = ["{peer_id_of(FOLLOWER_SECRET)}"]\n')
+    wait_for("the allowlist reloaded", lambda: "nodes allowlist reloaded" in node.logs())
+    proc.start()
+    try:
+        wait_for(
+            "peered",
+            lambda: value(scrape(node), "jsc_p2p_peers") == value(scrape(proc), "jsc_p2p_peers") == 1,
+        )
+        yield proc
+    finally:
+        proc.stop()
+
+
+def test_follower_peers_syncs_and_follows_gossip(node: MetricsNode, follower: MetricsNode) -> None:
+    assert value(scrape(node), "jsc_p2p_peers") == 1
+
+    def caught_up() -> bool:
+        got = scrape(follower)
+        head = value(got, "jsc_chain_head_block")
+        return (
+            head >= value(scrape(node), "jsc_chain_head_block") - 1
+            and value(got, "jsc_gossip_messages_forwarded_total", topic="blocks") >= 1
+        )
+
+    wait_for("follower caught up and following", caught_up)
+    # A transfer sent to the follower: gossiped to the validator (txs topic), final on both.
+    nonce = int(
+        str(follower.rpc("eth_getTransactionCount", Account.from_key(DEV_KEY).address, "pending")), 16
+    )
+    tx_hash = _transfer(follower, nonce)
+    _wait_receipt(follower, tx_hash)
+    _wait_receipt(node, tx_hash)
+    ours, theirs = scrape(follower), scrape(node)
+    assert value(theirs, "jsc_gossip_messages_received_total", topic="txs") >= 1
+    assert value(theirs, "jsc_gossip_messages_forwarded_total", topic="txs") >= 1
+    for samples in (ours, theirs):
+        assert value(samples, "jsc_gossip_messages_rejected_total", topic="txs") == 0
+        assert value(samples, "jsc_gossip_messages_rejected_total", topic="blocks") == 0
+        assert value(samples, "jsc_tx_inclusion_seconds_count") >= 1
+    blocks = value(ours, "jsc_gossip_messages_received_total", topic="blocks")
+    assert blocks >= value(ours, "jsc_gossip_messages_forwarded_total", topic="blocks") >= 1
+    # The follower executes no proposal and builds none: it commits the sealed blocks.
+    assert value(ours, "jsc_block_build_seconds_count") == 0
+    assert value(ours, "jsc_block_commit_seconds_count") >= value(ours, "jsc_chain_head_block") - 1
+    head = value(ours, "jsc_chain_head_block")
+    assert (
+        head - 2 <= value(ours, "jsc_sync_current_block") <= value(ours, "jsc_sync_highest_block") <= head + 2
+    )
+    # Its proposals counter names the validator that proposed the blocks it committed.
+    validator_address = "0x" + keys.PrivateKey(DEV_VALIDATOR_KEY).public_key.to_canonical_address().hex()
+    assert value(ours, "jsc_qbft_proposals_total", validator=validator_address) >= 1
+
+    # Off the allowlist: the validator drops the follower and refuses its next dial.
+    refused = value(scrape(node), "jsc_p2p_peers_refused_total")
+    (node.data_path.parent / "allowlist.toml").write_text("nodes-allowlist = []\n")
+    wait_for(
+        "the follower refused",
+        lambda: (
+            value(now := scrape(node), "jsc_p2p_peers_refused_total") > refused
+            and value(now, "jsc_p2p_peers") == 0
+        ),
+    )
