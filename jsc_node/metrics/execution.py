@@ -1,6 +1,6 @@
 """The execution process's metrics, wired around ``ExecutionService`` without changing it: the
 seam's block handlers timed, a listener on each commit (head, transactions per block, inclusion
-time), the pool's admissions timed, and the pool's counts refreshed every second.
+time), the pool's admissions timed, and the pool's counts and the RPC tallies passed on every second.
 
 Called once from ``execution_process.serve`` when --metrics-enabled; without it none of this runs
 and the RPC meter stays off (one attribute test per call)."""
@@ -16,7 +16,7 @@ from prometheus_client import Histogram
 
 from jsc_node.metrics import registry as m
 
-POOL_REFRESH_S: Final = 1.0
+REFRESH_S: Final = 1.0
 ARRIVALS_MAX: Final = 50_000
 """Admission times kept for transactions not yet in a block; beyond this the oldest go (a
 transaction dropped from the pool never reaches a block, so its entry would stay forever)."""
@@ -107,7 +107,7 @@ def instrument_execution(service: _Service, pool: _Pool, handlers: Handlers, hea
     m.CHAIN_HEAD.set(head_number)
     m.CHAIN_FINALIZED.set(head_number)
     m.RPC_METER.enabled = True
-    task = asyncio.get_running_loop().create_task(_refresh_pool(pool))
+    task = asyncio.get_running_loop().create_task(_refresh(pool))
     _tasks.add(task)  # held: the loop keeps only a weak reference
     return timed
 
@@ -121,7 +121,9 @@ def _pool_counts(pool: _Pool) -> None:
     m.TXPOOL_QUEUED.set(queued)
 
 
-async def _refresh_pool(pool: _Pool) -> None:
+async def _refresh(pool: _Pool) -> None:
+    """Every second: the pool's counts, and the RPC calls tallied since the last time."""
     while True:
         _pool_counts(pool)
-        await asyncio.sleep(POOL_REFRESH_S)
+        m.RPC_METER.flush()
+        await asyncio.sleep(REFRESH_S)

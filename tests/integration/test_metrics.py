@@ -92,6 +92,11 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples[(name, tuple(sorted(labels.items())))]
 
 
+def counted(samples: Samples, name: str, **labels: str) -> float:
+    """A counter's value, 0 before its series exists (a method not called yet)."""
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
 def names(samples: Samples) -> set[str]:
     return {name for name, _labels in samples}
 
@@ -170,15 +175,23 @@ def test_rpc_counters_increase_and_unknown_methods_fold(node: MetricsNode, loade
     for name in ("nope_one", "nope_two", "eth_noSuchMethod"):
         with pytest.raises(RuntimeError, match="does not exist"):
             node.rpc(name)
+    # The execution process passes its RPC tallies on every second.
+    wait_for(
+        "the calls counted",
+        lambda: (
+            counted(scrape(node), "jsc_rpc_errors_total", method="unknown")
+            >= counted(first, "jsc_rpc_errors_total", method="unknown") + 3
+        ),
+    )
     second = scrape(node)
-    grew = value(second, "jsc_rpc_requests_total", method="eth_blockNumber") - value(
+    grew = value(second, "jsc_rpc_requests_total", method="eth_blockNumber") - counted(
         first, "jsc_rpc_requests_total", method="eth_blockNumber"
     )
     assert grew >= 3
     assert value(second, "jsc_rpc_request_duration_seconds_count", method="eth_blockNumber") >= grew
     assert value(second, "jsc_rpc_errors_total", method="eth_blockNumber") == 0
-    unknown = value(second, "jsc_rpc_errors_total", method="unknown") - first.get(
-        ("jsc_rpc_errors_total", (("method", "unknown"),)), 0.0
+    unknown = value(second, "jsc_rpc_errors_total", method="unknown") - counted(
+        first, "jsc_rpc_errors_total", method="unknown"
     )
     assert unknown == 3
     labels = {dict(lb).get("method") for name, lb in second if name == "jsc_rpc_requests_total"}
@@ -191,6 +204,10 @@ def test_websocket_connections_and_subscriptions(node: MetricsNode, loaded: Samp
     with connect(f"ws://127.0.0.1:{node.ws_port}") as ws:
         ws.send('{"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newHeads"]}')
         assert '"result"' in str(ws.recv(timeout=10))
+        wait_for(
+            "eth_subscribe counted",
+            lambda: ("jsc_rpc_requests_total", (("method", "eth_subscribe"),)) in scrape(node),
+        )
         during = scrape(node)
         assert value(during, "jsc_rpc_ws_connections") == value(base, "jsc_rpc_ws_connections") + 1
         assert value(during, "jsc_rpc_ws_subscriptions") == value(base, "jsc_rpc_ws_subscriptions") + 1

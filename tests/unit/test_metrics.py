@@ -10,12 +10,13 @@ import asyncio
 import os
 import re
 import socket
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 
 from jsc_node.consensus.events import PendingTxs, Timeout
@@ -207,6 +208,8 @@ def test_rpc_meter_counts_per_method_and_folds_unknown_names(monkeypatch: pytest
             await dispatcher.handle_message({"jsonrpc": "2.0", "id": 1, "method": method})
 
     asyncio.run(calls())
+    assert sample("jsc_rpc_requests_total", method="web3_clientVersion") == before["ok"]  # tallied
+    registry.RPC_METER.flush()
     assert sample("jsc_rpc_requests_total", method="web3_clientVersion") == before["ok"] + 2
     assert (
         sample("jsc_rpc_request_duration_seconds_count", method="web3_clientVersion")
@@ -223,7 +226,30 @@ def test_rpc_meter_off_counts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     dispatcher = Dispatcher(object(), methods={"web3_clientVersion": _version})  # type: ignore[arg-type]
     before = sample("jsc_rpc_requests_total", method="web3_clientVersion")
     asyncio.run(dispatcher.handle_message({"jsonrpc": "2.0", "id": 1, "method": "web3_clientVersion"}))
+    registry.RPC_METER.flush()
     assert sample("jsc_rpc_requests_total", method="web3_clientVersion") == before
+
+
+def test_a_flushed_tally_exposes_what_observe_would() -> None:
+    """add_to_histogram writes prometheus-client's internals (no bulk observe exists): the same
+    text as one observe() per value, bounds and +Inf included, or an upgrade broke it."""
+    values = [0.0001, 0.0005, 0.0005, 0.003, 0.2, 1.0, 7.5, 99.0]
+    by_observe, by_tally = CollectorRegistry(), CollectorRegistry()
+    observed = Histogram("t_seconds", "t", buckets=registry.RPC_SECONDS_BUCKETS, registry=by_observe)
+    tallied = Histogram("t_seconds", "t", buckets=registry.RPC_SECONDS_BUCKETS, registry=by_tally)
+    for v in values:
+        observed.observe(v)
+    counts = [0.0] * (len(registry.RPC_SECONDS_BUCKETS) + 1)
+    for v in values:
+        counts[bisect_left(registry.RPC_SECONDS_BUCKETS, v)] += 1
+    registry.add_to_histogram(tallied, sum(values), counts)
+
+    def text(reg: CollectorRegistry) -> list[bytes]:
+        return [line for line in generate_latest(reg).splitlines() if b"_created" not in line]
+
+    assert text(by_tally) == text(by_observe)
+    with pytest.raises(ValueError, match="buckets"):
+        registry.add_to_histogram(tallied, 1.0, counts[:-1])
 
 
 # --- the supervisor's side ------------------------------------------------------------------------
