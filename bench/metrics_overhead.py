@@ -1,8 +1,8 @@
 """What --metrics-enabled costs the JSON-RPC hot path (README.md, Metrics).
 
-1. In process: one ``RPC_METER.observe`` (request counter, duration histogram) with
+1. In process: one ``RPC_METER.observe`` (the per-call tally; ``flush`` runs once a second) with
    prometheus-client's multiprocess values (mmap files, as a node with --metrics-enabled writes
-   them) and with its in-memory values; and the meter's test when off.
+   them) and with its in-memory values.
 2. Two dev nodes in the same run, one with --metrics-enabled: eth_blockNumber over one keep-alive
    connection and over 8, in alternating rounds (median of ROUNDS), so both see the same machine
    load: req/s, and the execution process's CPU time per request (from /proc; on a machine shared
