@@ -347,3 +347,33 @@ def test_readme_lists_every_metric() -> None:
     section = section[: section.index("\n## ", 1)]
     listed = set(re.findall(r"^\| `([a-z0-9_]+)` \|", section, re.MULTILINE))
     assert listed == _defined()
+
+
+# --- flags ----------------------------------------------------------------------------------------
+
+
+def test_metrics_flags_reach_the_config_with_besus_defaults(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from jsc_node.cli import app
+    from tests.unit.test_cli_run import FakeNode, install
+
+    fake = FakeNode()
+    install(monkeypatch, fake)
+    runner = CliRunner()
+    data = ["--data-path", str(tmp_path / "d")]
+    assert runner.invoke(app, ["run", *data]).exit_code == 0
+    flags = ["--metrics-enabled", "--metrics-host", "0.0.0.0", "--metrics-port", "9600"]
+    assert runner.invoke(app, ["run", *data, *flags]).exit_code == 0
+    toml = tmp_path / "node.toml"
+    toml.write_text("metrics-enabled = true\nmetrics-port = 9700\n")
+    assert runner.invoke(app, ["run", *data, "--config-file", str(toml)]).exit_code == 0
+    bad = runner.invoke(app, ["run", *data, "--metrics-port", "70000"])
+    assert bad.exit_code != 0
+    assert "metrics_port" in bad.output or "metrics-port" in bad.output
+    (_, default), (_, flagged), (_, from_file) = fake.calls
+    assert (default.metrics_enabled, default.metrics_host, default.metrics_port) == (False, "127.0.0.1", 9545)
+    assert (flagged.metrics_enabled, flagged.metrics_host, flagged.metrics_port) == (True, "0.0.0.0", 9600)
+    assert (from_file.metrics_enabled, from_file.metrics_port) == (True, 9700)
