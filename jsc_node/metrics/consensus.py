@@ -72,10 +72,11 @@ class ConsensusMetrics:
         ):
             m.QBFT_TIMEOUTS.labels(event.kind).inc()  # a timer of the round in progress, not a stale one
         height, round_ = engine.height, engine.round
-        if round_ is not None:
+        if round_ is not None and (height, round_) != (self._height, self._round):
             if height == self._height and self._round is not None and round_ > self._round:
                 m.QBFT_ROUND_CHANGES.inc()
-            m.QBFT_ROUND.set(round_)
+            if round_ != self._round:
+                m.QBFT_ROUND.set(round_)  # written on a change only: each write is an mmap write
         self._height, self._round = height, round_
 
     def committing(self, block: _Block, history: _History) -> None:
