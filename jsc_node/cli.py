@@ -468,6 +468,14 @@ def devnet(
             "validators are its admins and nobody else is listed. [default: off, an open chain]",
         ),
     ] = False,
+    metrics: Annotated[
+        bool,
+        typer.Option(
+            "--metrics",
+            help="Each node serves Prometheus metrics on its own port (base+10i+3); DIR/prometheus.yml "
+            "scrapes them all. [default: off]",
+        ),
+    ] = False,
 ) -> None:
     """Run N validators (and RPC nodes) on 127.0.0.1 until Ctrl-C; the same --dir again restarts them."""
     from jsc_node.devnet import DevnetOptions, run_devnet
@@ -483,6 +491,7 @@ def devnet(
                 block_period_s=block_period,
                 log_level=(log_level or "INFO").upper(),
                 accounts_allowlist=accounts_allowlist,
+                metrics=metrics,
             )
         )
     if status != 0:

@@ -377,3 +377,59 @@ def test_metrics_flags_reach_the_config_with_besus_defaults(
     assert (default.metrics_enabled, default.metrics_host, default.metrics_port) == (False, "127.0.0.1", 9545)
     assert (flagged.metrics_enabled, flagged.metrics_host, flagged.metrics_port) == (True, "0.0.0.0", 9600)
     assert (from_file.metrics_enabled, from_file.metrics_port) == (True, 9700)
+
+
+# --- jsc-node devnet --metrics --------------------------------------------------------------------
+
+
+def test_devnet_metrics_ports_flags_json_and_prometheus_yml(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The plan, in process (no node starts): each node's metrics port at base+10i+3, its
+    ``jsc-node run`` flags parsed by the real CLI, devnet.json's ``metrics`` URL, and a
+    prometheus.yml naming every node's target."""
+    from typer.testing import CliRunner
+
+    from jsc_node.cli import app
+    from jsc_node.devnet import (
+        DevnetOptions,
+        RunningNode,
+        devnet_document,
+        prepare_devnet,
+        write_prometheus_config,
+    )
+    from tests.unit.test_cli_run import FakeNode, install
+
+    devnet = prepare_devnet(
+        DevnetOptions(tmp_path / "d", validators=2, rpc_nodes=1, base_port=21000, metrics=True)
+    )
+    assert [p.metrics_port for p in devnet.nodes] == [21003, 21013, 21023]
+    fake = FakeNode()
+    install(monkeypatch, fake)
+    for plan in devnet.nodes:
+        result = CliRunner().invoke(app, plan.run_args(devnet.genesis_file, "INFO"))
+        assert result.exit_code == 0, result.output
+    assert [(c.metrics_enabled, c.metrics_host, c.metrics_port) for _, c in fake.calls] == [
+        (True, "127.0.0.1", port) for port in (21003, 21013, 21023)
+    ]
+    running = [RunningNode(plan, process=None, log_offset=0) for plan in devnet.nodes]  # type: ignore[arg-type]
+    doc = devnet_document(devnet.chain_id, running)
+    assert [n["metrics"] for n in doc["nodes"]] == [
+        f"http://127.0.0.1:{p}/metrics" for p in (21003, 21013, 21023)
+    ]
+    path = tmp_path / "d" / "prometheus.yml"
+    write_prometheus_config(path, devnet.nodes)
+    text = path.read_text()
+    assert re.findall(r'targets: \["127\.0\.0\.1:(\d+)"\]', text) == ["21003", "21013", "21023"]
+    assert re.findall(r'node: "([a-z0-9-]+)", validator: "(true|false)"', text) == [
+        ("validator-0", "true"),
+        ("validator-1", "true"),
+        ("rpc-0", "false"),
+    ]
+    assert "scrape_configs:\n  - job_name: jsc-node\n" in text
+    # Without --metrics: no metrics flags, no metrics key, the usual port range.
+    plain = prepare_devnet(DevnetOptions(tmp_path / "d", validators=2, rpc_nodes=1, base_port=21000))
+    assert all(p.metrics_port is None for p in plain.nodes)
+    assert "--metrics-enabled" not in plain.nodes[0].run_args(plain.genesis_file, "INFO")
+    plain_doc = devnet_document(plain.chain_id, [RunningNode(plain.nodes[0], process=None, log_offset=0)])  # type: ignore[arg-type]
+    assert "metrics" not in plain_doc["nodes"][0]
