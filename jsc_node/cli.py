@@ -340,6 +340,16 @@ def run(
             help="Levels per logger over --log-level, e.g. jsc_node.p2p=DEBUG,libp2p=INFO.",
         ),
     ] = None,
+    metrics_enabled: Annotated[
+        bool | None,
+        typer.Option(
+            "--metrics-enabled",
+            help="Serve Prometheus metrics at /metrics. [default: off]",
+            show_default=False,
+        ),
+    ] = None,
+    metrics_host: Annotated[str | None, typer.Option("--metrics-host", help="[default: 127.0.0.1]")] = None,
+    metrics_port: Annotated[int | None, typer.Option("--metrics-port", help="[default: 9545]")] = None,
     config_file: ConfigFileOpt = None,
 ) -> None:
     """Run a node: JSON-RPC over HTTP and WebSocket, libp2p, QBFT."""
@@ -386,6 +396,9 @@ def run(
             log_level=log_level,
             logging_format=logging_format,
             log_module_levels=log_module_levels,
+            metrics_enabled=metrics_enabled,
+            metrics_host=metrics_host,
+            metrics_port=metrics_port,
         )
         # Imported here: the node pulls in py-evm, libp2p and uvicorn, which the other commands never need.
         from jsc_node.node import run_node
@@ -463,6 +476,14 @@ def devnet(
             "validators are its admins, every validator and RPC node is listed. [default: off]",
         ),
     ] = False,
+    metrics: Annotated[
+        bool,
+        typer.Option(
+            "--metrics",
+            help="Each node serves Prometheus metrics on its own port (base+10i+3); DIR/prometheus.yml "
+            "scrapes them all. [default: off]",
+        ),
+    ] = False,
 ) -> None:
     """Run N validators (and RPC nodes) on 127.0.0.1 until Ctrl-C; the same --dir again restarts them."""
     from jsc_node.devnet import DevnetOptions, run_devnet
@@ -479,6 +500,7 @@ def devnet(
                 log_level=(log_level or "INFO").upper(),
                 accounts_allowlist=accounts_allowlist,
                 nodes_allowlist=nodes_allowlist,
+                metrics=metrics,
             )
         )
     if status != 0:

@@ -213,6 +213,10 @@ class NodeConfig(BaseSettings):
         default=0, ge=0, description="Lowest gas price (or fee cap) the pool accepts, in wei."
     )
 
+    metrics_enabled: bool = Field(default=False, description="Serve Prometheus metrics (Besu's flag).")
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9545, ge=0, le=65535)
+
     log_level: str = "INFO"
     logging_format: str = Field(
         default="plain", description="plain (a line of text) or json (one JSON object a line)."

@@ -90,6 +90,11 @@ async def _run_qbft(
         own_messages=OwnMessageLog(config.data_path / "consensus" / "own-messages.log"),
         epoch_length=spec.qbft.epoch_length,
     )
+    metrics = None
+    if config.metrics_enabled:  # issue 14: QBFT, p2p and sync metrics
+        from jsc_node.metrics.consensus import ConsensusMetrics
+
+        service.observer = metrics = ConsensusMetrics()
     head = await service.load_history()
     seam.listen(service.on_execution_event, PendingChanged, HeadChanged, VoteProposed, VoteDiscarded)
     seam.listen(_change_log_level, LogLevelChanged)
@@ -113,7 +118,9 @@ async def _run_qbft(
             await network.set_validators(new_head.validators)
 
         service.on_new_head = follow_validators
-        _start_sync(nursery, spec.chain_id, seam, network, service)
+        syncer = _start_sync(nursery, spec.chain_id, seam, network, service)
+        if metrics is not None:
+            nursery.start_soon(metrics.watch_network, network.host, syncer)
         outbox = TxOutbox(TX_OUTBOX)
         seam.listen(outbox.add, LocalTxs)
         nursery.start_soon(_relay_txs, seam, network, outbox)

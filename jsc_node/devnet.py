@@ -6,10 +6,12 @@
     D/<name>/data/                 each node's data dir; D/<name>/node.log its output (appended)
     D/devnet.json                  the nodes: URLs, p2p multiaddrs, addresses, pids
     D/permissions_config.toml      nodes-allowlist: every node's peer ID (rewritten at each start)
+    D/prometheus.yml               with --metrics: a Prometheus scrape of every node (rewritten at each start)
     D/devnet.lock                  held while a devnet runs on D
 
 Node i (validators first) listens on base+10i (JSON-RPC HTTP), base+10i+1 (WebSocket) and
-base+10i+2 (libp2p), so with the default base 8545 the first validator has the usual 8545/8546.
+base+10i+2 (libp2p), so with the default base 8545 the first validator has the usual 8545/8546;
+with ``--metrics`` also base+10i+3 (Prometheus ``/metrics``).
 Every node dials every validator (``--bootnodes``): there is no peer discovery yet, and a star
 around one or two bootnodes would split the network when they go down. Every node gets
 ``--permissions-nodes-config-file D/permissions_config.toml``: validators admit each other by
@@ -46,7 +48,7 @@ from jsc_node.procutil import die_with_parent, pid_lock
 
 HOST = "127.0.0.1"
 DEFAULT_BASE_PORT = 8545
-# Ports of node i: base + PORT_STRIDE*i + (0 HTTP, 1 WS, 2 p2p).
+# Ports of node i: base + PORT_STRIDE*i + (0 HTTP, 1 WS, 2 p2p, 3 metrics with --metrics).
 PORT_STRIDE = 10
 MAX_PORT = 65535
 DEFAULT_CHAIN_ID = 1337
@@ -63,6 +65,7 @@ PROCESS_TREE_MAX = 64
 LOG_TAIL_BYTES = 4096
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 PERMISSIONS_FILE = "permissions_config.toml"
+PROMETHEUS_FILE = "prometheus.yml"
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ class DevnetOptions:
     nodes_allowlist: bool = False
     """New devnet only: the node allowlist contract in genesis, switched on (the validators are its
     admins; every validator and RPC node is listed: the RPC nodes' keys are made before the genesis)."""
+    metrics: bool = False
+    """Every node with --metrics-enabled on its own port; D/prometheus.yml scrapes them all."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,8 @@ class NodePlan:
     bootnodes: tuple[str, ...] = ()
     permissions_file: Path | None = None
     """The devnet's nodes allowlist (``--permissions-nodes-config-file``)."""
+    metrics_port: int | None = None
+    """``--metrics-port`` (with ``--metrics-enabled``); None: no metrics."""
 
     @property
     def validator(self) -> bool:
@@ -115,6 +122,10 @@ class NodePlan:
     @property
     def p2p_addr(self) -> str:
         return f"/ip4/{HOST}/tcp/{self.p2p_port}/p2p/{self.peer_id}"
+
+    @property
+    def metrics_url(self) -> str | None:
+        return None if self.metrics_port is None else f"http://{HOST}:{self.metrics_port}/metrics"
 
     def run_args(self, genesis_file: Path, log_level: str) -> list[str]:
         """``jsc-node run`` arguments (without the program name)."""
@@ -150,6 +161,8 @@ class NodePlan:
             args += ["--bootnodes", ",".join(self.bootnodes)]
         if self.permissions_file is not None:
             args += ["--permissions-nodes-config-file", str(self.permissions_file)]
+        if self.metrics_port is not None:
+            args += ["--metrics-enabled", "--metrics-host", HOST, "--metrics-port", str(self.metrics_port)]
         return args
 
 
@@ -310,7 +323,7 @@ def _plan_nodes(
 
     named = [(f"validator-{i}", key, True) for i, key in enumerate(validator_keys)]
     named += [(f"rpc-{j}", key, False) for j, key in enumerate(rpc_keys)]
-    last_port = options.base_port + PORT_STRIDE * (len(named) - 1) + 2
+    last_port = options.base_port + PORT_STRIDE * (len(named) - 1) + (3 if options.metrics else 2)
     if options.base_port < 1 or last_port > MAX_PORT:
         raise DevToolsInputError(
             f"--base-port {options.base_port}: {len(named)} nodes need ports "
@@ -329,6 +342,7 @@ def _plan_nodes(
                 http_port=base,
                 ws_port=base + 1,
                 p2p_port=base + 2,
+                metrics_port=base + 3 if options.metrics else None,
                 peer_id=str(peer_id_of(key)),
                 address=str(Account.from_key(key).address) if is_validator else None,
             )
@@ -358,6 +372,28 @@ def write_permissions_file(path: Path, plans: Iterable[NodePlan]) -> None:
     tmp.replace(path)  # a node reloading it never reads half a file
 
 
+def write_prometheus_config(path: Path, plans: Iterable[NodePlan]) -> None:
+    """A Prometheus configuration scraping every node's /metrics, each target labelled with its
+    node name (``prometheus --config.file D/prometheus.yml``)."""
+    lines = [
+        "# Written by jsc-node devnet --metrics at each start.\n",
+        "global:\n",
+        "  scrape_interval: 5s\n",
+        "scrape_configs:\n",
+        "  - job_name: jsc-node\n",
+        "    static_configs:\n",
+    ]
+    for plan in plans:
+        if plan.metrics_port is not None:
+            lines += [
+                f'      - targets: ["{HOST}:{plan.metrics_port}"]\n',
+                f'        labels: {{node: "{plan.name}", validator: "{str(plan.validator).lower()}"}}\n',
+            ]
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text("".join(lines))
+    tmp.replace(path)
+
+
 def validate_ports_free(plans: tuple[NodePlan, ...]) -> None:
     """Refuse before starting anything: one busy port would leave a devnet with a hole in it."""
     for plan in plans:
@@ -365,6 +401,7 @@ def validate_ports_free(plans: tuple[NodePlan, ...]) -> None:
             (plan.http_port, "JSON-RPC HTTP"),
             (plan.ws_port, "WebSocket"),
             (plan.p2p_port, "p2p"),
+            *(() if plan.metrics_port is None else ((plan.metrics_port, "metrics"),)),
         ):
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
                 # SO_REUSEADDR: a port in TIME_WAIT after the last devnet stopped is free.
@@ -401,6 +438,8 @@ def devnet_document(chain_id: int, nodes: list[RunningNode]) -> dict[str, Any]:
                 "address": node.plan.address,
                 "validator": node.plan.validator,
                 "pids": node.pids,
+                # With --metrics only: the devnet.json of a devnet without them keeps its shape.
+                **({} if node.plan.metrics_url is None else {"metrics": node.plan.metrics_url}),
             }
             for node in nodes
         ],
@@ -615,6 +654,8 @@ def run_devnet(options: DevnetOptions, stdout: TextIO | None = None, stderr: Tex
         validate_ports_free(devnet.nodes)
         # Under the lock: a second devnet refused on D must not rewrite the running one's file.
         write_permissions_file(devnet.directory / PERMISSIONS_FILE, devnet.nodes)
+        if options.metrics:
+            write_prometheus_config(devnet.directory / PROMETHEUS_FILE, devnet.nodes)
         stop = StopFlag()
         previous = {sig: signal.signal(sig, stop.set) for sig in (signal.SIGINT, signal.SIGTERM)}
         nodes: list[RunningNode] = []

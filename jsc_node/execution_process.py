@@ -383,7 +383,12 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
             seam.publish(NodesAllowlistChanged(changed))
 
     service.on_commit.append(push_chain_nodes)
-    seam = SeamServer(seam_path, service.handlers(), snapshot)
+    handlers = service.handlers()
+    if config.metrics_enabled:  # issue 14: build/validate/commit timed, head, pool, RPC meter
+        from jsc_node.metrics.execution import instrument_execution
+
+        handlers = instrument_execution(service, pool, handlers, executor.head.block_number)
+    seam = SeamServer(seam_path, handlers, snapshot)
     service.events = seam
     Path(seam_path).unlink(missing_ok=True)
     await seam.start()

@@ -337,6 +337,13 @@ def run_node(config: NodeConfig) -> int:
             nonlocal stopping
             stopping = True
 
+        # Issue 14: /metrics (jsc_node/metrics/server.py); set up before the children start, which
+        # inherit where to write their values.
+        from jsc_node.metrics.server import open_metrics
+
+        metrics = open_metrics(
+            config, lambda: {"main": os.getpid(), "execution": execution.pid, "consensus": consensus.pid}
+        )
         previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         execution.start()
         consensus.start()
@@ -352,6 +359,8 @@ def run_node(config: NodeConfig) -> int:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             _stop(processes)
+            if metrics is not None:
+                metrics.close()
         failed = [p for p in processes if p.exitcode not in (0, -signal.SIGTERM, -signal.SIGINT)]
         if stopping and not failed:
             log.info("node stopped")

@@ -92,6 +92,15 @@ class BlockGossipPort(Protocol):
     async def receive_block(self) -> bytes: ...
 
 
+class ServiceObserver(Protocol):
+    """What a metrics observer hears (jsc_node/metrics/consensus.py): each engine step, with the
+    engine as it is after it, and each block about to extend the history."""
+
+    def stepped(self, event: Event, engine: QbftEngine) -> None: ...
+
+    def committing(self, block: QbftBlock, history: ValidatorHistory) -> None: ...
+
+
 class NoPeers:
     """Gossip for a validator alone: nothing to send to, nothing arrives."""
 
@@ -196,6 +205,7 @@ class ConsensusService:
         self._pending: int | None = None
         self._votes: dict[bytes, bool] = {}
         self._execution_changed = trio.Event()
+        self.observer: ServiceObserver | None = None
 
     # -- startup -----------------------------------------------------------------------------
 
@@ -282,6 +292,8 @@ class ConsensusService:
 
     async def _handle(self, event: Event) -> None:
         actions = self.engine.step(event, self.clock())
+        if self.observer is not None:
+            self.observer.stepped(event, self.engine)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "engine h=%s r=%s %s -> %s",
@@ -387,6 +399,8 @@ class ConsensusService:
         assert self.history is not None
         validator = self.engine.address in self.history.validators_at(block.number)
         await self.execution.commit_block(raw)
+        if self.observer is not None:
+            self.observer.committing(block, self.history)
         self.history.append(block)
         self.committed += 1
         await trio.to_thread.run_sync(self.own_messages.reset)

@@ -42,6 +42,7 @@ from libp2p.tools.anyio_service import background_trio_service
 from jsc_node.consensus.block import decode_block, recover_seal_signers
 from jsc_node.consensus.messages import decode_message
 from jsc_node.errors import InvalidBlock, InvalidGossip, InvalidMessage, P2PError
+from jsc_node.metrics.registry import gossip_counters
 from jsc_node.p2p.host import P2PHost
 
 log = logging.getLogger("jsc_node.p2p")
@@ -406,17 +407,23 @@ class Gossip:
 
     def _validator(self, kind: Kind) -> Callable[[ID, Any], bool]:
         topic = self.topics[kind]
+        # Issue 14: per topic, the messages first seen (py-libp2p validates no duplicate), refused
+        # and accepted (so forwarded to the mesh).
+        received, forwarded, rejected = gossip_counters(kind.value)
 
         def validate(forwarder: ID, msg: Any) -> bool:
             if forwarder == self.host.peer_id:
                 return True  # our own publish: checked before publishing
+            received.inc()
             if not self.host.admits(forwarder):
+                rejected.inc()
                 return False  # banned, or left the allowlist and not yet disconnected
             try:
                 if list(msg.topicIDs) != [topic]:
                     raise InvalidGossip("message topics", got=list(msg.topicIDs), expected=[topic])
                 verdict = validate_gossip(kind, msg.data, self.settings, self.is_validator)
             except (InvalidGossip, InvalidMessage, InvalidBlock) as exc:
+                rejected.inc()
                 self._reject(forwarder, kind, exc)
                 return False
             except Exception:
@@ -427,6 +434,7 @@ class Gossip:
             if verdict is Verdict.IGNORE:
                 self.ignored += 1
                 return False
+            forwarded.inc()
             return True
 
         return validate

@@ -35,6 +35,7 @@ from fastapi.responses import Response
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from jsc_node.metrics.registry import WS_CONNECTIONS
 from jsc_node.rpc import health
 from jsc_node.rpc.auth import (
     ACCESS_SCOPE_KEY,
@@ -213,6 +214,7 @@ async def _serve_websocket(
         await websocket.close(WS_TOO_MANY_CONNECTIONS_CLOSE_CODE, f"too many connections (max {gate.limit})")
         return
     gate.open += 1
+    WS_CONNECTIONS.inc()
     outbox = Outbox()
     subscriptions = ConnectionSubscriptions(hub, outbox)
     slots = asyncio.Semaphore(WS_MAX_IN_FLIGHT)
@@ -262,6 +264,7 @@ async def _serve_websocket(
         subscriptions.close()
         outbox.close()
         gate.open -= 1
+        WS_CONNECTIONS.dec()
         tasks = (reader, writer, overflow, *in_flight)
         for task in tasks:
             task.cancel()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, Final
 
@@ -18,6 +19,7 @@ from jsc_node.errors import (
     MethodNotFound,
     Unauthorized,
 )
+from jsc_node.metrics.registry import RPC_METER, rpc_label
 from jsc_node.rpc.codes import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
@@ -270,17 +272,23 @@ class Dispatcher:
         params = message.get("params")
         if params is None:
             params = []
+        started = time.perf_counter() if RPC_METER.enabled else 0.0
         try:
             if not isinstance(params, list):
                 raise InvalidParams("non-array args")
             result = await self.call(method, params, connection, permits)
         except Exception as exc:
+            if started:  # per method; a name this node does not serve counts as "unknown"
+                known = method in self._methods or (connection is not None and method in connection)
+                RPC_METER.observe(rpc_label(method, known), time.perf_counter() - started, True)
             if is_notification:
                 return None
             error = error_object(exc)
             if error["code"] == INTERNAL_ERROR:
                 log.exception("internal error in %s", method)
             return error_response(request_id, error)
+        if started:
+            RPC_METER.observe(method, time.perf_counter() - started, False)
         if is_notification:
             return None
         return {"jsonrpc": "2.0", "id": request_id, "result": result}

@@ -51,6 +51,7 @@ from jsc_node.errors import (
     SubscriptionNotFound,
     UnknownSubscription,
 )
+from jsc_node.metrics.registry import WS_SUBSCRIPTIONS
 from jsc_node.rpc.encoding import (
     check_arity,
     decode_bool,
@@ -471,6 +472,7 @@ class ConnectionSubscriptions:
         sub = Subscription(self._make_id(), self._outbox)
         sub.unsubscribe_hub = self._hub.subscribe(kind, listener_of(sub))
         self._subs[sub.id] = sub
+        WS_SUBSCRIPTIONS.inc()
         return sub
 
     def unsubscribe(self, params: list[Any]) -> bool:
@@ -484,6 +486,7 @@ class ConnectionSubscriptions:
         if sub is None:
             raise SubscriptionNotFound()
         sub.unsubscribe_hub()
+        WS_SUBSCRIPTIONS.dec()
         return True
 
     @staticmethod
@@ -495,6 +498,7 @@ class ConnectionSubscriptions:
         """Drop every subscription (the connection ended)."""
         for sub in self._subs.values():
             sub.unsubscribe_hub()
+        WS_SUBSCRIPTIONS.dec(len(self._subs))
         self._subs.clear()
 
 

@@ -17,6 +17,7 @@ from eth_keys.datatypes import PrivateKey
 from libp2p.custom_types import TProtocol
 from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11
 from libp2p.tools.anyio_service import background_trio_service
+from prometheus_client import REGISTRY
 
 from jsc_node.chainformat import QbftExtraData, encode_extra_data
 from jsc_node.consensus.block import address_of, decode_block, sign_commit_seal
@@ -229,6 +230,9 @@ def test_garbage_is_not_forwarded_and_the_sender_is_banned() -> None:
         b"and more",
     ]
 
+    # Issue 14's per-topic gossip counters (one registry for every host in this process).
+    counts = {what: gossip_count(what) for what in ("received", "forwarded", "rejected")}
+
     async def main() -> None:
         async with nodes(KEYS[:2], settings=settings) as (victim, honest):
             await link(honest, victim)
@@ -271,6 +275,16 @@ def test_garbage_is_not_forwarded_and_the_sender_is_banned() -> None:
                 nursery.cancel_scope.cancel()
 
     run(main)
+    grew = {what: gossip_count(what) - before for what, before in counts.items()}
+    # good at the victim and at the honest node, after at the victim; every garbage message the
+    # victim validated (before the ban took effect) rejected; nothing counted twice.
+    assert grew["forwarded"] >= 3
+    assert settings.invalid_message_limit <= grew["rejected"] <= len(garbage)
+    assert grew["received"] >= grew["forwarded"] + grew["rejected"]
+
+
+def gossip_count(what: str, topic: str = "qbft") -> float:
+    return REGISTRY.get_sample_value(f"jsc_gossip_messages_{what}_total", {"topic": topic}) or 0.0
 
 
 def test_a_malformed_pubsub_frame_bans_its_sender_and_the_node_keeps_running() -> None:
