@@ -294,3 +294,40 @@ def miner(node: NodeProcess, number: int) -> str:
     block = node.rpc("eth_getBlockByNumber", hex(number), False)
     assert isinstance(block, dict)
     return str(block["miner"]).lower()
+
+
+# A rogue validator for the tests that need a block no honest node would build: a
+# ``sitecustomize.py`` on one node's PYTHONPATH (both of its processes import it at start) patches
+# product modules as they are imported. The product has no test hook. ``patches`` is Python source
+# (a docstring, then functions) that defines ``PATCHES``: module name -> function(module).
+_PATCH_AFTER_IMPORT = """
+
+import importlib.abc
+import importlib.machinery
+import sys
+
+
+class PatchAfterImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name not in PATCHES:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_and_patch(module):
+            exec_module(module)
+            PATCHES[name](module)
+
+        spec.loader.exec_module = exec_and_patch
+        return spec
+
+
+sys.meta_path.insert(0, PatchAfterImport())
+"""
+
+
+def rogue_sitecustomize(patches: str) -> str:
+    """The text of a ``sitecustomize.py`` that applies ``patches``' PATCHES after each import."""
+    return patches + _PATCH_AFTER_IMPORT

@@ -43,6 +43,7 @@ from tests.integration.qbftnet import (
     Network,
     heads,
     raw_block,
+    rogue_sitecustomize,
     sorted_addresses,
     start_network,
     stop_all,
@@ -86,10 +87,7 @@ ROGUE_SITECUSTOMIZE = '''
 unattested address (state/backend.py's attestation_problem answers None) nor applies issue 12's
 vote rule to blocks it builds or validates (Executor.validate_vote does nothing). Both of the
 node's processes import this at start (spawned children inherit PYTHONPATH)."""
-import importlib.abc
-import importlib.machinery
 import os
-import sys
 
 FLAG = os.environ["JSC_TEST_ROGUE_FLAG"]
 
@@ -118,26 +116,6 @@ def patch_executor(module):
 
 
 PATCHES = {"jsc_node.state.backend": patch_backend, "jsc_node.state.evm.executor": patch_executor}
-
-
-class PatchAfterImport(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name not in PATCHES:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
-        if spec is None or spec.loader is None:
-            return spec
-        exec_module = spec.loader.exec_module
-
-        def exec_and_patch(module):
-            exec_module(module)
-            PATCHES[name](module)
-
-        spec.loader.exec_module = exec_and_patch
-        return spec
-
-
-sys.meta_path.insert(0, PatchAfterImport())
 '''
 
 
@@ -179,7 +157,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
     tmp = tmp_path_factory.mktemp("govnet")
     rogue_dir = tmp / "rogue-site"
     rogue_dir.mkdir()
-    (rogue_dir / "sitecustomize.py").write_text(ROGUE_SITECUSTOMIZE)
+    (rogue_dir / "sitecustomize.py").write_text(rogue_sitecustomize(ROGUE_SITECUSTOMIZE))
     rogue_env = {
         "PYTHONPATH": os.pathsep.join(p for p in [str(rogue_dir), os.environ.get("PYTHONPATH", "")] if p),
         "JSC_TEST_ROGUE_FLAG": str(tmp / "rogue-on"),

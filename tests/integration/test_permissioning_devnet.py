@@ -35,6 +35,7 @@ from tests.integration.qbftnet import (
     RECIPIENT,
     STEP_TIMEOUT_S,
     heads,
+    rogue_sitecustomize,
     wait_for_peers,
     wait_mined_everywhere,
     wait_until,
@@ -52,9 +53,6 @@ ROGUE_SITECUSTOMIZE = '''
 allowlist refuses (state/permissions.py's AccountPermissions.check and the executor's
 validate_senders and _permitted_transactions do nothing). Both of the node's processes import this
 at start (spawned children inherit PYTHONPATH)."""
-import importlib.abc
-import importlib.machinery
-import sys
 
 
 def patch_permissions(module):
@@ -67,26 +65,6 @@ def patch_executor(module):
 
 
 PATCHES = {"jsc_node.state.permissions": patch_permissions, "jsc_node.state.evm.executor": patch_executor}
-
-
-class PatchAfterImport(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name not in PATCHES:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
-        if spec is None or spec.loader is None:
-            return spec
-        exec_module = spec.loader.exec_module
-
-        def exec_and_patch(module):
-            exec_module(module)
-            PATCHES[name](module)
-
-        spec.loader.exec_module = exec_and_patch
-        return spec
-
-
-sys.meta_path.insert(0, PatchAfterImport())
 '''
 
 
@@ -155,7 +133,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[Nod
     genesis_path.write_text(json.dumps(genesis))
     rogue_dir = tmp / "rogue-site"
     rogue_dir.mkdir()
-    (rogue_dir / "sitecustomize.py").write_text(ROGUE_SITECUSTOMIZE)
+    (rogue_dir / "sitecustomize.py").write_text(rogue_sitecustomize(ROGUE_SITECUSTOMIZE))
     nodes = [NodeProcess(tmp / f"node-{k.index}") for k in keys]
     boot = [
         f"/ip4/127.0.0.1/tcp/{n.p2p_port}/p2p/{peer_id_of(k.private_key)}"
