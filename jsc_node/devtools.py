@@ -134,6 +134,20 @@ def dev_alloc(balance_wei: int = DEV_ACCOUNT_BALANCE_WEI) -> dict[str, dict[str,
     return {acct.address.lower()[2:]: {"balance": hex(balance_wei)} for acct in dev_accounts()}
 
 
+def _with_admin_contract(
+    accounts: dict[str, Any], what: str, address: bytes, entry: dict[str, Any], admins: Sequence[bytes]
+) -> dict[str, Any]:
+    """``accounts`` with an allowlist contract's genesis ``entry`` at ``address`` and a development
+    balance for each of its ``admins`` (the validators) that has none: admins pay gas for the list's
+    changes. Refused if ``accounts`` already holds ``address``."""
+    where = address.hex()
+    taken = {a.lower().removeprefix("0x") for a in accounts}
+    if where in taken:
+        raise DevToolsInputError(f"alloc already holds the {what} address 0x{where}")
+    unfunded = [a.hex() for a in admins if a.hex() not in taken]
+    return {**accounts, **{a: {"balance": hex(DEV_ACCOUNT_BALANCE_WEI)} for a in unfunded}, where: entry}
+
+
 def make_genesis(
     validators: list[str],
     chain_id: int = DEFAULT_CHAIN_ID,
@@ -235,35 +249,31 @@ def make_genesis(
             ),
         }
     if accounts_allowlist:
-        where = accounts_contract.ALLOWLIST_ADDRESS.hex()
-        if where in {a.lower().removeprefix("0x") for a in accounts}:
-            raise DevToolsInputError(f"alloc already holds the account allowlist address 0x{where}")
-        config["jsc"]["accountsAllowlist"] = "0x" + where
-        listed = [parse_address(a) for a in allowlist_accounts]
-        taken = {a.lower().removeprefix("0x") for a in accounts}
-        unfunded = [a.hex() for a in addresses if a.hex() not in taken]
-        accounts = {
-            **accounts,
-            **{a: {"balance": hex(DEV_ACCOUNT_BALANCE_WEI)} for a in unfunded},
-            where: accounts_contract.genesis_alloc_entry(
-                [parse_address(v) for v in validators], listed, restrict_create=restrict_create
-            ),
-        }
-    if nodes_allowlist:
-        where = nodes_contract.NODES_ALLOWLIST_ADDRESS.hex()
-        if where in {a.lower().removeprefix("0x") for a in accounts}:
-            raise DevToolsInputError(f"alloc already holds the node allowlist address 0x{where}")
-        config["jsc"]["nodesAllowlist"] = "0x" + where
         admins = [parse_address(v) for v in validators]
-        taken = {a.lower().removeprefix("0x") for a in accounts}
-        unfunded = [a.hex() for a in addresses if a.hex() not in taken]
-        accounts = {
-            **accounts,
-            **{a: {"balance": hex(DEV_ACCOUNT_BALANCE_WEI)} for a in unfunded},
-            where: nodes_contract.genesis_alloc_entry(
+        where = accounts_contract.ALLOWLIST_ADDRESS
+        config["jsc"]["accountsAllowlist"] = "0x" + where.hex()
+        accounts = _with_admin_contract(
+            accounts,
+            "account allowlist",
+            where,
+            accounts_contract.genesis_alloc_entry(
+                admins, [parse_address(a) for a in allowlist_accounts], restrict_create=restrict_create
+            ),
+            addresses,
+        )
+    if nodes_allowlist:
+        admins = [parse_address(v) for v in validators]
+        where = nodes_contract.NODES_ALLOWLIST_ADDRESS
+        config["jsc"]["nodesAllowlist"] = "0x" + where.hex()
+        accounts = _with_admin_contract(
+            accounts,
+            "node allowlist",
+            where,
+            nodes_contract.genesis_alloc_entry(
                 admins, [*admins, *(parse_address(n) for n in allowlist_nodes)]
             ),
-        }
+            addresses,
+        )
     return {
         "config": config,
         "nonce": "0x0",
