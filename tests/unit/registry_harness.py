@@ -108,33 +108,20 @@ class RegistryChain:
         self.backend.publish_head()
         return receipts
 
+    def registry_tx(self, key_index: int, data: bytes) -> Any:
+        """A call to the registry from key ``key_index`` at its next nonce, decoded."""
+        sender = self.address(key_index)
+        nonce = self.nonces.get(sender, 0)
+        self.nonces[sender] = nonce + 1
+        return registry_tx(self.keys[key_index], nonce, data, self.spec.chain_id)
+
     def build(
         self, txs: list[tuple[int, bytes]], validators: tuple[bytes, ...] | None = None
     ) -> tuple[bytes, list[Any]]:
         """A sealed block on the head holding ``txs`` (key index, calldata to the registry), its
         extraData naming ``validators`` (default: the genesis set), not committed; its receipts."""
-        from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 
-        decoded = []
-        for key_index, data in txs:
-            sender = self.address(key_index)
-            nonce = self.nonces.get(sender, 0)
-            self.nonces[sender] = nonce + 1
-            signed = Account.sign_transaction(
-                {
-                    "chainId": self.spec.chain_id,
-                    "nonce": nonce,
-                    "to": to_checksum_address(REGISTRY_ADDRESS),
-                    "value": 0,
-                    "gas": 2_000_000,
-                    "maxFeePerGas": 10 * 10**9,
-                    "maxPriorityFeePerGas": 1,
-                    "type": 2,
-                    "data": data,
-                },
-                self.keys[key_index],
-            )
-            decoded.append(PragueTransactionBuilder.decode(bytes(signed.raw_transaction)))
+        decoded = [self.registry_tx(key_index, data) for key_index, data in txs]
         head = self.executor.head
         named = self.validators if validators is None else validators
         extra = QbftExtraData(b"\x00" * 32, named, None, 0, ())
@@ -162,3 +149,24 @@ def open_registry_chain(
     data.mkdir()
     db, executor, pool, backend = open_node_state(NodeConfig(data_path=data), spec)
     return RegistryChain(spec, db, executor, pool, backend, keys)
+
+
+def registry_tx(key: bytes, nonce: int, data: bytes, chain_id: int = 1337) -> Any:
+    """A signed EIP-1559 call to the registry (2M gas), decoded as py-evm's Prague transaction."""
+    from eth.vm.forks.prague.transactions import PragueTransactionBuilder
+
+    signed = Account.sign_transaction(
+        {
+            "chainId": chain_id,
+            "nonce": nonce,
+            "to": to_checksum_address(REGISTRY_ADDRESS),
+            "value": 0,
+            "gas": 2_000_000,
+            "maxFeePerGas": 10 * 10**9,
+            "maxPriorityFeePerGas": 1,
+            "type": 2,
+            "data": data,
+        },
+        key,
+    )
+    return PragueTransactionBuilder.decode(bytes(signed.raw_transaction))

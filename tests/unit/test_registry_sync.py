@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 import rlp
-from eth.vm.forks.prague.transactions import PragueTransactionBuilder
-from eth_account import Account
 from eth_utils import to_checksum_address
 
 from jsc_node.chainformat import QbftExtraData, encode_extra_data
@@ -33,27 +31,6 @@ def chain(tmp_path: Path) -> Iterator[RegistryChain]:
     c = open_registry_chain(tmp_path)
     yield c
     c.close()
-
-
-def _tx(chain: RegistryChain, key_index: int, data: bytes) -> Any:
-    sender = chain.address(key_index)
-    nonce = chain.nonces.get(sender, 0)
-    chain.nonces[sender] = nonce + 1
-    signed = Account.sign_transaction(
-        {
-            "chainId": chain.spec.chain_id,
-            "nonce": nonce,
-            "to": to_checksum_address(REGISTRY_ADDRESS),
-            "value": 0,
-            "gas": 2_000_000,
-            "maxFeePerGas": 10 * 10**9,
-            "maxPriorityFeePerGas": 1,
-            "type": 2,
-            "data": data,
-        },
-        chain.keys[key_index],
-    )
-    return PragueTransactionBuilder.decode(bytes(signed.raw_transaction))
 
 
 def _block(chain: RegistryChain, validators: tuple[bytes, ...], txs: list[Any]) -> tuple[bytes, Any]:
@@ -99,7 +76,9 @@ def test_set_change_is_synced_before_the_transactions(
 
     # Block 1: the genesis set again; a candidate submits its attestation. No EVM call.
     raw1, _ = _block(
-        chain, genesis_set, [_tx(chain, 5, calldata("submit(string,string,string,string,bytes32)", *ENTITY))]
+        chain,
+        genesis_set,
+        [chain.registry_tx(5, calldata("submit(string,string,string,string,bytes32)", *ENTITY))],
     )
     assert calls == []
 
@@ -108,7 +87,9 @@ def test_set_change_is_synced_before_the_transactions(
     new_set = tuple(sorted((*genesis_set[:-1], newcomer)))
     removed_key = next(i for i in range(4) if chain.address(i) == removed)
     approve = calldata("approve(address)", to_checksum_address(candidate))
-    raw2, receipts = _block(chain, new_set, [_tx(chain, 4, approve), _tx(chain, removed_key, approve)])
+    raw2, receipts = _block(
+        chain, new_set, [chain.registry_tx(4, approve), chain.registry_tx(removed_key, approve)]
+    )
     assert [r.state_root for r in receipts] == [
         b"\x01",
         b"",

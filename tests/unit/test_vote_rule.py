@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 import rlp
 import trio
-from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_account import Account
 from eth_utils import to_checksum_address
 
@@ -35,7 +34,7 @@ from jsc_node.governance.votes import vote_problem
 from jsc_node.importer import CHAINDATA_DIR, import_files
 from jsc_node.state.evm.executor import Executor
 from jsc_node.state.storage.leveldb import LevelDB
-from tests.unit.registry_harness import calldata
+from tests.unit.registry_harness import calldata, registry_tx
 
 KEYS = [a.private_key for a in dev_accounts()]
 ADDRESSES = [bytes.fromhex(a.address[2:]) for a in dev_accounts()]
@@ -69,21 +68,7 @@ def _genesis() -> GenesisSpec:
 
 
 def _tx(key_index: int, nonce: int, data: bytes) -> Any:
-    signed = Account.sign_transaction(
-        {
-            "chainId": 1337,
-            "nonce": nonce,
-            "to": to_checksum_address(REGISTRY_ADDRESS),
-            "value": 0,
-            "gas": 2_000_000,
-            "maxFeePerGas": 10 * 10**9,
-            "maxPriorityFeePerGas": 1,
-            "type": 2,
-            "data": data,
-        },
-        KEYS[key_index],
-    )
-    return PragueTransactionBuilder.decode(bytes(signed.raw_transaction))
+    return registry_tx(KEYS[key_index], nonce, data)
 
 
 def _extra(vote: Vote | None) -> bytes:
