@@ -83,8 +83,10 @@ def exported(node: MetricsNode) -> set[str]:
 
 def readme_metrics() -> set[str]:
     text = README.read_text()
-    section = text[text.index("## Metrics") :]
-    section = section[: section.index("\n## ", 1)]
+    section = text[text.index("\n### Metrics\n") + 1 :]
+    end = re.search(r"\n#{2,3} ", section)  # the next section or subsection
+    assert end is not None
+    section = section[: end.start()]
     return set(re.findall(r"^\| `([a-z0-9_]+)` \|", section, re.MULTILINE))
 
 

@@ -1,5 +1,6 @@
 """Four validators, real processes, libp2p on 127.0.0.1: finality, one crash, two crashes, and
-restarted validators catching up by block sync."""
+restarted validators catching up by block sync. Validator 0 serves /metrics: the crash's round
+changes, round timeouts and the crashed validator's missed proposals show there."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from eth_keys import keys as eth_keys
+from prometheus_client.parser import text_string_to_metric_families
 
 from jsc_node.devtools import write_devnet
 from jsc_node.p2p.host import peer_id_of
-from tests.integration.nodeproc import NodeProcess
+from tests.integration.nodeproc import NodeProcess, free_port
 from tests.integration.qbftnet import (
     FOLLOWER_KEY,
     assert_same_chain,
@@ -29,6 +32,25 @@ pytestmark = pytest.mark.slow
 
 VALIDATORS = 4
 REQUEST_TIMEOUT_S = 2
+METRICS_PORT_ARG = "--metrics-port"
+
+
+def node_address(node: NodeProcess) -> str:
+    key_file = Path(node.extra_args[node.extra_args.index("--node-private-key-file") + 1])
+    key = eth_keys.PrivateKey(bytes.fromhex(key_file.read_text().strip().removeprefix("0x")))
+    return "0x" + key.public_key.to_canonical_address().hex()
+
+
+def qbft_metrics(node: NodeProcess) -> dict[tuple[str, str], float]:
+    """``(name, validator or kind label)`` to value of the jsc_qbft_* samples of ``node``'s /metrics."""
+    port = node.extra_args[node.extra_args.index(METRICS_PORT_ARG) + 1]
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    return {
+        (sample.name, sample.labels.get("validator", sample.labels.get("kind", ""))): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name.startswith("jsc_qbft_")
+        for sample in family.samples
+    }
 
 
 @pytest.fixture
@@ -60,6 +82,7 @@ def network(tmp_path: Path) -> Iterator[list[NodeProcess]]:
             ",".join(b for b in boot if f"/tcp/{node.p2p_port}/" not in b),
             "--permissions-nodes-config-file",
             str(tmp_path / "permissions.toml"),
+            *(["--metrics-enabled", METRICS_PORT_ARG, str(free_port())] if key.index == 0 else []),
         ]
         node.start(wait=False)
     for node in nodes:
@@ -88,16 +111,30 @@ def test_four_validators_finalize_and_survive_one_crash(network: list[NodeProces
     assert sorted(p["id"] for p in peers) == sorted(ids[1:])
 
     # kill -9 one validator (f = 1): the other three keep finalizing.
+    crashed = node_address(network[3])
+    before = qbft_metrics(network[0])
+    assert before[("jsc_qbft_proposals_total", crashed)] >= 1  # it proposed while alive
     network[3].kill9()
     alive = network[:3]
-    wait_mined_everywhere(alive, send_tx(network[0], VALIDATORS), timeout_s=90)
+    # Blocks come with transactions only (a 60 s empty-block period): within four heights the
+    # crashed validator's turn comes, round 0 times out and the next round's proposer decides.
+    for nonce in range(VALIDATORS, 2 * VALIDATORS):
+        wait_mined_everywhere(alive, send_tx(network[0], nonce), timeout_s=90)
     assert_same_chain(alive)
+    wait_until(
+        lambda: qbft_metrics(network[0])[("jsc_qbft_proposals_missed_total", crashed)] >= 1, timeout_s=10
+    )
+    after = qbft_metrics(network[0])
+    assert after[("jsc_qbft_round_changes_total", "")] > before[("jsc_qbft_round_changes_total", "")]
+    assert after[("jsc_qbft_timeouts_total", "round")] > before[("jsc_qbft_timeouts_total", "round")]
+    assert after[("jsc_qbft_proposals_total", crashed)] == before[("jsc_qbft_proposals_total", crashed)]
+    assert len([k for (name, k) in after if name == "jsc_qbft_proposals_total"]) == VALIDATORS
 
     # A second crash leaves 2 of 4 (below the quorum of 3): the chain halts and does not fork.
     network[2].kill9()
     survivors = network[:2]
     before = assert_same_chain(survivors)
-    stalled = send_tx(network[0], VALIDATORS + 1)
+    stalled = send_tx(network[0], 2 * VALIDATORS)
     time.sleep(8)
     assert network[0].rpc("eth_getTransactionReceipt", stalled) is None
     assert assert_same_chain(survivors) == before
@@ -114,7 +151,7 @@ def test_four_validators_finalize_and_survive_one_crash(network: list[NodeProces
         wait_for_height(restarted[1], behind, timeout_s=60)
         wait_until(lambda: "sync: done at block" in restarted[1].logs(), timeout_s=20)
         everyone = [*survivors, *restarted]
-        wait_mined_everywhere(everyone, send_tx(network[1], VALIDATORS + 2), timeout_s=60)
+        wait_mined_everywhere(everyone, send_tx(network[1], 2 * VALIDATORS + 1), timeout_s=60)
         assert_same_chain(everyone)
     finally:
         for node in restarted:

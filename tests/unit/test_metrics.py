@@ -343,8 +343,10 @@ def _defined() -> set[str]:
 
 def test_readme_lists_every_metric() -> None:
     text = README.read_text()
-    section = text[text.index("## Metrics") :]
-    section = section[: section.index("\n## ", 1)]
+    section = text[text.index("\n### Metrics\n") + 1 :]
+    end = re.search(r"\n#{2,3} ", section)  # the next section or subsection
+    assert end is not None
+    section = section[: end.start()]
     listed = set(re.findall(r"^\| `([a-z0-9_]+)` \|", section, re.MULTILINE))
     assert listed == _defined()
 
