@@ -33,6 +33,8 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 @dataclass
 class MetricsNode(NodeProcess):
     metrics_port: int = field(default_factory=free_port)
+    first_readiness: tuple[int, dict[str, object]] | None = None
+    """The follower's GET /readiness answer before any peer would have it."""
 
     @property
     def metrics_url(self) -> str:
@@ -308,11 +310,14 @@ def follower(node: MetricsNode, loaded: Samples) -> Iterator[MetricsNode]:
         "--bootnodes",
         f"/ip4/127.0.0.1/tcp/{node.p2p_port}/p2p/{peer_id_of(DEV_VALIDATOR_KEY)}",
     ]
-    allowlist = node.data_path.parent / "allowlist.toml"
-    allowlist.write_text(f'nodes-allowlist = ["{peer_id_of(FOLLOWER_SECRET)}"]\n')
-    wait_for("the allowlist reloaded", lambda: "nodes allowlist reloaded" in node.logs())
+    # Started while the validator's allowlist refuses it: a fresh node with no peer is not ready.
     proc.start()
     try:
+        answer = httpx.get(f"{proc.url}/readiness", timeout=10)
+        proc.first_readiness = (answer.status_code, answer.json())
+        allowlist = node.data_path.parent / "allowlist.toml"
+        allowlist.write_text(f'nodes-allowlist = ["{peer_id_of(FOLLOWER_SECRET)}"]\n')
+        wait_for("the allowlist reloaded", lambda: "nodes allowlist reloaded" in node.logs())
         wait_for(
             "peered",
             lambda: value(scrape(node), "jsc_p2p_peers") == value(scrape(proc), "jsc_p2p_peers") == 1,
@@ -334,6 +339,14 @@ def test_follower_peers_syncs_and_follows_gossip(node: MetricsNode, follower: Me
         )
 
     wait_for("follower caught up and following", caught_up)
+    # Besu's /readiness: DOWN with no peer (a networked node), UP once peered and caught up.
+    assert follower.first_readiness is not None
+    status, body = follower.first_readiness
+    assert (status, body["status"], body["peers"], body["networked"]) == (503, "DOWN", 0, True)
+    answer = httpx.get(f"{follower.url}/readiness", timeout=10)
+    assert (answer.status_code, answer.json()["status"], answer.json()["peers"]) == (200, "UP", 1)
+    assert answer.json()["blocksBehind"] <= 2
+    assert httpx.get(f"{follower.url}/liveness", timeout=10).json() == {"status": "UP"}
     # A transfer sent to the follower: gossiped to the validator (txs topic), final on both.
     nonce = int(
         str(follower.rpc("eth_getTransactionCount", Account.from_key(DEV_KEY).address, "pending")), 16
