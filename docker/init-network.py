@@ -2,8 +2,11 @@
 (its `init` service runs this in the jsc-node image) and docker/kubernetes/ (run it on your own
 machine, with jsc-node installed, and turn its output into Secrets and a ConfigMap).
 
-    python docker/init-network.py --out DIR --validators 4 --nodes rpc-0 \
+    PYTHON docker/init-network.py --out DIR --validators 4 --nodes rpc-0 \
         [--p2p-host-format '{name}'] [--p2p-port 30303] [-- GENESIS-NEW-FLAGS...]
+
+PYTHON is a Python with jsc-node installed: the image's `python`, or `.venv/bin/python` after
+`make install`.
 
 DIR, written once and then kept (a second run adds what is missing and rewrites the two TOML files):
 
@@ -82,7 +85,17 @@ def main(argv: list[str]) -> None:
             )
     if not genesis.exists():
         # The real CLI, so --attestations, --chain-id ... are checked as `genesis new` checks them.
-        command = ["jsc-node", "genesis", "new", "--validators", str(args.validators), "--out", str(out)]
+        # This interpreter's jsc-node (the image's, or the venv it runs in), whatever PATH says.
+        command = [
+            sys.executable,
+            "-m",
+            "jsc_node.cli",
+            "genesis",
+            "new",
+            "--validators",
+            str(args.validators),
+        ]
+        command += ["--out", str(out)]
         done = subprocess.run([*command, *genesis_flags], check=False)
         if done.returncode != 0:
             sys.exit(done.returncode)

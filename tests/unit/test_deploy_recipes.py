@@ -22,6 +22,8 @@ import importlib.util
 import json
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -451,3 +453,174 @@ def test_grafana_provisioning_matches_the_mounts(compose: dict[str, Any]) -> Non
     home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
     assert Path(_substitute(home, mounts)) == DASHBOARD
     assert grafana["depends_on"] == {"prometheus": {"condition": "service_healthy"}}
+
+
+# --- docker/kubernetes/ --------------------------------------------------------------------------
+
+KUBERNETES = DOCKER / "kubernetes"
+# The oldest and the newest Kubernetes the manifests are checked against (kubernetes-validate's
+# offline schemas, strict: an unknown field is an error).
+KUBERNETES_VERSIONS = ("1.33.0", "1.37.0")
+IMAGE_USER = 10001  # docker/Dockerfile: USER 10001:10001
+
+
+def manifests() -> list[dict[str, Any]]:
+    docs = []
+    for path in sorted(KUBERNETES.glob("*.yaml")):
+        docs += [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
+    return docs
+
+
+def by_kind(kind: str) -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for doc in manifests() if doc["kind"] == kind}
+
+
+def test_kubernetes_manifests_validate_strictly() -> None:
+    import kubernetes_validate
+
+    docs = manifests()
+    assert sorted((d["kind"], d["metadata"]["name"]) for d in docs) == [
+        ("Namespace", "jsc"),
+        ("NetworkPolicy", "jsc-node-validators"),
+        ("PodDisruptionBudget", "jsc-node-validators"),
+        ("Service", "jsc-node-p2p"),
+        ("Service", "jsc-node-rpc"),
+        ("StatefulSet", "rpc-0"),
+        *[("StatefulSet", f"validator-{i}") for i in range(4)],
+    ]
+    for version in KUBERNETES_VERSIONS:
+        for doc in docs:
+            kubernetes_validate.validate(doc, version, strict=True)
+    # Strict is a real check: one misspelt field in a container is refused.
+    bad = by_kind("StatefulSet")["validator-0"]
+    bad["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {"httpGet": {"path": "/", "port": 1}}
+    with pytest.raises(kubernetes_validate.ValidationError, match="readinesProbe"):
+        kubernetes_validate.validate(bad, KUBERNETES_VERSIONS[-1], strict=True)
+
+
+def readme_sh_lines() -> list[list[str]]:
+    """The commands of docker/kubernetes/README.md's first sh block, split as a shell would."""
+    text = (KUBERNETES / "README.md").read_text()
+    block = text.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [words for line in block.splitlines() if (words := shlex.split(line, comments=True))]
+
+
+@pytest.fixture(scope="module")
+def kubernetes_files(network: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """What the README's steps make, here: docker/init-network.py with its flags (in this
+    process, on a copy of the compose network: same keys and genesis), the ConfigMap's files and
+    each node's Secret, as directories a volume would mount. Name -> directory."""
+    lines = readme_sh_lines()
+    [init] = [words for words in lines if words[1:2] == ["docker/init-network.py"]]
+    assert init[0] == ".venv/bin/python"
+    net = tmp_path_factory.mktemp("k8s") / "net"
+    shutil.copytree(network, net)
+    args = init[2:]
+    assert args[args.index("--out") + 1] == "net"
+    args[args.index("--out") + 1] = str(net)
+    load_init_script().main(args)
+    files: dict[str, Path] = {}
+    [configmap] = [w for w in lines if w[:5] == ["kubectl", "-n", "jsc", "create", "configmap"]]
+    files[configmap[5]] = directory = net.parent / "configmap"
+    directory.mkdir()
+    for flag in configmap[6:]:
+        source = Path(flag.removeprefix("--from-file="))
+        assert source.parts[0] == "net"
+        shutil.copy(net.joinpath(*source.parts[1:]), directory / source.name)
+    [secrets] = [w for w in lines if w[:2] == ["for", "n"]]
+    names = secrets[3 : secrets.index("do")]
+    names[-1] = names[-1].removesuffix(";")
+    assert secrets[secrets.index("do") + 1 :] == [
+        "kubectl", "-n", "jsc", "create", "secret", "generic", "$n-key", "--from-file=key=net/$n/key;", "done"
+    ]  # fmt: skip
+    for name in names:
+        files[f"{name}-key"] = directory = net.parent / f"{name}-key"
+        directory.mkdir()
+        shutil.copy(net / name / "key", directory / "key")
+    return files
+
+
+def test_kubernetes_nodes_parse_and_would_start(
+    kubernetes_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statefulsets = by_kind("StatefulSet")
+    [headless] = [s for s in by_kind("Service").values() if s["spec"].get("clusterIP") == "None"]
+    assert headless["spec"]["publishNotReadyAddresses"] is True
+    namespace = headless["metadata"]["namespace"]
+    validators = sorted(n for n in statefulsets if n.startswith("validator-"))
+    assert validators == [f"validator-{i}" for i in range(4)]
+    for name, statefulset in statefulsets.items():
+        spec = statefulset["spec"]
+        assert spec["replicas"] == 1
+        assert spec["serviceName"] == headless["metadata"]["name"]
+        pod = spec["template"]["spec"]
+        labels = spec["template"]["metadata"]["labels"]
+        assert all(labels[k] == v for k, v in headless["spec"]["selector"].items()), name
+        assert labels["app.kubernetes.io/component"] == ("validator" if name in validators else "rpc")
+        # Service links would put JSC_NODE_P2P_PORT=tcp://... into the node's JSC_* settings.
+        assert pod["enableServiceLinks"] is False
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] == IMAGE_USER
+        [container] = pod["containers"]
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["resources"]["requests"]
+        assert container["resources"]["limits"]["memory"]
+        assert "command" not in container  # the image's ENTRYPOINT, jsc-node
+        # Each volume as the directory the kubelet would mount.
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        [claim] = spec["volumeClaimTemplates"]
+        mounts: dict[str, Path] = {}
+        for mount in container["volumeMounts"]:
+            volume = volumes.get(mount["name"])
+            if mount["name"] == claim["metadata"]["name"]:
+                mounts[mount["mountPath"]] = tmp_path / name / "data"
+            elif volume is not None and "configMap" in volume:
+                mounts[mount["mountPath"]] = kubernetes_files[volume["configMap"]["name"]]
+            elif volume is not None and "secret" in volume:
+                assert volume["secret"]["secretName"] == f"{name}-key"  # its own key, no other
+                mounts[mount["mountPath"]] = kubernetes_files[volume["secret"]["secretName"]]
+            else:
+                assert volume is not None, mount
+                assert "emptyDir" in volume, mount
+        config = parse_node_command(monkeypatch, IMAGE_ENTRYPOINT, container["args"], {}, mounts)
+        check_node_starts(config, validator=name in validators)
+        assert config.data_path == tmp_path / name / "data"
+        hosts = {b.split("/")[2] for b in config.bootnodes}
+        assert hosts == {f"{v}-0.{spec['serviceName']}.{namespace}.svc.cluster.local" for v in validators}
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports["rpc-http"] == config.rpc_http_port
+        assert ports["p2p"] == config.p2p_port
+        assert ports["metrics"] == config.metrics_port
+        assert config.rpc_http_host == config.metrics_host == config.p2p_host == "0.0.0.0"
+        assert config.metrics_enabled
+        annotations = spec["template"]["metadata"]["annotations"]
+        assert annotations == {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(config.metrics_port),
+            "prometheus.io/path": "/metrics",
+        }
+        for probe, path in (
+            ("startupProbe", "/liveness"),
+            ("livenessProbe", "/liveness"),
+            ("readinessProbe", "/readiness"),
+        ):
+            assert container[probe]["httpGet"] == {"path": path, "port": "rpc-http"}, (name, probe)
+        if name in validators:
+            assert {"QBFT", "ADMIN"} <= set(config.rpc_http_api)
+        else:
+            assert ports["rpc-ws"] == config.rpc_ws_port
+            assert "ADMIN" not in config.rpc_http_api
+            rpc_service = by_kind("Service")["jsc-node-rpc"]
+            assert f"jsc-node-rpc.{namespace}.svc.cluster.local" in config.host_allowlist
+            assert rpc_service["spec"]["selector"]["app.kubernetes.io/component"] == "rpc"
+            assert {p["targetPort"] for p in rpc_service["spec"]["ports"]} == {"rpc-http", "rpc-ws"}
+
+
+def test_kubernetes_validators_protected() -> None:
+    [budget] = by_kind("PodDisruptionBudget").values()
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "validator"
+    [policy] = by_kind("NetworkPolicy").values()
+    assert policy["spec"]["podSelector"] == budget["spec"]["selector"]
+    open_ports = {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]}
+    assert open_ports == {"p2p", "metrics"}  # not rpc-http: QBFT and ADMIN only by port-forward
