@@ -14,6 +14,7 @@ DIR, written once and then kept (a second run adds what is missing and rewrites 
     validator-<i>/key          validator's attestation in the registry: development ones unless you pass
     validator-<i>/address      `-- --attestations FILE`); the flags after `--` go to `genesis new`
     <name>/key                 a node key for each --nodes name (RPC nodes, validators-to-be)
+    <name>/address             every node key's address (EIP-55)
     <name>/peer-id             every node's libp2p peer ID (its key inlined)
     permissions_config.toml    nodes-allowlist = every node's peer ID (--permissions-nodes-config-file):
                                validators admit each other by address, the other nodes only by this list
@@ -108,8 +109,11 @@ def main(argv: list[str]) -> None:
                 fail(f"{key_file} is missing: {out} is not a complete network")
             key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             write_secret(key_file, "0x" + bytes(Account.create().key).hex())
-        peer_ids[name] = str(peer_id_of(read_private_key_file(key_file)))
+        key = read_private_key_file(key_file)
+        peer_ids[name] = str(peer_id_of(key))
         (out / name / "peer-id").write_text(peer_ids[name] + "\n")
+        # The account of the node key: what `jsc-node governance` signs with and gets funded.
+        (out / name / "address").write_text(Account.from_key(key).address + "\n")
     bootnodes = [
         f"/dns4/{args.p2p_host_format.format(name=name)}/tcp/{args.p2p_port}/p2p/{peer_ids[name]}"
         for name in validators

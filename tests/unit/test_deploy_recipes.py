@@ -34,6 +34,7 @@ from typing import Any
 import promql_parser
 import pytest
 import yaml
+from eth_account import Account
 from typer.testing import CliRunner
 
 from jsc_node import node as node_module
@@ -365,6 +366,12 @@ def test_init_makes_keys_genesis_allowlist_and_bootnodes(
     assert load_genesis(network / "genesis.json").validators == spec.validators
     joined = (network / "validator-4" / "peer-id").read_text().strip()
     assert joined in load_nodes_allowlist(network / "permissions_config.toml")
+    address = (network / "validator-4" / "address").read_text().strip()
+    assert address == Account.from_key((network / "validator-4" / "key").read_text().strip()).address
+    assert bytes.fromhex(address[2:]) not in spec.validators
+    assert {(network / f"validator-{i}" / "address").read_text().strip().lower() for i in range(4)} == {
+        "0x" + v.hex() for v in spec.validators
+    }
     # Another network in the same directory is refused, not mixed in.
     args[args.index("--validators") + 1] = "5"
     with pytest.raises(SystemExit) as exit_status:
@@ -624,3 +631,17 @@ def test_kubernetes_validators_protected() -> None:
     assert policy["spec"]["podSelector"] == budget["spec"]["selector"]
     open_ports = {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]}
     assert open_ports == {"p2p", "metrics"}  # not rpc-http: QBFT and ADMIN only by port-forward
+
+
+def test_readme_kubernetes_steps_are_the_recipes() -> None:
+    """README.md's "Kubernetes" commands are docker/kubernetes/README.md's, which the tests above
+    run."""
+    text = README.read_text()
+    section = text[text.index("### Kubernetes\n") :]
+    section = section[: section.index("\n## ")]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    steps = {" ".join(words) for words in readme_sh_lines()}
+    commands = [shlex.split(line, comments=True) for line in block.splitlines()]
+    assert len(commands) == 6
+    for words in commands:
+        assert " ".join(words) in steps, words
