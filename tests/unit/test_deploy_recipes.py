@@ -149,6 +149,31 @@ def test_dashboard_and_alerts_parse_and_name_documented_metrics() -> None:
         assert any(f"by (validator) (increase({name}" in e for e in exprs), name
 
 
+def test_alert_rules_and_scrape_config_keys() -> None:
+    """No promtool here: the keys Prometheus reads, so a misspelt one (which Prometheus refuses at
+    start) fails; the expressions themselves went through the PromQL parser above."""
+    rules = yaml.safe_load(ALERTS_YML.read_text())
+    [group] = rules["groups"]
+    assert set(group) == {"name", "rules"}
+    for rule in group["rules"]:
+        assert (
+            {"alert", "expr", "labels", "annotations"}
+            <= set(rule)
+            <= {"alert", "expr", "for", "labels", "annotations"}
+        ), rule
+        assert rule["labels"]["severity"] in {"critical", "warning"}
+        assert set(rule["annotations"]) == {"summary"}
+        if "for" in rule:
+            assert re.fullmatch(r"\d+[smh]", rule["for"]), rule
+    prometheus = yaml.safe_load(PROMETHEUS_YML.read_text())
+    assert set(prometheus) == {"global", "rule_files", "scrape_configs"}
+    assert set(prometheus["global"]) == {"scrape_interval", "evaluation_interval"}
+    for job in prometheus["scrape_configs"]:
+        assert set(job) == {"job_name", "static_configs"}
+        for group in job["static_configs"]:
+            assert set(group) <= {"targets", "labels"}
+
+
 def test_dashboard_panels_use_the_provisioned_data_source() -> None:
     dashboard = json.loads(DASHBOARD.read_text())
     [source] = yaml.safe_load((DOCKER / "grafana/provisioning/datasources/prometheus.yaml").read_text())[
