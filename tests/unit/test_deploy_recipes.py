@@ -187,6 +187,17 @@ def test_dashboard_panels_use_the_provisioned_data_source() -> None:
         assert all(t["datasource"]["uid"] == source["uid"] for t in panel["targets"]), panel["title"]
     ids = [p["id"] for p in dashboard["panels"]]
     assert len(ids) == len(set(ids))
+    # Grafana's 24-column grid: every panel inside it, none on top of another.
+    cells: dict[tuple[int, int], str] = {}
+    for panel in dashboard["panels"]:
+        assert panel["type"] in {"row", "stat", "timeseries", "bargauge"}, panel["type"]
+        grid = panel["gridPos"]
+        assert grid["x"] >= 0
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
+        for x in range(grid["x"], grid["x"] + grid["w"]):
+            for y in range(grid["y"], grid["y"] + grid["h"]):
+                assert (x, y) not in cells, f"{panel['title']} overlaps {cells[(x, y)]}"
+                cells[(x, y)] = panel["title"]
 
 
 # --- docker/compose.yaml through docker-compose v1 -----------------------------------------------
