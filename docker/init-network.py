@@ -73,10 +73,9 @@ def main(argv: list[str]) -> None:
     if args.validators < 1:
         fail(f"--validators must be 1 or more, got {args.validators}")
     genesis = out / "genesis.json"
-    if genesis.exists() and len(load_genesis(genesis).validators) != args.validators:
-        fail(
-            f"{out} holds a network of {len(load_genesis(genesis).validators)} genesis validators, not {args.validators}"
-        )
+    held = len(load_genesis(genesis).validators) if genesis.exists() else args.validators
+    if held != args.validators:
+        fail(f"{out} holds a network of {held} genesis validators, not {args.validators}")
     validators = [f"validator-{i}" for i in range(args.validators)]
     others = [name.strip() for name in args.nodes.split(",") if name.strip()]
     for name in others:
@@ -141,4 +140,9 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from jsc_node.errors import JscError
+
+    try:
+        main(sys.argv[1:])
+    except JscError as exc:  # a bad genesis or key file: one line, as jsc-node says it
+        fail(str(exc))
