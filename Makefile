@@ -4,6 +4,11 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# docker-compose v1 (PyPI), the parser that checks docker/compose.yaml in tests/unit/test_deploy_recipes.py:
+# its pins (PyYAML 5, jsonschema 3) clash with the project's, so it has a venv of its own. PyYAML 5.4.1
+# has no cp311 wheel and its sdist builds only with Cython < 3 (the constraints file, read by pip's
+# isolated build too).
+COMPOSE_VENV := $(VENV)/compose-v1
 DATA ?= $(HOME)/.local/share/jsc-node/dev
 SEEDS ?= 2000
 TXS ?= 500
@@ -16,11 +21,14 @@ RPC_APIS ?= ETH,NET,WEB3,TXPOOL,QBFT,ADMIN,DEBUG,TESTING,JSC,PERM
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tests/requirements-compose-v1.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	test -x $(COMPOSE_VENV)/bin/python || $(PYTHON) -m venv $(COMPOSE_VENV)
+	PIP_CONSTRAINT=tests/constraints-compose-v1-build.txt $(COMPOSE_VENV)/bin/python -m pip install --quiet \
+		-r tests/requirements-compose-v1.txt
 	touch $(STAMP)
 
 run: install

@@ -387,7 +387,9 @@ def write_prometheus_config(path: Path, plans: Iterable[NodePlan]) -> None:
         if plan.metrics_port is not None:
             lines += [
                 f'      - targets: ["{HOST}:{plan.metrics_port}"]\n',
-                f'        labels: {{node: "{plan.name}", validator: "{str(plan.validator).lower()}"}}\n',
+                # `role`, not `validator`: that is the label of jsc_qbft_proposals_total and kin, which
+                # a target label of the same name would rename to exported_validator.
+                f'        labels: {{node: "{plan.name}", role: "{"validator" if plan.validator else "rpc"}"}}\n',
             ]
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     tmp.write_text("".join(lines))

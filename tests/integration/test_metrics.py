@@ -253,6 +253,23 @@ def test_every_metric_the_readme_lists_is_exported(node: MetricsNode, loaded: Sa
     assert listed <= exported(node)
 
 
+def test_dashboard_and_alert_queries_name_exported_metrics(node: MetricsNode, loaded: Samples) -> None:
+    """Every metric the Grafana dashboard (docker/grafana/dashboards/jsc-node.json) and the alert
+    rules (docker/prometheus/alerts.yml) select is a series this running node serves, as scraped
+    (a histogram's _bucket/_sum/_count, a counter's _total); only Prometheus' own `up` is not."""
+    from tests.unit.test_deploy_recipes import (
+        PROMETHEUS_SYNTHETIC,
+        alert_expressions,
+        dashboard_expressions,
+        promql_metric_names,
+    )
+
+    served = names(scrape(node))
+    for expr in dashboard_expressions() + alert_expressions():
+        missing = promql_metric_names(expr) - served - PROMETHEUS_SYNTHETIC
+        assert not missing, f"{expr!r} selects {sorted(missing)}, which the node does not serve"
+
+
 def test_consensus_process_metrics_reach_the_scrape(node: MetricsNode, loaded: Samples) -> None:
     # The lone dev validator proposes every block, in round 0, and has no peer.
     from eth_keys import keys

@@ -423,10 +423,10 @@ def test_devnet_metrics_ports_flags_json_and_prometheus_yml(
     write_prometheus_config(path, devnet.nodes)
     text = path.read_text()
     assert re.findall(r'targets: \["127\.0\.0\.1:(\d+)"\]', text) == ["21003", "21013", "21023"]
-    assert re.findall(r'node: "([a-z0-9-]+)", validator: "(true|false)"', text) == [
-        ("validator-0", "true"),
-        ("validator-1", "true"),
-        ("rpc-0", "false"),
+    assert re.findall(r'node: "([a-z0-9-]+)", role: "(validator|rpc)"', text) == [
+        ("validator-0", "validator"),
+        ("validator-1", "validator"),
+        ("rpc-0", "rpc"),
     ]
     assert "scrape_configs:\n  - job_name: jsc-node\n" in text
     # Without --metrics: no metrics flags, no metrics key, the usual port range.
