@@ -11,6 +11,9 @@ PYTEST_ARGS ?=
 # The dev node serves every JSON-RPC namespace (Foundry/Hardhat trace with debug_*); a plain
 # `jsc-node run` serves ETH,NET,WEB3 only.
 RPC_APIS ?= ETH,NET,WEB3,TXPOOL,QBFT,ADMIN,DEBUG,TESTING,JSC,PERM
+# The chain page (http://127.0.0.1:8547/): the port after JSON-RPC's 8545 and WebSocket's 8546,
+# where Besu puts its GraphQL reads (jsc-node has none); UI_PORT= to change it.
+UI_PORT ?= 8547
 
 .PHONY: install run test lint bench conformance sim probe contracts clean
 
@@ -24,7 +27,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: install
-	$(BIN)/jsc-node run --data-path $(DATA) --rpc-http-api $(RPC_APIS) --rpc-ws-api $(RPC_APIS)
+	$(BIN)/jsc-node run --data-path $(DATA) --rpc-http-api $(RPC_APIS) --rpc-ws-api $(RPC_APIS) --ui-port $(UI_PORT)
 
 # Two workers, a file's tests on one worker (module-scoped nodes start once); WORKERS=0 runs serially.
 WORKERS ?= 2
