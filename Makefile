@@ -15,7 +15,7 @@ RPC_APIS ?= ETH,NET,WEB3,TXPOOL,QBFT,ADMIN,DEBUG,TESTING,JSC,PERM
 # where Besu puts its GraphQL reads (jsc-node has none); UI_PORT= to change it.
 UI_PORT ?= 8547
 
-.PHONY: install run test lint bench conformance sim probe contracts clean
+.PHONY: install run test lint bench conformance sim probe screenshot contracts clean
 
 install: $(STAMP)
 
@@ -54,6 +54,11 @@ sim: install
 # `make test` runs it over 10.
 probe: install
 	RYW_PROBE_TXS=$(TXS) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/test_read_your_writes.py
+
+# Rewrites docs/chain-page.png (the README's picture of the chain page) from the browser test's
+# chain after a minute of blocks; needs /usr/bin/chromium.
+screenshot: install
+	JSC_CHAIN_PAGE_PNG=docs/chain-page.png $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/test_chain_page.py
 
 # Regenerates contracts/build/ from contracts/*.sol and contracts/examples/*.sol with solc-js (offline, bundled wasm).
 contracts:

@@ -11,6 +11,7 @@ const EVENT_RANGE = 5000; // blocks of governance events asked for (the port's c
 const EVENT_ROWS = 15;
 const SLOW_REFRESH_MS = 10_000; // validators, events, peers
 const RECONNECT_MAX_MS = 10_000;
+const TX_TYPES = ["legacy", "EIP-2930", "EIP-1559", "EIP-4844 blob", "EIP-7702"];
 
 const state = {
   blocks: new Map(), // number -> block summary
@@ -566,7 +567,7 @@ async function lookupTransaction(hash) {
     row("nonce", "Nonce", String(int(tx.nonce))),
     row("gasUsed", "Gas used", done ? int(receipt.gasUsed).toLocaleString("en-US") : "—"),
     row("gasPrice", "Effective gas price", done ? formatGwei(big(receipt.effectiveGasPrice)) : "—"),
-    row("type", "Type", String(int(tx.type))),
+    row("type", "Type", `${int(tx.type)}${TX_TYPES[int(tx.type)] ? ` (${TX_TYPES[int(tx.type)]})` : ""}`),
     row("logs", "Logs", done ? String(receipt.logs.length) : "—"),
   ]);
   return true;

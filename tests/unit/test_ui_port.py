@@ -7,14 +7,16 @@ app over ASGI (no sockets), on the fake backend of tests/unit/test_rpc_fake.py."
 
 from __future__ import annotations
 
+import re
 import warnings
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
 from jsc_node.config import NodeConfig, load_config
-from jsc_node.errors import ConfigError
+from jsc_node.errors import ConfigError, DevToolsInputError
 from jsc_node.execution_process import listeners
 from jsc_node.rpc.subscriptions import EventHub
 from jsc_node.rpc.ui import UI_LOG_RANGE_MAX, UI_MAX_BATCH, UI_METHODS, create_ui_app, same_origin
@@ -258,29 +260,55 @@ def test_bad_ui_port_is_a_config_error(flags: dict[str, Any], words: str) -> Non
         load_config(**flags)
 
 
-def test_ui_port_from_the_cli_and_toml(tmp_path: Any) -> None:
+def test_ui_port_from_the_cli_and_toml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from jsc_node import cli
+    from jsc_node.cli import app
+    from tests.unit.test_cli_run import FakeNode, install
 
-    seen: dict[str, Any] = {}
+    fake = FakeNode()
+    install(monkeypatch, fake)
+    result = CliRunner().invoke(app, ["run", "--ui-port", "8547", "--ui-host", "0.0.0.0"])
+    assert result.exit_code == 0, result.output
+    toml = tmp_path / "node.toml"
+    toml.write_text("ui-port = 18547\n")
+    result = CliRunner().invoke(app, ["run", "--config-file", str(toml)])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["run"])
+    assert result.exit_code == 0, result.output
+    assert [(c.ui_port, c.ui_host) for _, c in fake.calls] == [
+        (8547, "0.0.0.0"),
+        (18547, "127.0.0.1"),
+        (None, "127.0.0.1"),
+    ]
 
-    def fake_run_node(config: NodeConfig) -> int:
-        seen["config"] = config
-        return 0
 
-    import jsc_node.node
+def test_devnet_gives_every_node_a_chain_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The devnet plan, in process (no node starts): base+10i+4 for each node's page, its flags
+    through the real CLI, its URL in devnet.json and the table, clear of the metrics port."""
+    from typer.testing import CliRunner
 
-    original = jsc_node.node.run_node
-    jsc_node.node.run_node = fake_run_node  # type: ignore[assignment]
-    try:
-        result = CliRunner().invoke(cli.app, ["run", "--ui-port", "8547", "--ui-host", "0.0.0.0"])
-        assert result.exit_code == 0, result.output
-        assert (seen["config"].ui_port, seen["config"].ui_host) == (8547, "0.0.0.0")
-        toml = tmp_path / "node.toml"
-        toml.write_text("ui-port = 18547\n")
-        result = CliRunner().invoke(cli.app, ["run", "--config-file", str(toml)])
-        assert result.exit_code == 0, result.output
-        assert seen["config"].ui_port == 18547
-    finally:
-        jsc_node.node.run_node = original  # type: ignore[assignment]
+    from jsc_node.cli import app
+    from jsc_node.devnet import DevnetOptions, RunningNode, devnet_document, format_table, prepare_devnet
+    from tests.unit.test_cli_run import FakeNode, install
+
+    for metrics in (False, True):
+        devnet = prepare_devnet(
+            DevnetOptions(tmp_path / "d", validators=2, rpc_nodes=1, base_port=21000, metrics=metrics)
+        )
+        assert [p.ui_port for p in devnet.nodes] == [21004, 21014, 21024]
+        fake = FakeNode()
+        install(monkeypatch, fake)
+        for plan in devnet.nodes:
+            result = CliRunner().invoke(app, plan.run_args(devnet.genesis_file, "INFO"))
+            assert result.exit_code == 0, result.output
+        assert [(c.ui_host, c.ui_port) for _, c in fake.calls] == [
+            ("127.0.0.1", port) for port in (21004, 21014, 21024)
+        ]
+        running = [RunningNode(plan, process=None, log_offset=0) for plan in devnet.nodes]  # type: ignore[arg-type]
+        doc = devnet_document(devnet.chain_id, running)
+        assert [n["ui"] for n in doc["nodes"]] == [f"http://127.0.0.1:{p}/" for p in (21004, 21014, 21024)]
+        assert "http://127.0.0.1:21014/" in format_table(running)
+    too_high = DevnetOptions(tmp_path / "e", validators=1, base_port=65532)
+    with pytest.raises(DevToolsInputError, match=re.escape("65532..65536")):
+        prepare_devnet(too_high)
