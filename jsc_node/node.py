@@ -271,6 +271,7 @@ def _print_banner(config: NodeConfig, spec: GenesisSpec) -> None:
                 "rpc_ws": f"ws://{config.rpc_ws_host}:{config.rpc_ws_port}"
                 if config.rpc_ws_enabled
                 else None,
+                "ui": None if config.ui_port is None else f"http://{config.ui_host}:{config.ui_port}/",
                 "dev_accounts": [address for address, _key in DEV_ACCOUNTS]
                 if config.genesis_file is None
                 else None,

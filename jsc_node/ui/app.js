@@ -18,7 +18,8 @@ const state = {
   head: null,
   finalized: null,
   validators: [], // [{address, attestation}]
-  entities: new Map(), // lower-case address -> entity name
+  entities: new Map(), // lower-case address -> entity name (validators)
+  candidates: new Map(), // lower-case address -> entity name submitted to the registry
   lastSlowRefresh: 0,
   jscAvailable: true,
 };
@@ -198,7 +199,11 @@ function windowBlocks() {
 }
 
 function entityOf(address) {
-  return address ? state.entities.get(address.toLowerCase()) : undefined;
+  if (!address) {
+    return undefined;
+  }
+  const key = address.toLowerCase();
+  return state.entities.get(key) ?? state.candidates.get(key);
 }
 
 function addressCell(address) {
@@ -310,8 +315,9 @@ function statusBadge(attestation) {
 }
 
 function renderValidators() {
+  const counted = windowBlocks().slice(1); // the blocks of the window, without the first one's parent
   const proposed = new Map();
-  for (const b of windowBlocks()) {
+  for (const b of counted) {
     const key = (b.proposer ?? "").toLowerCase();
     proposed.set(key, (proposed.get(key) ?? 0) + 1);
   }
@@ -330,7 +336,11 @@ function renderValidators() {
   );
   $("validators").tBodies[0].replaceChildren(...rows);
   setText("validator-count", state.validators.length ? String(state.validators.length) : "—");
-  setText("validators-caption", state.validators.length ? `at block ${state.head} · proposals counted over the last ${windowBlocks().length} blocks` : "");
+  setText("validators-caption", state.validators.length ? `at block ${state.head} · proposals counted over the last ${counted.length} blocks` : "");
+}
+
+function named(address) {
+  return entityOf(address) ?? short(address);
 }
 
 function eventDetails(event) {
@@ -339,11 +349,11 @@ function eventDetails(event) {
     case "AttestationSubmitted":
       return `${a.entityName} · 法人番号 ${a.corporateNumber} · ${a.jurisdiction} ${a.region}`;
     case "AttestationApproved":
-      return `approved by ${short(a.approver)}: ${int(a.approvals)} of ${int(a.quorum)}`;
+      return `approved by ${named(a.approver)}: ${int(a.approvals)} of ${int(a.quorum)}`;
     case "AttestationValid":
       return `valid: approved by ${a.approvedBy.length}`;
     case "RevocationVoted":
-      return `revocation vote by ${short(a.approver)}: ${int(a.votes)} of ${int(a.quorum)}`;
+      return `revocation vote by ${named(a.approver)}: ${int(a.votes)} of ${int(a.quorum)}`;
     case "AttestationRevoked":
       return `revoked by ${a.revokedBy.length}`;
     case "ValidatorsSynced":
@@ -400,6 +410,11 @@ async function refreshSlow() {
     );
     setText("events-caption", "");
   } else {
+    for (const event of events) {
+      if (event.event === "AttestationSubmitted") {
+        state.candidates.set(event.args.validator.toLowerCase(), event.args.entityName);
+      }
+    }
     renderEvents(events, first, head);
   }
   setText("peer-count", peers instanceof Error ? "" : `${int(peers)} peers connected`);

@@ -312,3 +312,17 @@ def test_devnet_gives_every_node_a_chain_page(monkeypatch: pytest.MonkeyPatch, t
     too_high = DevnetOptions(tmp_path / "e", validators=1, base_port=65532)
     with pytest.raises(DevToolsInputError, match=re.escape("65532..65536")):
         prepare_devnet(too_high)
+
+
+def test_a_busy_ui_port_stops_the_node_before_it_starts() -> None:
+    import socket
+
+    from jsc_node.node import check_ports_free
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = NodeConfig(ui_port=port, rpc_http_port=0, rpc_ws_port=0, p2p_port=0)
+        with pytest.raises(ConfigError, match=f"--ui-port {port}: cannot listen on 127.0.0.1:{port}"):
+            check_ports_free(config)
