@@ -18,6 +18,7 @@ const state = {
   head: null,
   finalized: null,
   validators: [], // [{address, attestation}]
+  validatorsAt: null, // the block they were read at
   entities: new Map(), // lower-case address -> entity name (validators)
   candidates: new Map(), // lower-case address -> entity name submitted to the registry
   lastSlowRefresh: 0,
@@ -336,7 +337,7 @@ function renderValidators() {
   );
   $("validators").tBodies[0].replaceChildren(...rows);
   setText("validator-count", state.validators.length ? String(state.validators.length) : "—");
-  setText("validators-caption", state.validators.length ? `at block ${state.head} · proposals counted over the last ${counted.length} blocks` : "");
+  setText("validators-caption", state.validators.length ? `at block ${state.validatorsAt} · proposals counted over the last ${counted.length} blocks` : "");
 }
 
 function named(address) {
@@ -401,6 +402,7 @@ async function refreshSlow() {
   } else {
     state.validators = validators ?? [];
   }
+  state.validatorsAt = head;
   state.entities = new Map(
     state.validators.filter((v) => v.attestation).map((v) => [v.address.toLowerCase(), v.attestation.entityName]),
   );
