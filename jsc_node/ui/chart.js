@@ -39,8 +39,10 @@ function formatTick(value) {
   return value.toFixed(1);
 }
 
-// points: [{label, value, title}]; draws into `container` (replacing what was there).
-export function barChart(container, points, { unit, emptyText }) {
+// points: [{label, value, title}], oldest first; draws into `container` (replacing what was there).
+// At least `slots` bar places, the newest at the right edge: a young chain's few blocks keep the
+// width a full window's have.
+export function barChart(container, points, { unit, emptyText, slots = 60 }) {
   const root = svg("svg", {
     viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
     role: "img",
@@ -62,12 +64,14 @@ export function barChart(container, points, { unit, emptyText }) {
       svg("text", { x: PAD_LEFT + plotWidth / 2, y: PAD_TOP + plotHeight / 2, class: "tick", "text-anchor": "middle" }, emptyText),
     );
   }
-  const slot = plotWidth / Math.max(points.length, 1);
+  const places = Math.max(points.length, slots, 1);
+  const offset = places - points.length;
+  const slot = plotWidth / places;
   const barWidth = Math.max(1, slot * 0.72);
   points.forEach((point, i) => {
     const height = top > 0 ? (plotHeight * point.value) / top : 0;
     const bar = svg("rect", {
-      x: PAD_LEFT + i * slot + (slot - barWidth) / 2,
+      x: PAD_LEFT + (offset + i) * slot + (slot - barWidth) / 2,
       y: PAD_TOP + plotHeight - height,
       width: barWidth,
       height: Math.max(height, point.value > 0 ? 1 : 0),
@@ -78,7 +82,10 @@ export function barChart(container, points, { unit, emptyText }) {
   });
   if (points.length > 0) {
     const y = HEIGHT - 6;
-    root.append(svg("text", { x: PAD_LEFT, y, class: "tick" }, points[0].label));
+    // The first block's number under its bar, unless it would run into the last one's.
+    if (places - offset > 8) {
+      root.append(svg("text", { x: PAD_LEFT + offset * slot, y, class: "tick" }, points[0].label));
+    }
     root.append(svg("text", { x: WIDTH - PAD_RIGHT, y, class: "tick", "text-anchor": "end" }, points[points.length - 1].label));
   }
   container.replaceChildren(root);

@@ -82,6 +82,10 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
     (root / "key").write_text(DEV_VALIDATOR_KEY.hex())
     proc = NodeProcess(
         root / "data",
+        # The RPC port serves the default ETH,NET,WEB3 only: the page's qbft_/jsc_ reads go through
+        # its own port.
+        http_api=None,
+        ws_api=None,
         extra_args=[
             "--genesis-file",
             str(root / "genesis.json"),
