@@ -49,7 +49,9 @@ WAIT_MS = 15_000
 VALIDATOR = Account.from_key(DEV_VALIDATOR_KEY).address
 ENTITY = "株式会社サンプル"
 CANDIDATE_ENTITY = "合同会社テスト"
-KEYS = [a.private_key for a in dev_accounts()[:4]]
+KEYS = [a.private_key for a in dev_accounts()[:5]]
+MARKUP_ENTITY = '<img src=x onerror="document.title=1">北海道<b>株式会社</b>'
+"""A name anyone may submit (the registry checks only its length): the page must show it as text."""
 BURSTS = (2, 5, 3, 8, 1, 4)
 """Transfers sent one second apart: a few blocks with transactions for the charts."""
 
@@ -152,6 +154,10 @@ def chain(node: NodeProcess) -> dict[str, Any]:
     submitted = sender.send(
         KEYS[3], to=registry.address, data=submit._encode_transaction_data(), gas=1_000_000
     )
+    markup = registry.functions.submit(
+        MARKUP_ENTITY, "2120901007402", "JP", "JP-01", hashlib.sha256(b"markup").digest()
+    )
+    sender.send(KEYS[4], to=registry.address, data=markup._encode_transaction_data(), gas=1_000_000)
     sender.mined(funded)
     submitted_receipt = sender.mined(submitted)
     approve = registry.functions.approve(Account.from_key(KEYS[3]).address)
@@ -352,3 +358,50 @@ def test_extra_data_decoder_agrees_with_the_nodes_codec(page: Any) -> None:
             "seals": len(case.seals),
         }
     assert page.evaluate("async () => (await import('./rlp.js')).decodeQbftExtraData('0x1234')") is None
+
+
+def test_chain_strings_are_shown_as_text(page: Any) -> None:
+    """An entity name written as HTML is shown as the characters it is: no element, no script run
+    (an <img> that loaded would also have logged its failed request, failing the page's error check)."""
+    events = page.locator("#events tbody")
+    expect_text = events.get_by_text(MARKUP_ENTITY, exact=False)
+    assert expect_text.count() >= 1
+    assert events.locator("img, b").count() == 0
+    assert page.title() == "jsc-node · chain"
+
+
+def test_a_chain_without_the_registry_shows_the_qbft_validators(node: NodeProcess, page: Any) -> None:
+    """On a chain without config.jsc (its jsc_ methods answer -32000), the page falls back to
+    qbft_getValidatorsByBlockNumber and says there is no registry. Simulated in a second tab whose
+    jsc_ calls get that chain's answer; everything else reaches the node."""
+    from playwright.sync_api import expect
+
+    no_registry = {"code": -32000, "message": "no validator registry in this chain's genesis (config.jsc)"}
+
+    def without_registry(route: Any) -> None:
+        calls = json.loads(route.request.post_data or "null")
+        response = route.fetch()
+        answers = response.json()
+        if isinstance(calls, list):
+            names = {call["id"]: call["method"] for call in calls}
+            for answer in answers:
+                if names.get(answer["id"], "").startswith("jsc_"):
+                    answer.pop("result", None)
+                    answer["error"] = no_registry
+        route.fulfill(response=response, json=answers)
+
+    errors: list[str] = []
+    assert page.context.browser is not None
+    tab = page.context.browser.new_page(viewport=VIEWPORT)
+    tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    tab.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
+    tab.route("**/rpc", without_registry)
+    tab.goto(node.ui_url)  # type: ignore[attr-defined]
+    rows = tab.locator("#validators tbody tr")
+    expect(rows).to_have_count(1)
+    cells = rows.first.locator("td").all_inner_texts()
+    assert cells[1] == "no attestation"
+    assert rows.first.get_attribute("data-address") == VALIDATOR
+    expect(tab.locator("#events tbody")).to_have_text("This chain has no validator registry.")
+    tab.close()
+    assert errors == []
