@@ -71,8 +71,10 @@ one block, one transaction or one account (the validator set: one storage read p
 but ``jsc_getGovernanceEvents``, bounded by UI_LOG_RANGE_MAX."""
 UI_SUBSCRIPTIONS: Final = frozenset({"newHeads"})
 UI_LOG_RANGE_MAX: Final = 5000
-"""Blocks one ``jsc_getGovernanceEvents`` may scan here (Besu's ``--rpc-max-logs-range`` default):
-the scan reads every header of the range, so an unbounded one is an unbounded cost."""
+"""Blocks one ``jsc_getGovernanceEvents`` may scan here (Besu's ``--rpc-max-logs-range`` default,
+``ApiConfiguration.getMaxLogsRange``): the scan reads every header of the range, so an unbounded
+one is an unbounded cost. The page reads the registry's events through it, decoded by the node with
+the contract's ABI, rather than through ``eth_getLogs``, which this port does not serve at all."""
 UI_MAX_BATCH: Final = 100
 """Calls in one batch on the UI port (the page sends at most 64)."""
 
