@@ -21,6 +21,10 @@ const state = {
   validatorsAt: null, // the block they were read at
   entities: new Map(), // lower-case address -> entity name (validators)
   candidates: new Map(), // lower-case address -> entity name submitted to the registry
+  events: [], // the newest EVENT_ROWS registry events
+  eventCount: 0,
+  eventsFrom: null, // the blocks read for events so far
+  eventsTo: null,
   lastSlowRefresh: 0,
   jscAvailable: true,
 };
@@ -364,7 +368,7 @@ function eventDetails(event) {
   }
 }
 
-function renderEvents(events, first, last) {
+function renderEvents(events, count, first, last) {
   const newest = events.slice(-EVENT_ROWS).reverse();
   const rows = newest.map((event) =>
     el(
@@ -381,19 +385,29 @@ function renderEvents(events, first, last) {
     rows.push(el("tr", {}, el("td", { colspan: "5", class: "subtle" }, "No registry events in these blocks.")));
   }
   $("events").tBodies[0].replaceChildren(...rows);
-  setText("events-caption", `blocks ${first.toLocaleString("en-US")}–${last.toLocaleString("en-US")}, ${events.length} events`);
+  setText("events-caption", `blocks ${first.toLocaleString("en-US")}–${last.toLocaleString("en-US")}, ${count} events`);
 }
 
+// The registry's events are read once over the last EVENT_RANGE blocks, then only for the blocks
+// added since: the node scans every header of a range.
 async function refreshSlow() {
   state.lastSlowRefresh = Date.now();
   const head = state.head ?? 0;
-  const first = Math.max(0, head - EVENT_RANGE + 1);
+  let first = state.eventsTo === null ? 0 : state.eventsTo + 1;
+  if (head - first + 1 > EVENT_RANGE) {
+    // First read, or away longer than the range: start over from the last EVENT_RANGE blocks.
+    first = Math.max(0, head - EVENT_RANGE + 1);
+    Object.assign(state, { events: [], eventCount: 0, eventsFrom: null });
+  }
   const hex = (n) => "0x" + n.toString(16);
-  const [validators, events, peers] = await batch([
+  const calls = [
     ["jsc_getValidators", [hex(head)]],
-    ["jsc_getGovernanceEvents", [hex(first), hex(head)]],
     ["net_peerCount", []],
-  ]);
+  ];
+  if (first <= head) {
+    calls.push(["jsc_getGovernanceEvents", [hex(first), hex(head)]]);
+  }
+  const [validators, peers, events = []] = await batch(calls);
   if (validators instanceof Error) {
     // A chain without the validator registry (no config.jsc): the QBFT set alone.
     state.jscAvailable = false;
@@ -417,7 +431,11 @@ async function refreshSlow() {
         state.candidates.set(event.args.validator.toLowerCase(), event.args.entityName);
       }
     }
-    renderEvents(events, first, head);
+    state.eventsFrom ??= first;
+    state.eventsTo = head;
+    state.eventCount += events.length;
+    state.events = state.events.concat(events).slice(-EVENT_ROWS);
+    renderEvents(state.events, state.eventCount, state.eventsFrom, state.eventsTo);
   }
   setText("peer-count", peers instanceof Error ? "" : `${int(peers)} peers connected`);
   renderValidators();
@@ -509,8 +527,11 @@ function connect() {
       subscription = data.result;
       retryMs = 1000;
       setLive("live", "live");
-      // Blocks made while the socket was down.
-      serially(async () => advanceTo(Math.max(int(await rpc("eth_blockNumber")), state.head ?? 0)));
+      // Blocks made while the socket was down, and the validators and events read again.
+      serially(async () => {
+        await advanceTo(Math.max(int(await rpc("eth_blockNumber")), state.head ?? 0));
+        await refreshSlow();
+      });
     } else if (data.method === "eth_subscription" && data.params && data.params.subscription === subscription) {
       onNewHead(data.params.result);
     }

@@ -50,6 +50,8 @@ VALIDATOR = Account.from_key(DEV_VALIDATOR_KEY).address
 ENTITY = "株式会社サンプル"
 CANDIDATE_ENTITY = "合同会社テスト"
 KEYS = [a.private_key for a in dev_accounts()[:5]]
+LATE_KEY = dev_accounts()[5].private_key
+LATE_ENTITY = "株式会社再接続"
 MARKUP_ENTITY = '<img src=x onerror="document.title=1">北海道<b>株式会社</b>'
 """A name anyone may submit (the registry checks only its length): the page must show it as text."""
 BURSTS = (2, 5, 3, 8, 1, 4)
@@ -321,13 +323,24 @@ def test_screenshot(page: Any, chain: dict[str, Any], tmp_path: Path) -> None:
 def test_reconnects_when_the_websocket_drops(page: Any, chain: dict[str, Any]) -> None:
     from playwright.sync_api import expect
 
+    # A registry event while the page is connected: the page reads it when it reconnects (the
+    # blocks added since its last read of the events, not all of them again).
+    w3 = chain["w3"]
+    registry = w3.eth.contract(address=Web3.to_checksum_address(REGISTRY_ADDRESS), abi=artifact()["abi"])
+    late = registry.functions.submit(
+        LATE_ENTITY, "4180001054321", "JP", "JP-14", hashlib.sha256(b"late").digest()
+    )
+    sender = Sender(w3)
+    sender.mined(
+        sender.send(LATE_KEY, to=registry.address, data=late._encode_transaction_data(), gas=1_000_000)
+    )
     sockets = page.sockets
     assert len(sockets) == 1
     sockets[0].close(code=1012, reason="service restart")  # as uvicorn closes it when the node stops
     expect(page.locator("#live")).to_have_attribute("data-state", "down")
     expect(page.locator("#live-text")).to_have_text("live")
     assert len(sockets) == 2  # a new connection, subscribed again
-    sender = Sender(chain["w3"])
+    expect(page.locator("#events tbody")).to_contain_text(LATE_ENTITY)
     receipt = sender.mined(sender.send(KEYS[2], to="0x" + "78" * 20, value=1))
     page.locator(f'#blocks tr[data-number="{receipt["blockNumber"]}"]').wait_for()
     expect(page.locator("#problem")).to_be_hidden()
