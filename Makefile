@@ -16,8 +16,11 @@ PYTEST_ARGS ?=
 # The dev node serves every JSON-RPC namespace (Foundry/Hardhat trace with debug_*); a plain
 # `jsc-node run` serves ETH,NET,WEB3 only.
 RPC_APIS ?= ETH,NET,WEB3,TXPOOL,QBFT,ADMIN,DEBUG,TESTING,JSC,PERM
+# The chain page (http://127.0.0.1:8547/): the port after JSON-RPC's 8545 and WebSocket's 8546,
+# where Besu puts its GraphQL reads (jsc-node has none); UI_PORT= to change it.
+UI_PORT ?= 8547
 
-.PHONY: install run test lint bench conformance sim probe contracts clean
+.PHONY: install run test lint bench conformance sim probe screenshot contracts clean
 
 install: $(STAMP)
 
@@ -32,7 +35,7 @@ $(STAMP): pyproject.toml tests/requirements-compose-v1.txt
 	touch $(STAMP)
 
 run: install
-	$(BIN)/jsc-node run --data-path $(DATA) --rpc-http-api $(RPC_APIS) --rpc-ws-api $(RPC_APIS)
+	$(BIN)/jsc-node run --data-path $(DATA) --rpc-http-api $(RPC_APIS) --rpc-ws-api $(RPC_APIS) --ui-port $(UI_PORT)
 
 # Two workers, a file's tests on one worker (module-scoped nodes start once); WORKERS=0 runs serially.
 WORKERS ?= 2
@@ -59,6 +62,11 @@ sim: install
 # `make test` runs it over 10.
 probe: install
 	RYW_PROBE_TXS=$(TXS) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/test_read_your_writes.py
+
+# Rewrites docs/chain-page.png (the README's picture of the chain page): a 4-validator devnet with
+# Japanese attestations, a minute of blocks, Debian's Chromium (/usr/bin/chromium). About 90 s.
+screenshot: install
+	$(BIN)/python -m tests.integration.chain_page_screenshot docs/chain-page.png
 
 # Regenerates contracts/build/ from contracts/*.sol and contracts/examples/*.sol with solc-js (offline, bundled wasm).
 contracts:

@@ -350,6 +350,15 @@ def run(
     ] = None,
     metrics_host: Annotated[str | None, typer.Option("--metrics-host", help="[default: 127.0.0.1]")] = None,
     metrics_port: Annotated[int | None, typer.Option("--metrics-port", help="[default: 9545]")] = None,
+    ui_port: Annotated[
+        int | None,
+        typer.Option(
+            "--ui-port",
+            help="Serve the live chain page at http://--ui-host:PORT/ (with a read-only JSON-RPC of "
+            "its own). [default: off; make run: 8547]",
+        ),
+    ] = None,
+    ui_host: Annotated[str | None, typer.Option("--ui-host", help="[default: 127.0.0.1]")] = None,
     config_file: ConfigFileOpt = None,
 ) -> None:
     """Run a node: JSON-RPC over HTTP and WebSocket, libp2p, QBFT."""
@@ -399,6 +408,8 @@ def run(
             metrics_enabled=metrics_enabled,
             metrics_host=metrics_host,
             metrics_port=metrics_port,
+            ui_port=ui_port,
+            ui_host=ui_host,
         )
         # Imported here: the node pulls in py-evm, libp2p and uvicorn, which the other commands never need.
         from jsc_node.node import run_node

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from jsc_node.errors import ConfigError
@@ -217,6 +217,16 @@ class NodeConfig(BaseSettings):
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9545, ge=0, le=65535)
 
+    # The live chain page (rpc/ui.py): static files and a read-only JSON-RPC on a port of its own.
+    ui_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve the chain page at http://--ui-host:PORT/ with a read-only JSON-RPC for "
+        "it (POST /rpc, WebSocket /ws); unset: off.",
+    )
+    ui_host: str = "127.0.0.1"
+
     log_level: str = "INFO"
     logging_format: str = Field(
         default="plain", description="plain (a line of text) or json (one JSON object a line)."
@@ -271,6 +281,23 @@ class NodeConfig(BaseSettings):
         if isinstance(value, dict):
             return parse_module_levels(",".join(f"{k}={v}" for k, v in value.items()))
         return value
+
+    @model_validator(mode="after")
+    def _ui_port_own(self) -> NodeConfig:
+        # One port, one server: the chain page's listener would fail to bind after the others started.
+        if self.ui_port is not None:
+            taken = {
+                "--rpc-http-port": self.rpc_http_enabled and self.rpc_http_port,
+                "--rpc-ws-port": self.rpc_ws_enabled and self.rpc_ws_port,
+                "--p2p-port": self.p2p_enabled and self.p2p_port,
+                "--metrics-port": self.metrics_enabled and self.metrics_port,
+            }
+            for flag, port in taken.items():
+                if port == self.ui_port:
+                    raise ValueError(
+                        f"--ui-port {self.ui_port} is also {flag}: give the chain page a port of its own"
+                    )
+        return self
 
 
 def load_config(config_file: Path | None = None, **flags: Any) -> NodeConfig:

@@ -11,7 +11,8 @@
 
 Node i (validators first) listens on base+10i (JSON-RPC HTTP), base+10i+1 (WebSocket) and
 base+10i+2 (libp2p), so with the default base 8545 the first validator has the usual 8545/8546;
-with ``--metrics`` also base+10i+3 (Prometheus ``/metrics``).
+with ``--metrics`` also base+10i+3 (Prometheus ``/metrics``); and base+10i+4, the chain page
+(``--ui-port``).
 Every node dials every validator (``--bootnodes``): there is no peer discovery yet, and a star
 around one or two bootnodes would split the network when they go down. Every node gets
 ``--permissions-nodes-config-file D/permissions_config.toml``: validators admit each other by
@@ -48,8 +49,10 @@ from jsc_node.procutil import die_with_parent, pid_lock
 
 HOST = "127.0.0.1"
 DEFAULT_BASE_PORT = 8545
-# Ports of node i: base + PORT_STRIDE*i + (0 HTTP, 1 WS, 2 p2p, 3 metrics with --metrics).
+# Ports of node i: base + PORT_STRIDE*i + (0 HTTP, 1 WS, 2 p2p, 3 metrics with --metrics, 4 chain page).
 PORT_STRIDE = 10
+UI_PORT_OFFSET = 4
+"""Every devnet node serves its chain page (``--ui-port``) on base+10i+4, with or without --metrics."""
 MAX_PORT = 65535
 DEFAULT_CHAIN_ID = 1337
 DEFAULT_BLOCK_PERIOD_S = 1
@@ -106,6 +109,8 @@ class NodePlan:
     """The devnet's nodes allowlist (``--permissions-nodes-config-file``)."""
     metrics_port: int | None = None
     """``--metrics-port`` (with ``--metrics-enabled``); None: no metrics."""
+    ui_port: int | None = None
+    """``--ui-port``: the node's chain page."""
 
     @property
     def validator(self) -> bool:
@@ -126,6 +131,10 @@ class NodePlan:
     @property
     def metrics_url(self) -> str | None:
         return None if self.metrics_port is None else f"http://{HOST}:{self.metrics_port}/metrics"
+
+    @property
+    def ui_url(self) -> str | None:
+        return None if self.ui_port is None else f"http://{HOST}:{self.ui_port}/"
 
     def run_args(self, genesis_file: Path, log_level: str) -> list[str]:
         """``jsc-node run`` arguments (without the program name)."""
@@ -163,6 +172,8 @@ class NodePlan:
             args += ["--permissions-nodes-config-file", str(self.permissions_file)]
         if self.metrics_port is not None:
             args += ["--metrics-enabled", "--metrics-host", HOST, "--metrics-port", str(self.metrics_port)]
+        if self.ui_port is not None:
+            args += ["--ui-host", HOST, "--ui-port", str(self.ui_port)]
         return args
 
 
@@ -323,7 +334,7 @@ def _plan_nodes(
 
     named = [(f"validator-{i}", key, True) for i, key in enumerate(validator_keys)]
     named += [(f"rpc-{j}", key, False) for j, key in enumerate(rpc_keys)]
-    last_port = options.base_port + PORT_STRIDE * (len(named) - 1) + (3 if options.metrics else 2)
+    last_port = options.base_port + PORT_STRIDE * (len(named) - 1) + UI_PORT_OFFSET
     if options.base_port < 1 or last_port > MAX_PORT:
         raise DevToolsInputError(
             f"--base-port {options.base_port}: {len(named)} nodes need ports "
@@ -343,6 +354,7 @@ def _plan_nodes(
                 ws_port=base + 1,
                 p2p_port=base + 2,
                 metrics_port=base + 3 if options.metrics else None,
+                ui_port=base + UI_PORT_OFFSET,
                 peer_id=str(peer_id_of(key)),
                 address=str(Account.from_key(key).address) if is_validator else None,
             )
@@ -404,6 +416,7 @@ def validate_ports_free(plans: tuple[NodePlan, ...]) -> None:
             (plan.ws_port, "WebSocket"),
             (plan.p2p_port, "p2p"),
             *(() if plan.metrics_port is None else ((plan.metrics_port, "metrics"),)),
+            *(() if plan.ui_port is None else ((plan.ui_port, "chain page"),)),
         ):
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
                 # SO_REUSEADDR: a port in TIME_WAIT after the last devnet stopped is free.
@@ -442,6 +455,7 @@ def devnet_document(chain_id: int, nodes: list[RunningNode]) -> dict[str, Any]:
                 "pids": node.pids,
                 # With --metrics only: the devnet.json of a devnet without them keeps its shape.
                 **({} if node.plan.metrics_url is None else {"metrics": node.plan.metrics_url}),
+                "ui": node.plan.ui_url,
             }
             for node in nodes
         ],
@@ -457,12 +471,13 @@ def save_devnet_json(devnet: Devnet, nodes: list[RunningNode]) -> Path:
 
 
 def format_table(nodes: list[RunningNode]) -> str:
-    header = ("name", "rpc", "ws", "p2p", "address", "pids")
+    header = ("name", "rpc", "ws", "page", "p2p", "address", "pids")
     rows = [header] + [
         (
             n.plan.name,
             n.plan.rpc_url,
             n.plan.ws_url,
+            n.plan.ui_url or "-",
             n.plan.p2p_addr,
             n.plan.address or "-",
             ",".join(str(pid) for pid in n.pids),
@@ -753,13 +768,13 @@ def _watch(
 
 
 def free_base_port(nodes: int, tries: int = 50) -> int:
-    """A ``--base-port`` P with every node's ports (P+10i .. P+10i+2) free on 127.0.0.1 now
+    """A ``--base-port`` P with every node's ports (P+10i .. P+10i+4) free on 127.0.0.1 now
     (bounded tries; for tests and benchmarks, which must not collide with other runs)."""
     for _ in range(tries):
         with socket.socket() as probe:
             probe.bind((HOST, 0))
             base = int(probe.getsockname()[1])
-        ports = [base + PORT_STRIDE * i + k for i in range(nodes) for k in range(3)]
+        ports = [base + PORT_STRIDE * i + k for i in range(nodes) for k in range(UI_PORT_OFFSET + 1)]
         if ports[-1] > 65535:
             continue
         try:

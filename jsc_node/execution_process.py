@@ -308,6 +308,20 @@ def _hex(value: bytes) -> str:
     return "0x" + value.hex()
 
 
+def listeners(config: NodeConfig) -> list[tuple[str, str, int]]:
+    """What the execution process listens on: (``rpc`` or ``ui``, host, port). The JSON-RPC app
+    serves HTTP and WebSocket on each of its ports; the chain page has one of its own, only with
+    ``--ui-port``."""
+    found = []
+    if config.rpc_http_enabled:
+        found.append(("rpc", config.rpc_http_host, config.rpc_http_port))
+    if config.rpc_ws_enabled and config.rpc_ws_port != config.rpc_http_port:
+        found.append(("rpc", config.rpc_ws_host, config.rpc_ws_port))
+    if config.ui_port is not None:
+        found.append(("ui", config.ui_host, config.ui_port))
+    return found
+
+
 def open_node_state(config: NodeConfig, spec: GenesisSpec) -> tuple[LevelDB, Executor, TxPool, NodeBackend]:
     db = LevelDB(config.data_path / "chaindata")
     try:
@@ -409,13 +423,14 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
     # log_config None: uvicorn's records go through this process's handler and format (a JSON
     # line with --logging-format json), not uvicorn's own.
     options = {**server_options(config), "loop": "none", "log_level": "warning", "log_config": None}
-    listeners = []
-    if config.rpc_http_enabled:
-        listeners.append((config.rpc_http_host, config.rpc_http_port))
-    if config.rpc_ws_enabled and config.rpc_ws_port != config.rpc_http_port:
-        listeners.append((config.rpc_ws_host, config.rpc_ws_port))
+    apps = {"rpc": app}
+    if config.ui_port is not None:  # issue 14: the chain page and its read-only JSON-RPC (rpc/ui.py)
+        from jsc_node.rpc.ui import create_ui_app
+
+        apps["ui"] = create_ui_app(backend, config, hub)
     servers = [
-        uvicorn.Server(uvicorn.Config(app, host=host, port=port, **options)) for host, port in listeners
+        uvicorn.Server(uvicorn.Config(apps[which], host=host, port=port, **options))
+        for which, host, port in listeners(config)
     ]
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -454,4 +469,4 @@ def main(config: NodeConfig, seam_path: str) -> None:
     uvloop.run(serve(config, seam_path))
 
 
-__all__ = ["ExecutionService", "InvalidBlock", "main", "open_node_state"]
+__all__ = ["ExecutionService", "InvalidBlock", "listeners", "main", "open_node_state"]

@@ -252,6 +252,8 @@ def _print_banner(config: NodeConfig, spec: GenesisSpec) -> None:
     ]
     if config.rpc_ws_enabled:
         lines.append(f"  WebSocket     ws://{config.rpc_ws_host}:{config.rpc_ws_port}")
+    if config.ui_port is not None:
+        lines.append(f"  Chain page    http://{config.ui_host}:{config.ui_port}/")
     if config.genesis_file is None:
         lines.append("")
         lines.append("Development accounts (10,000 ETH each; public keys, never use them on a real network):")
@@ -269,6 +271,7 @@ def _print_banner(config: NodeConfig, spec: GenesisSpec) -> None:
                 "rpc_ws": f"ws://{config.rpc_ws_host}:{config.rpc_ws_port}"
                 if config.rpc_ws_enabled
                 else None,
+                "ui": None if config.ui_port is None else f"http://{config.ui_host}:{config.ui_port}/",
                 "dev_accounts": [address for address, _key in DEV_ACCOUNTS]
                 if config.genesis_file is None
                 else None,
@@ -288,6 +291,8 @@ def check_ports_free(config: NodeConfig) -> None:
         wanted.append(("--rpc-ws-port", config.rpc_ws_host, config.rpc_ws_port))
     if config.p2p_enabled:
         wanted.append(("--p2p-port", config.p2p_host, config.p2p_port))
+    if config.ui_port is not None:
+        wanted.append(("--ui-port", config.ui_host, config.ui_port))
     for flag, host, port in wanted:
         if port == 0:
             continue

@@ -26,7 +26,7 @@ STOP_TIMEOUT_S = 60.0
 GONE_TIMEOUT_S = 15.0
 PEER_TIMEOUT_S = 30.0
 COMMAND_TIMEOUT_S = 60.0
-NODE_KEYS = {"name", "rpc", "ws", "p2p", "address", "validator", "pids"}
+NODE_KEYS = {"name", "rpc", "ws", "ui", "p2p", "address", "validator", "pids"}
 P2P_ADDR = re.compile(r"^/ip4/127\.0\.0\.1/tcp/(\d+)/p2p/(16Uiu2\w+)$")
 
 
@@ -117,6 +117,7 @@ def check_node_shape(node: dict[str, object], name: str, base_port: int, validat
     assert node["name"] == name
     assert node["rpc"] == f"http://127.0.0.1:{base_port}"
     assert node["ws"] == f"ws://127.0.0.1:{base_port + 1}"
+    assert node["ui"] == f"http://127.0.0.1:{base_port + 4}/"
     match = P2P_ADDR.match(str(node["p2p"]))
     assert match, node["p2p"]
     assert int(match.group(1)) == base_port + 2
