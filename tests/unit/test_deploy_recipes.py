@@ -263,7 +263,11 @@ def test_compose_services_images_and_ports(compose: dict[str, Any]) -> None:
         assert f"{name}-data:/data:rw" in services[name]["volumes"], name
     published = [s for s in NODES if services[s].get("ports")]
     assert published == ["rpc-0"]
-    assert set(services["rpc-0"]["ports"]) == {"127.0.0.1:8545:8545/tcp", "127.0.0.1:8546:8546/tcp"}
+    assert set(services["rpc-0"]["ports"]) == {
+        "127.0.0.1:8545:8545/tcp",
+        "127.0.0.1:8546:8546/tcp",
+        "127.0.0.1:8547:8547/tcp",  # the chain page
+    }
     assert "network:/network:rw" in services["init"]["volumes"]
 
 
