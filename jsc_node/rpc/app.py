@@ -127,7 +127,7 @@ def create_app(
     app.state.dispatcher = dispatcher
     app.state.ws_dispatcher = ws_dispatcher
     app.state.events = events
-    gate = _ConnectionGate(config.rpc_ws_max_active_connections)
+    gate = ConnectionGate(config.rpc_ws_max_active_connections)
 
     # JSON-RPC POSTs bypass FastAPI's routing and request objects: that path costs ~10x the dispatch
     # itself (measured: ~110 us vs ~11 us for eth_getBalance). GET, OPTIONS and WebSocket go through
@@ -166,7 +166,7 @@ def create_app(
             access = await admit_websocket(websocket, auth.ws)
             if access is None:
                 return
-        await _serve_websocket(websocket, ws_dispatcher, events, limit, gate, access)
+        await serve_websocket(websocket, ws_dispatcher, events, limit, gate, access)
 
     # Host, media type and WebSocket Origin are checked before any method runs.
     app.add_middleware(BrowserGuards, settings=config)
@@ -195,20 +195,25 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
         log.debug("websocket task failed", exc_info=task.exception())
 
 
-class _ConnectionGate:
+class ConnectionGate:
+    """Open WebSocket connections of one listener against its limit (the JSON-RPC port's and the
+    chain page's each have one)."""
+
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.open = 0
 
 
-async def _serve_websocket(
+async def serve_websocket(
     websocket: WebSocket,
     dispatcher: Dispatcher,
     hub: EventHub,
     limit: int,
-    gate: _ConnectionGate,
+    gate: ConnectionGate,
     access: Access | None = None,
 ) -> None:
+    """One WebSocket connection of JSON-RPC: calls, batches and subscriptions through ``dispatcher``
+    (also the chain page's, rpc/ui.py, with its read-only dispatcher)."""
     await websocket.accept()
     if gate.open >= gate.limit:
         await websocket.close(WS_TOO_MANY_CONNECTIONS_CLOSE_CODE, f"too many connections (max {gate.limit})")

@@ -34,7 +34,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jsc_node.errors import BlockNotFound, InvalidParams, LogQueryLimitExceeded, MethodNotFound
-from jsc_node.rpc.app import JSON_MEDIA_TYPE, _ConnectionGate, _serve_websocket
+from jsc_node.rpc.app import JSON_MEDIA_TYPE, ConnectionGate, serve_websocket
 from jsc_node.rpc.codes import too_large_response
 from jsc_node.rpc.dispatch import METHODS, Connection, Dispatcher, Permits
 from jsc_node.rpc.encoding import decode_block_id, optional
@@ -250,7 +250,7 @@ def create_ui_app(backend: RpcBackend, config: UiSettings, hub: EventHub, files:
         methods={name: METHODS[name] for name in UI_METHODS if name in METHODS},
     )
     limit = config.rpc_max_request_bytes
-    gate = _ConnectionGate(config.rpc_ws_max_active_connections)
+    gate = ConnectionGate(config.rpc_ws_max_active_connections)
     app = FastAPI(
         title="jsc-node chain page",
         openapi_url=None,
@@ -275,7 +275,7 @@ def create_ui_app(backend: RpcBackend, config: UiSettings, hub: EventHub, files:
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:
-        await _serve_websocket(websocket, dispatcher, hub, limit, gate)
+        await serve_websocket(websocket, dispatcher, hub, limit, gate)
 
     app.mount("/", StaticFiles(directory=files, html=True), name="page")
     app.add_middleware(_SecurityHeaders)
