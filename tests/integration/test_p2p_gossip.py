@@ -189,7 +189,7 @@ def test_four_hosts_mesh_and_every_peer_gets_every_message() -> None:
 BURST_STALL_S = 20.0
 """The burst fails when a peer has received nothing for this long: about 100 msg/s arrive at each
 peer on an idle machine, 13 msg/s at load 9 (CI's two cores busy with the suite's other worker)."""
-BURST_CAP_S = 240.0
+BURST_CAP_S = 300.0
 """And when the whole burst is not in by then, progress or not."""
 
 
