@@ -10,9 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from eth_account import Account
 from eth_hash.auto import keccak
 
+from jsc_node.chainformat import genesis_extra_data
 from jsc_node.consensus.block import QbftBlock, decode_block
 from jsc_node.devtools import registry_address_hex, write_devnet
 from jsc_node.governance import registry
@@ -42,6 +44,25 @@ def wait_until(
             return
         time.sleep(0.2)
     raise TimeoutError(f"{what() if what else 'condition'}: not in {timeout_s} s")
+
+
+def rpc_batch(node: NodeProcess, method: str, params: list[list[object]]) -> list[object]:
+    """``method`` called with each entry of ``params``, as JSON-RPC batches of at most 500 calls
+    (the node's batch limit is Besu's 1024): one HTTP request per batch instead of one per call.
+    The results, in order; an error answer raises."""
+    results: list[object] = []
+    for first in range(0, len(params), 500):
+        chunk = params[first : first + 500]
+        body = [{"jsonrpc": "2.0", "id": i, "method": method, "params": p} for i, p in enumerate(chunk)]
+        answers = httpx.post(node.url, json=body, timeout=60).json()
+        assert isinstance(answers, list), answers
+        assert len(answers) == len(chunk), answers
+        by_id = {a["id"]: a for a in answers}
+        for i, p in enumerate(chunk):
+            if "error" in by_id[i]:
+                raise RuntimeError(f"{method}{p}: {by_id[i]['error']}")
+            results.append(by_id[i]["result"])
+    return results
 
 
 def heads(nodes: list[NodeProcess]) -> list[int]:
@@ -98,8 +119,10 @@ def wait_mined_everywhere(nodes: list[NodeProcess], tx_hash: str, timeout_s: flo
 def assert_same_chain(nodes: list[NodeProcess]) -> int:
     """Every node has the same block hash at every height up to the lowest head; that head."""
     top = min(heads(nodes))
+    calls: list[list[object]] = [[hex(number), False] for number in range(top + 1)]
+    chains = [[str(b["hash"]) for b in rpc_batch(n, "eth_getBlockByNumber", calls)] for n in nodes]  # type: ignore[index]
     for number in range(top + 1):
-        hashes = {str(n.rpc("eth_getBlockByNumber", hex(number), False)["hash"]) for n in nodes}  # type: ignore[index]
+        hashes = {chain[number] for chain in chains}
         assert len(hashes) == 1, f"fork at height {number}: {hashes}"
     return top
 
@@ -149,13 +172,16 @@ def start_network(
     extra_args: tuple[str, ...] = (),
     follower_at_start: bool = False,
     attest_follower: bool = True,
+    genesis_validators: int | None = None,
 ) -> Network:
     """``validators`` validators with 1 s blocks, an empty block each second, 2 s round timeouts
     and no epoch, started and peered; ``env[i]`` adds to node i's environment, ``extra_args`` to
     every node's flags. The follower is only prepared (``start_follower`` starts it on a chain
     under way) unless ``follower_at_start``: then it starts with the validators. The validators,
     and the follower if ``attest_follower``, hold development attestations from genesis (on a
-    config.jsc chain only an address validly attested may be voted in)."""
+    config.jsc chain only an address validly attested may be voted in). With
+    ``genesis_validators``, only the first that many validators' keys are the genesis set (in
+    extraData and the registry); the others, attested, start with them as validators-to-be."""
     keys = write_devnet(
         tmp_path / "net", validators, chain_id=1337, block_period_s=1, timestamp=int(time.time())
     )
@@ -166,10 +192,13 @@ def start_network(
         emptyblockperiodseconds=EMPTY_BLOCK_PERIOD_S,
         epochlength=EPOCH_LENGTH,
     )
-    if attest_follower:
-        members = [bytes.fromhex(k.address[2:]) for k in keys]
-        attested = {a: registry.dev_attestation(i) for i, a in enumerate(members)}
-        attested[bytes.fromhex(FOLLOWER_ADDRESS[2:])] = registry.dev_attestation(len(members))
+    members = [bytes.fromhex(k.address[2:]) for k in keys[: genesis_validators or validators]]
+    if genesis_validators is not None:
+        genesis["extraData"] = "0x" + genesis_extra_data(members).hex()
+    if attest_follower or genesis_validators is not None:
+        attested = {bytes.fromhex(k.address[2:]): registry.dev_attestation(k.index) for k in keys}
+        if attest_follower:
+            attested[bytes.fromhex(FOLLOWER_ADDRESS[2:])] = registry.dev_attestation(len(keys))
         genesis["alloc"][registry_address_hex()] = registry.genesis_alloc_entry(
             members, attested, genesis["config"]["jsc"]["jurisdictions"]
         )
@@ -288,6 +317,12 @@ def first_block_with(node: NodeProcess, expected: list[str]) -> int:
 def raw_block(node: NodeProcess, number: int) -> QbftBlock:
     """Block ``number`` as stored (debug_getRawBlock), commit seals included."""
     return decode_block(bytes.fromhex(str(node.rpc("debug_getRawBlock", hex(number)))[2:]))
+
+
+def raw_blocks(node: NodeProcess, first: int, last: int) -> list[QbftBlock]:
+    """Blocks ``first`` to ``last`` (both included) as ``raw_block`` reads them, in one batch."""
+    raw = rpc_batch(node, "debug_getRawBlock", [[hex(n)] for n in range(first, last + 1)])
+    return [decode_block(bytes.fromhex(str(r)[2:])) for r in raw]
 
 
 def miner(node: NodeProcess, number: int) -> str:

@@ -77,10 +77,14 @@ def prepare(key: PrivateKey, n: int) -> bytes:
     return encode_message(make_prepare(key, n + 1, 0, n.to_bytes(32, "big")))
 
 
-async def receive_n(gossip: Gossip, n: int, into: list[bytes], timeout_s: float) -> None:
-    with trio.move_on_after(timeout_s):
-        while len(into) < n:
+async def receive_n(gossip: Gossip, n: int, into: list[bytes], stall_s: float) -> None:
+    """Receive until ``n`` messages are ``into``, or until none has come for ``stall_s`` (a loss
+    shows as a stall; a loaded machine only slows the arrivals). The caller caps the total."""
+    while len(into) < n:
+        with trio.move_on_after(stall_s):
             into.append(await gossip.receive())
+            continue
+        return
 
 
 async def nothing_arrives(receive: Callable[[], Awaitable[object]], wait_s: float = 1.0) -> bool:
@@ -182,10 +186,21 @@ def test_four_hosts_mesh_and_every_peer_gets_every_message() -> None:
     run(main)
 
 
+BURST_STALL_S = 20.0
+"""The burst fails when a peer has received nothing for this long: about 100 msg/s arrive at each
+peer on an idle machine, 13 msg/s at load 9 (CI's two cores busy with the suite's other worker)."""
+BURST_CAP_S = 300.0
+"""And when the whole burst is not in by then, progress or not."""
+
+
 @pytest.mark.slow
+@pytest.mark.timeout(BURST_CAP_S + 60)
 def test_burst_of_2000_qbft_messages_arrives_whole_at_every_peer() -> None:
     """With py-libp2p's defaults 20 of these 2,000 arrive (spam limit 10 msg/s), and with its
-    queues of 32 about 1,500 (measured with this module's helpers, 2 hosts)."""
+    queues of 32 about 1,500 (measured with this module's helpers, 2 hosts). The wait is on
+    progress, not a fixed time: a silent drop leaves a peer short for good (a stall of
+    BURST_STALL_S), while a loaded machine only delivers more slowly (18 s idle, over 60 s at
+    load 9)."""
 
     async def main() -> None:
         count = 2000
@@ -194,14 +209,15 @@ def test_burst_of_2000_qbft_messages_arrives_whole_at_every_peer() -> None:
             await ring_of_four(ring)
             got: dict[int, list[bytes]] = {i: [] for i in range(1, 4)}
             t0 = time.perf_counter()
-            async with trio.open_nursery() as nursery:
-                for i in got:
-                    nursery.start_soon(receive_n, ring[i].gossip, count, got[i], 60.0)
-                for message in sent:
-                    await ring[0].gossip.broadcast(message)
+            with trio.move_on_after(BURST_CAP_S):
+                async with trio.open_nursery() as nursery:
+                    for i in got:
+                        nursery.start_soon(receive_n, ring[i].gossip, count, got[i], BURST_STALL_S)
+                    for message in sent:
+                        await ring[0].gossip.broadcast(message)
             elapsed = time.perf_counter() - t0
             for i in got:
-                assert len(got[i]) == count, f"node {i} got {len(got[i])} of {count}"
+                assert len(got[i]) == count, f"node {i} got {len(got[i])} of {count} in {elapsed:.0f} s"
                 assert sorted(got[i]) == sorted(sent)
                 assert ring[i].gossip.invalid_counts == {}
             print(
