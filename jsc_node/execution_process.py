@@ -424,7 +424,7 @@ async def serve(config: NodeConfig, seam_path: str) -> None:
     # line with --logging-format json), not uvicorn's own.
     options = {**server_options(config), "loop": "none", "log_level": "warning", "log_config": None}
     apps = {"rpc": app}
-    if config.ui_port is not None:  # issue 14: the chain page and its read-only JSON-RPC (rpc/ui.py)
+    if config.ui_port is not None:  # the chain page and its read-only JSON-RPC (rpc/ui.py)
         from jsc_node.rpc.ui import create_ui_app
 
         apps["ui"] = create_ui_app(backend, config, hub)
