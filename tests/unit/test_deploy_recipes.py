@@ -656,11 +656,12 @@ def test_kubernetes_nodes_parse_and_would_start(
             assert {"QBFT", "ADMIN"} <= set(config.rpc_http_api)
         else:
             assert ports["rpc-ws"] == config.rpc_ws_port
+            assert ports["ui"] == config.ui_port  # the chain page
             assert "ADMIN" not in config.rpc_http_api
             rpc_service = by_kind("Service")["jsc-node-rpc"]
             assert f"jsc-node-rpc.{namespace}.svc.cluster.local" in config.host_allowlist
             assert rpc_service["spec"]["selector"]["app.kubernetes.io/component"] == "rpc"
-            assert {p["targetPort"] for p in rpc_service["spec"]["ports"]} == {"rpc-http", "rpc-ws"}
+            assert {p["targetPort"] for p in rpc_service["spec"]["ports"]} == {"rpc-http", "rpc-ws", "ui"}
 
 
 def test_kubernetes_validators_protected() -> None:
