@@ -66,14 +66,7 @@ def _wait_for_devnet(directory: Path, process: subprocess.Popen[bytes], timeout_
 def _activity(w3: Web3, directory: Path) -> str:
     sender = Sender(w3)
     validator_keys = [(directory / f"validator-{i}" / "key").read_text().strip() for i in range(3)]
-    last = None
-    for i, count in enumerate(LOAD):
-        for j in range(count):
-            last = sender.send(
-                KEYS[j % 3], to=Web3.to_checksum_address("0x" + f"{i + 1:02x}" * 20), value=10**15 * (j + 1)
-            )
-        time.sleep(1.0)
-    sender.mined(last)
+    sender.bursts(LOAD)
     funded = [sender.send(KEYS[0], to=Account.from_key(key).address, value=10**18) for key in validator_keys]
     registry = w3.eth.contract(address=Web3.to_checksum_address(REGISTRY_ADDRESS), abi=artifact()["abi"])
     name, number, region = CANDIDATE

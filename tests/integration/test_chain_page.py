@@ -129,6 +129,20 @@ class Sender:
         }
         return self.w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
 
+    def bursts(self, counts: tuple[int, ...]) -> Any:
+        """``counts[i]`` transfers (from the first three KEYS, to address 0x(i+1)…) a second apart:
+        blocks with transactions for the charts. Returns the last one's receipt."""
+        last = None
+        for i, count in enumerate(counts):
+            for j in range(count):
+                last = self.send(
+                    KEYS[j % 3],
+                    to=Web3.to_checksum_address("0x" + f"{i + 1:02x}" * 20),
+                    value=10**15 * (j + 1),
+                )
+            time.sleep(1.0)
+        return self.mined(last)
+
     def mined(self, tx_hash: Any) -> Any:
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.05)
         assert receipt["status"] == 1
@@ -140,14 +154,7 @@ def chain(node: NodeProcess) -> dict[str, Any]:
     """Transfers in several blocks, then a candidate's attestation submitted and approved."""
     w3 = web3_for(node.url)
     sender = Sender(w3)
-    last = None
-    for i, count in enumerate(BURSTS):
-        for j in range(count):
-            last = sender.send(
-                KEYS[j % 3], to=Web3.to_checksum_address("0x" + f"{i + 1:02x}" * 20), value=10**15 * (j + 1)
-            )
-        time.sleep(1.0)
-    transfer = sender.mined(last)
+    transfer = sender.bursts(BURSTS)
     registry = w3.eth.contract(address=Web3.to_checksum_address(REGISTRY_ADDRESS), abi=artifact()["abi"])
     funded = sender.send(KEYS[0], to=VALIDATOR, value=10**18)
     submit = registry.functions.submit(

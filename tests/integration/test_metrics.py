@@ -6,11 +6,9 @@ fold into one label value."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,9 +21,9 @@ from jsc_node.genesis import DEV_VALIDATOR_KEY
 from jsc_node.p2p.host import peer_id_of
 from tests.integration.conftest import DEV_KEY
 from tests.integration.nodeproc import NodeProcess, free_port
+from tests.unit.test_metrics import readme_metrics
 
 RECIPIENT = "0x000000000000000000000000000000000000bEEF"
-README = Path(__file__).resolve().parents[2] / "README.md"
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -81,15 +79,6 @@ def exported(node: MetricsNode) -> set[str]:
         for family in text_string_to_metric_families(text)
         if family.samples
     }
-
-
-def readme_metrics() -> set[str]:
-    text = README.read_text()
-    section = text[text.index("\n### Metrics\n") + 1 :]
-    end = re.search(r"\n#{2,3} ", section)  # the next section or subsection
-    assert end is not None
-    section = section[: end.start()]
-    return set(re.findall(r"^\| `([a-z0-9_]+)` \|", section, re.MULTILINE))
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
