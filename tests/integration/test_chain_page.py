@@ -423,5 +423,8 @@ def test_a_chain_without_the_registry_shows_the_qbft_validators(node: NodeProces
     assert cells[1] == "no attestation"
     assert rows.first.get_attribute("data-address") == VALIDATOR
     expect(tab.locator("#events tbody")).to_have_text("This chain has no validator registry.")
+    # The page polls on: let a handler in flight finish before the tab goes, or its fetched
+    # response is disposed under it ("Response has been disposed", raised at teardown).
+    tab.unroute_all(behavior="wait")
     tab.close()
     assert errors == []
